@@ -1,0 +1,28 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+from trytond.pool import Pool, PoolMeta
+from trytond.transaction import Transaction, without_check_access
+
+
+class Rule(metaclass=PoolMeta):
+    __name__ = 'ir.rule'
+
+    @classmethod
+    def _get_context(cls, model_name):
+        "Give record rules the user and the teams they manage"
+        pool = Pool()
+        Team = pool.get('crm.team')
+        context = super()._get_context(model_name)
+        user_id = Transaction().user
+        with without_check_access():
+            teams = Team.search([('manager', '=', user_id)])
+        context['user_id'] = user_id
+        context['crm_managed_teams'] = [t.id for t in teams]
+        context['crm_team_users'] = sorted(
+            {m.id for t in teams for m in t.members} | {user_id})
+        return context
+
+    @classmethod
+    def _get_cache_key(cls, model_names):
+        # The CRM rules depend on who the user is, not only on the groups.
+        return (*super()._get_cache_key(model_names), Transaction().user)

@@ -1,0 +1,450 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+import datetime as dt
+
+from trytond.i18n import gettext
+from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.model.exceptions import AccessError, ValidationError
+from trytond.pool import Pool, PoolMeta
+from trytond.pyson import Eval, If
+from trytond.transaction import Transaction, without_check_access
+
+from .pipeline import OPPORTUNITY_STATES
+
+# The workflow method of sale.opportunity that reaches each state.
+STATE_TRANSITIONS = {
+    'lead': 'lead',
+    'opportunity': 'opportunity',
+    'converted': 'convert',
+    'won': 'won',
+    'lost': 'lost',
+    'cancelled': 'cancel',
+    }
+
+
+class StageMoveError(ValidationError):
+    pass
+
+
+class QuoteError(ValidationError):
+    pass
+
+
+class SaleOpportunity(metaclass=PoolMeta):
+    __name__ = 'sale.opportunity'
+
+    pipeline = fields.Many2One(
+        'crm.pipeline', "Pipeline", required=True, ondelete='RESTRICT')
+    stage = fields.Many2One(
+        'crm.stage', "Stage", required=True, ondelete='RESTRICT',
+        domain=[
+            ('pipeline', '=', Eval('pipeline', -1)),
+            ],
+        help="Moving the stage moves the opportunity's state with it.")
+    stage_color = fields.Function(
+        fields.Char("Stage Colour"), 'on_change_with_stage_color')
+    stage_date = fields.DateTime(
+        "In Stage Since", readonly=True,
+        help="When the opportunity entered its current stage.")
+    stage_logs = fields.One2Many(
+        'crm.stage.log', 'opportunity', "Stage History", readonly=True,
+        order=[('date', 'DESC'), ('id', 'DESC')])
+    owner = fields.Many2One(
+        'res.user', "Owner", ondelete='RESTRICT',
+        help="The user responsible for the opportunity.")
+    team = fields.Many2One('crm.team', "Team", ondelete='RESTRICT')
+    channel = fields.Many2One(
+        'crm.channel', "Channel", ondelete='RESTRICT',
+        help="Where the lead came from.")
+    expected_close_date = fields.Date(
+        "Expected Closing Date",
+        states={
+            'readonly': Eval('state').in_(['won', 'lost', 'cancelled']),
+            })
+    lost_reason_type = fields.Many2One(
+        'crm.lost_reason', "Lost Reason", ondelete='RESTRICT',
+        states={
+            'invisible': Eval('state') != 'lost',
+            })
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t, (t.owner, Index.Range()), (t.state, Index.Equality())),
+                Index(t, (t.team, Index.Range())),
+                Index(t, (t.stage, Index.Range())),
+                Index(t, (t.channel, Index.Range())),
+                })
+        cls._buttons.update({
+                'create_quote': {
+                    'invisible': ~Eval('state').in_(
+                        ['lead', 'opportunity', 'converted']),
+                    'depends': ['state'],
+                    },
+                'send_quote': {
+                    'invisible': ~Eval('state').in_(
+                        ['opportunity', 'converted']),
+                    'readonly': ~Eval('sales'),
+                    'depends': ['state', 'sales'],
+                    },
+                })
+        # The quote is created by create_quote, which prices and taxes it;
+        # the bare convert button would leave an empty draft sale.
+        cls._buttons['convert']['invisible'] = True
+
+    @classmethod
+    def default_pipeline(cls):
+        pool = Pool()
+        Pipeline = pool.get('crm.pipeline')
+        pipeline = Pipeline.main_pipeline()
+        if pipeline:
+            return pipeline.id
+
+    @classmethod
+    def default_stage(cls):
+        pool = Pool()
+        Pipeline = pool.get('crm.pipeline')
+        pipeline = Pipeline.main_pipeline()
+        if pipeline:
+            stage = pipeline.stage_for_state(cls.default_state())
+            if stage:
+                return stage.id
+
+    @classmethod
+    def default_owner(cls):
+        return Transaction().user or None
+
+    @classmethod
+    def default_team(cls):
+        pool = Pool()
+        User = pool.get('res.user')
+        user = Transaction().user
+        if user:
+            team = User(user).crm_team
+            if team:
+                return team.id
+
+    @fields.depends('pipeline', 'stage', 'state')
+    def on_change_pipeline(self):
+        if self.pipeline and (
+                not self.stage or self.stage.pipeline != self.pipeline):
+            self.stage = self.pipeline.stage_for_state(self.state or 'lead')
+
+    @fields.depends('stage', 'conversion_probability')
+    def on_change_stage(self):
+        if self.stage:
+            self.conversion_probability = self.stage.probability
+
+    @fields.depends('stage')
+    def on_change_with_stage_color(self, name=None):
+        if self.stage:
+            return self.stage.color
+
+    @fields.depends('owner', 'team', 'employee', 'company')
+    def on_change_owner(self):
+        if self.owner:
+            if not self.team:
+                self.team = self.owner.crm_team
+            employee = self.owner.employee
+            if employee and (
+                    not self.company or employee.company == self.company):
+                self.employee = employee
+
+    @classmethod
+    def view_attributes(cls):
+        return super().view_attributes() + [
+            ('/tree/field[@name="stage"]', 'visual',
+                If(Eval('state') == 'won', 'success',
+                    If(Eval('state').in_(['lost', 'cancelled']), 'muted',
+                        ''))),
+            ]
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        pool = Pool()
+        Pipeline = pool.get('crm.pipeline')
+        Stage = pool.get('crm.stage')
+        User = pool.get('res.user')
+        values = super().preprocess_values(mode, values)
+        if mode == 'create':
+            if values.get('stage') and not values.get('pipeline'):
+                values['pipeline'] = Stage(values['stage']).pipeline.id
+            if not values.get('pipeline'):
+                pipeline = Pipeline.main_pipeline()
+                if pipeline:
+                    values['pipeline'] = pipeline.id
+            state = values.get('state') or cls.default_state()
+            if values.get('stage'):
+                # A stage given without a state decides the state.
+                values.setdefault('state', Stage(values['stage']).state)
+            elif values.get('pipeline'):
+                stage = Pipeline(values['pipeline']).stage_for_state(state)
+                if stage:
+                    values['stage'] = stage.id
+            if values.get('stage'):
+                values.setdefault(
+                    'conversion_probability',
+                    Stage(values['stage']).probability)
+            values.setdefault(
+                'stage_date', values.get('create_date') or dt.datetime.now())
+            if values.get('owner'):
+                owner = User(values['owner'])
+                if 'team' not in values and owner.crm_team:
+                    values['team'] = owner.crm_team.id
+                if not values.get('employee') and owner.employee:
+                    values['employee'] = owner.employee.id
+        elif mode == 'write' and 'stage' in values:
+            values.setdefault('stage_date', dt.datetime.now())
+            if values['stage']:
+                values.setdefault(
+                    'conversion_probability',
+                    Stage(values['stage']).probability)
+        return values
+
+    @classmethod
+    def check_modification(
+            cls, mode, opportunities, values=None, external=False):
+        pool = Pool()
+        Stage = pool.get('crm.stage')
+        super().check_modification(
+            mode, opportunities, values=values, external=external)
+        if mode == 'create':
+            for opportunity in opportunities:
+                if (opportunity.stage
+                        and opportunity.stage.state != opportunity.state):
+                    raise StageMoveError(gettext(
+                            'crm_kit.msg_stage_state_mismatch',
+                            stage=opportunity.stage.rec_name,
+                            state=opportunity.state_string))
+        elif mode == 'write' and values.get('stage'):
+            stage = Stage(values['stage'])
+            for opportunity in opportunities:
+                state = values.get('state', opportunity.state)
+                cls.check_stage_move(opportunity, stage, state)
+
+    def check_stage_move(self, stage, state):
+        "Raise when the opportunity can not move to stage"
+        pipeline = self.pipeline
+        if stage.pipeline != pipeline:
+            raise StageMoveError(gettext(
+                    'crm_kit.msg_stage_other_pipeline',
+                    opportunity=self.rec_name,
+                    stage=stage.rec_name,
+                    pipeline=pipeline.rec_name))
+        if not stage.active:
+            raise StageMoveError(gettext(
+                    'crm_kit.msg_stage_inactive',
+                    opportunity=self.rec_name,
+                    stage=stage.rec_name))
+        if state != stage.state and (
+                (state, stage.state) not in self._transitions):
+            raise StageMoveError(gettext(
+                    'crm_kit.msg_stage_move_invalid',
+                    opportunity=self.rec_name,
+                    from_stage=self.stage.rec_name,
+                    stage=stage.rec_name,
+                    state=self.state_string))
+        if (stage.state == 'converted' and state != 'converted'
+                and not self.sales):
+            raise StageMoveError(gettext(
+                    'crm_kit.msg_stage_needs_quote',
+                    opportunity=self.rec_name,
+                    stage=stage.rec_name))
+
+    @classmethod
+    def on_write(cls, opportunities, values):
+        callbacks = super().on_write(opportunities, values)
+        if {'stage', 'state'} & values.keys():
+            before = {o.id: (o.stage, o.state) for o in opportunities}
+
+            def follow():
+                cls._follow_stage_and_state(cls.browse(before), before)
+            callbacks.append(follow)
+        return callbacks
+
+    @classmethod
+    def _follow_stage_and_state(cls, opportunities, before):
+        """Keep stage and state consistent after a write and log the
+        stage changes"""
+        pool = Pool()
+        StageLog = pool.get('crm.stage.log')
+        logs, by_state, by_stage = [], {}, {}
+        for opportunity in opportunities:
+            old_stage, old_state = before[opportunity.id]
+            if opportunity.stage != old_stage:
+                logs.append(StageLog.from_move(
+                        opportunity, old_stage, old_state))
+            if opportunity.stage.state == opportunity.state:
+                continue
+            if opportunity.stage != old_stage:
+                # The stage was moved: take the state along.
+                by_state.setdefault(
+                    opportunity.stage.state, []).append(opportunity)
+            else:
+                # The state moved (button, quote, sale): follow with the
+                # pipeline's stage for it.
+                stage = opportunity.pipeline.stage_for_state(
+                    opportunity.state)
+                if stage:
+                    by_stage.setdefault(stage, []).append(opportunity)
+        if logs:
+            StageLog.save(logs)
+        for stage, records in by_stage.items():
+            cls.write(records, {'stage': stage.id})
+        for state, records in by_state.items():
+            getattr(cls, STATE_TRANSITIONS[state])(records)
+
+    @classmethod
+    def on_modification(cls, mode, opportunities, field_names=None):
+        pool = Pool()
+        StageLog = pool.get('crm.stage.log')
+        super().on_modification(mode, opportunities, field_names=field_names)
+        if mode == 'create':
+            StageLog.save([
+                    StageLog.from_move(o, None, None) for o in opportunities])
+
+    @classmethod
+    def copy(cls, opportunities, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault('stage_logs')
+        default.setdefault('stage')
+        default.setdefault('stage_date')
+        return super().copy(opportunities, default=default)
+
+    @classmethod
+    def won(cls, opportunities):
+        pool = Pool()
+        Party = pool.get('party.party')
+        super().won(opportunities)
+        parties = {o.party for o in opportunities
+            if o.state == 'won' and o.party
+            and o.party.crm_lifecycle != 'customer'}
+        if parties:
+            with without_check_access():
+                Party.write(list(parties), {'crm_lifecycle': 'customer'})
+
+    @classmethod
+    def process(cls, opportunities):
+        if Transaction().context.get('_crm_quote_prepared'):
+            # A quote that is only prepared does not submit the offer:
+            # sending it does (see send_quote).
+            opportunities = [o for o in opportunities
+                if o.is_won() or o.is_lost()]
+        super().process(opportunities)
+
+    def get_quote_sale(self):
+        "Return the prepared sale for the quote"
+        if not self.party:
+            raise QuoteError(gettext(
+                    'crm_kit.msg_quote_no_customer',
+                    opportunity=self.rec_name))
+        lines = [line for line in self.lines if line.product]
+        if not lines:
+            raise QuoteError(gettext(
+                    'crm_kit.msg_quote_no_lines',
+                    opportunity=self.rec_name))
+        sale = self.create_sale()
+        sale.owner = self.owner
+        sale.team = self.team
+        if not sale.invoice_address or not sale.shipment_address:
+            raise QuoteError(gettext(
+                    'crm_kit.msg_quote_no_address',
+                    opportunity=self.rec_name,
+                    party=self.party.rec_name))
+        for line in sale.lines:
+            if line.unit_price is None:
+                raise QuoteError(gettext(
+                        'crm_kit.msg_quote_no_price',
+                        opportunity=self.rec_name,
+                        product=line.product.rec_name))
+        sale.quotation_date = None
+        return sale
+
+    @classmethod
+    @ModelView.button_action('sale.act_sale_form')
+    def create_quote(cls, opportunities):
+        "Create the priced quote (a sale in quotation) of each opportunity"
+        pool = Pool()
+        Sale = pool.get('sale.sale')
+        sales = [o.get_quote_sale() for o in opportunities]
+        Sale.save(sales)
+        for sale in sales:
+            sale.origin.copy_resources_to(sale)
+        with Transaction().set_context(_crm_quote_prepared=True):
+            Sale.quote(sales)
+        return {
+            'res_id': [s.id for s in sales],
+            }
+
+    @classmethod
+    @ModelView.button
+    def send_quote(cls, opportunities):
+        "E-mail the latest quote of each opportunity to its customer"
+        pool = Pool()
+        Sale = pool.get('sale.sale')
+        sales = []
+        for opportunity in opportunities:
+            quotes = [s for s in opportunity.sales
+                if s.state in {'draft', 'quotation'}]
+            if not quotes:
+                raise QuoteError(gettext(
+                        'crm_kit.msg_quote_nothing_to_send',
+                        opportunity=opportunity.rec_name))
+            sales.append(max(quotes, key=lambda s: s.id))
+        Sale.send_quote(sales)
+
+
+class StageLog(ModelSQL, ModelView):
+    "A move of an opportunity from one stage to another"
+    __name__ = 'crm.stage.log'
+
+    opportunity = fields.Many2One(
+        'sale.opportunity', "Opportunity", required=True, ondelete='CASCADE')
+    pipeline = fields.Many2One(
+        'crm.pipeline', "Pipeline", required=True, ondelete='RESTRICT')
+    from_stage = fields.Many2One(
+        'crm.stage', "From Stage", ondelete='RESTRICT')
+    to_stage = fields.Many2One(
+        'crm.stage', "To Stage", required=True, ondelete='RESTRICT')
+    from_state = fields.Selection(
+        [(None, '')] + OPPORTUNITY_STATES, "From State", sort=False)
+    to_state = fields.Selection(
+        OPPORTUNITY_STATES, "To State", required=True, sort=False)
+    user = fields.Many2One('res.user', "User", ondelete='SET NULL')
+    date = fields.DateTime("Date", required=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls.__access__.add('opportunity')
+        cls._sql_indexes.update({
+                Index(t, (t.opportunity, Index.Range()),
+                    (t.date, Index.Range())),
+                Index(t, (t.date, Index.Range())),
+                })
+        cls._order = [('date', 'DESC'), ('id', 'DESC')]
+
+    @classmethod
+    def from_move(cls, opportunity, from_stage, from_state):
+        transaction = Transaction()
+        return cls(
+            opportunity=opportunity,
+            pipeline=opportunity.pipeline,
+            from_stage=from_stage,
+            to_stage=opportunity.stage,
+            from_state=from_state,
+            to_state=opportunity.stage.state,
+            # The effective user, not root, when a button runs as root.
+            user=transaction.context.get('user') or transaction.user or None,
+            date=opportunity.stage_date or dt.datetime.now())
+
+    @classmethod
+    def check_modification(cls, mode, logs, values=None, external=False):
+        super().check_modification(
+            mode, logs, values=values, external=external)
+        # The log is the audit trail reports compute durations from.
+        if external and mode in {'write', 'delete'}:
+            raise AccessError(gettext('crm_kit.msg_stage_log_readonly'))

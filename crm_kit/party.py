@@ -1,0 +1,140 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+from sql import Cast, Literal, Null, Union
+from sql.conditionals import Case
+
+from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.modules.currency.fields import Monetary
+from trytond.pool import Pool, PoolMeta
+from trytond.transaction import Transaction
+
+LIFECYCLES = [
+    ('prospect', "Prospect"),
+    ('customer', "Customer"),
+    ]
+
+
+class Party(metaclass=PoolMeta):
+    __name__ = 'party.party'
+
+    crm_lifecycle = fields.Selection(
+        LIFECYCLES, "Lifecycle", required=True, sort=False,
+        help="A prospect becomes a customer when a first opportunity is won.")
+    crm_history = fields.One2Many(
+        'crm.customer.history', 'party', "History", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.add(
+            Index(t, (t.crm_lifecycle, Index.Equality(cardinality='low'))))
+
+    @classmethod
+    def default_crm_lifecycle(cls):
+        return 'prospect'
+
+    @classmethod
+    def copy(cls, parties, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault('crm_lifecycle', cls.default_crm_lifecycle())
+        return super().copy(parties, default=default)
+
+
+class CustomerHistory(ModelSQL, ModelView):
+    """The customer's story in time order: every lead, opportunity and stage
+    move, and every quote.  Later modules add their events (activities,
+    documents) through _history_queries."""
+    __name__ = 'crm.customer.history'
+
+    party = fields.Many2One('party.party', "Customer")
+    date = fields.DateTime("Date")
+    kind = fields.Selection([
+            ('lead', "New lead"),
+            ('opportunity', "New opportunity"),
+            ('stage', "Stage change"),
+            ('won', "Won"),
+            ('lost', "Lost"),
+            ('cancelled', "Cancelled"),
+            ('quote', "Quote"),
+            ], "Event", sort=False)
+    opportunity = fields.Many2One('sale.opportunity', "Opportunity")
+    stage = fields.Many2One('crm.stage', "Stage")
+    sale = fields.Many2One('sale.sale', "Quote")
+    amount = Monetary("Amount", currency='currency', digits='currency')
+    currency = fields.Many2One('currency.currency', "Currency")
+    user = fields.Many2One('res.user', "User")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [('date', 'DESC'), ('id', 'DESC')]
+
+    @classmethod
+    def table_query(cls):
+        queries = cls._history_queries()
+        # Ids stay unique across the sources: id * 100 + source index.
+        union = None
+        for index, query in enumerate(queries):
+            query.columns = (
+                (query.columns[0] * 100 + index).as_('id'),
+                *query.columns[1:])
+            union = query if union is None else Union(union, query, all_=True)
+        return union
+
+    @classmethod
+    def _history_columns(cls):
+        "The column names every history query returns, in order"
+        return ['id', 'party', 'date', 'kind', 'opportunity', 'stage',
+            'sale', 'amount', 'currency', 'user']
+
+    @classmethod
+    def _history_queries(cls):
+        pool = Pool()
+        Rule = pool.get('ir.rule')
+        StageLog = pool.get('crm.stage.log')
+        Opportunity = pool.get('sale.opportunity')
+        Sale = pool.get('sale.sale')
+        log = StageLog.__table__()
+        opportunity = Opportunity.__table__()
+        sale = Sale.__table__()
+
+        def visible(table, model):
+            # The history shows only what the record rules let the user see.
+            query = Rule.query_get(model)
+            return table.id.in_(query) if query is not None else Literal(True)
+
+        kind = Case(
+            (log.from_stage == Null,
+                Case((log.to_state == 'lead', 'lead'), else_='opportunity')),
+            (log.to_state.in_(['won', 'lost', 'cancelled']), log.to_state),
+            else_='stage')
+        stage_moves = log.join(
+            opportunity, condition=log.opportunity == opportunity.id
+            ).select(
+                log.id.as_('id'),
+                opportunity.party.as_('party'),
+                log.date.as_('date'),
+                kind.as_('kind'),
+                opportunity.id.as_('opportunity'),
+                log.to_stage.as_('stage'),
+                Cast(Null, cls.id.sql_type().base).as_('sale'),
+                opportunity.amount.as_('amount'),
+                opportunity.currency.as_('currency'),
+                log.user.as_('user'),
+                where=(opportunity.party != Null)
+                & visible(opportunity, 'sale.opportunity'))
+        quotes = sale.select(
+            sale.id.as_('id'),
+            sale.party.as_('party'),
+            sale.create_date.as_('date'),
+            Literal('quote').as_('kind'),
+            Cast(Null, cls.id.sql_type().base).as_('opportunity'),
+            Cast(Null, cls.id.sql_type().base).as_('stage'),
+            sale.id.as_('sale'),
+            sale.total_amount_cache.as_('amount'),
+            sale.currency.as_('currency'),
+            sale.create_uid.as_('user'),
+            where=(sale.company == Transaction().context.get('company', -1))
+            & visible(sale, 'sale.sale'))
+        return [stage_moves, quotes]

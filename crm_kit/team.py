@@ -1,0 +1,61 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+from trytond.model import DeactivableMixin, ModelSQL, ModelView, Unique, fields
+from trytond.pool import Pool, PoolMeta
+
+
+def clear_rule_cache():
+    "Who a manager sees follows team membership at once"
+    Pool().get('ir.rule')._domain_get_cache.clear()
+
+
+class Team(DeactivableMixin, ModelSQL, ModelView):
+    "A sales team: a manager and the reps they lead"
+    __name__ = 'crm.team'
+
+    name = fields.Char("Name", required=True, translate=True)
+    manager = fields.Many2One(
+        'res.user', "Manager", ondelete='RESTRICT',
+        help="Sees and edits the opportunities and quotes of the team.")
+    members = fields.Many2Many(
+        'crm.team-res.user', 'team', 'user', "Members")
+
+
+class TeamMember(ModelSQL):
+    __name__ = 'crm.team-res.user'
+
+    team = fields.Many2One(
+        'crm.team', "Team", required=True, ondelete='CASCADE')
+    user = fields.Many2One(
+        'res.user', "User", required=True, ondelete='CASCADE')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('team_user_unique', Unique(t, t.team, t.user),
+                'crm_kit.msg_team_member_unique'),
+            ]
+
+    @classmethod
+    def on_modification(cls, mode, members, field_names=None):
+        super().on_modification(mode, members, field_names=field_names)
+        clear_rule_cache()
+
+
+class User(metaclass=PoolMeta):
+    __name__ = 'res.user'
+
+    crm_teams = fields.Many2Many(
+        'crm.team-res.user', 'user', 'team', "Sales Teams")
+    crm_managed_teams = fields.One2Many(
+        'crm.team', 'manager', "Managed Sales Teams", readonly=True)
+
+    @property
+    def crm_team(self):
+        "The team new opportunities of this user belong to"
+        if self.crm_teams:
+            return self.crm_teams[0]
+        if self.crm_managed_teams:
+            return self.crm_managed_teams[0]
