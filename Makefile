@@ -1,0 +1,51 @@
+# crm-kit: `make run` serves the CRM on http://localhost:8000,
+# `make test` runs the whole test suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+SAO_VERSION = 8.0
+SAO = var/sao
+# The test databases are cached per version of the module sources.
+MODULE_HASH = $(shell cat crm_kit/tryton.cfg crm_kit/*.py crm_kit/*.xml crm_kit/view/*.xml crm_kit/locale/*.po 2>/dev/null | sha1sum | cut -c1-12)
+DB_CACHE ?= $(CURDIR)/var/test-cache/$(MODULE_HASH)
+
+.PHONY: run install sao test test-sqlite test-postgresql bench clean
+
+run: install sao
+	$(BIN)/crm-kit init
+	$(BIN)/crm-kit demo
+	$(BIN)/crm-kit serve
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+sao: $(SAO)/index.html
+
+$(SAO)/index.html:
+	rm -rf var/sao-build $(SAO)
+	mkdir -p var/sao-build
+	cd var/sao-build && npm pack --silent tryton-sao@$(SAO_VERSION) && tar xzf tryton-sao-*.tgz
+	cd var/sao-build/package && npm install --omit=dev --legacy-peer-deps --no-audit --no-fund --silent
+	mv var/sao-build/package $(SAO)
+	rm -rf var/sao-build
+
+# The suite runs on SQLite unless TRYTOND_DATABASE__URI names a server.
+test: install sao
+	DB_CACHE=$(DB_CACHE) CRM_KIT_SAO=$(CURDIR)/$(SAO) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-sqlite:
+	TRYTOND_DATABASE__URI=sqlite:// $(MAKE) test
+
+test-postgresql:
+	TRYTOND_DATABASE__URI=postgresql://postgres@127.0.0.1:5432/ $(MAKE) test
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf var/test-cache var/sao-build

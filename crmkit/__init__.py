@@ -1,0 +1,1 @@
+"crm-kit: the command line and server setup around the crm_kit Tryton modules"

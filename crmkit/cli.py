@@ -1,0 +1,214 @@
+"""The crm-kit command: init, demo and serve.
+
+    crm-kit init    create the database (SQLite under var/ unless
+                    TRYTOND_DATABASE__URI says otherwise), activate the CRM
+                    modules with Spanish and English, set up the company
+    crm-kit demo    load the demo dataset (once)
+    crm-kit serve   serve sao and the REST API on http://localhost:8000
+"""
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from . import settings
+
+ADMIN_PASSWORD = 'crm-kit-admin'
+
+
+def _bin(name):
+    return str(Path(sys.executable).parent / name)
+
+
+def _trytond():
+    "Import trytond once the configuration is in place"
+    settings.ensure_config()
+    import trytond.config as config
+    config.update_etc(str(settings.config_path()))
+    from trytond import backend
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    return config, backend, Pool, Transaction
+
+
+def database_exists(name):
+    _, backend, _, _ = _trytond()
+    database = backend.Database()
+    database.connect()
+    return name in database.list()
+
+
+def create_database(name):
+    config, backend, _, _ = _trytond()
+    if backend.name == 'sqlite':
+        path = Path(config.get('database', 'path')) / f'{name}.sqlite'
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+        return
+    database = backend.Database()
+    database.connect()
+    connection = database.get_connection(autocommit=True)
+    try:
+        database.create(connection, name)
+    finally:
+        database.put_connection(connection)
+
+
+def is_initialised(name):
+    "Whether crm_kit is activated in the database"
+    _, backend, _, Transaction = _trytond()
+    database = backend.Database(name).connect()
+    if not database.test():
+        return False
+    connection = database.get_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(
+            "SELECT state FROM ir_module WHERE name = 'crm_kit'")
+        row = cursor.fetchone()
+        return bool(row) and row[0] == 'activated'
+    finally:
+        database.put_connection(connection)
+
+
+def run_admin(name, update=False, password=None):
+    "Activate (or update) the CRM modules with trytond-admin"
+    env = dict(os.environ)
+    args = [_bin('trytond-admin'), '-c', str(settings.config_path()),
+        '-d', name, '--activate-dependencies']
+    for language in settings.LANGUAGES:
+        args += ['-l', language]
+    if update or not is_initialised(name):
+        args += ['-u', *settings.MODULES]
+    if password:
+        passfile = settings.home() / '.admin-password'
+        passfile.write_text(password + '\n')
+        passfile.chmod(0o600)
+        env['TRYTONPASSFILE'] = str(passfile)
+        args += ['--email', 'admin@example.com']
+    try:
+        subprocess.run(args, check=True, env=env)
+    finally:
+        if password:
+            passfile.unlink(missing_ok=True)
+
+
+def init(name, company_name="My Company", update=False, password=None):
+    "Create the database if needed and set it up; return True if created"
+    _trytond()
+    created = False
+    if not database_exists(name):
+        create_database(name)
+        created = True
+    if created or update or not is_initialised(name):
+        run_admin(
+            name, update=update,
+            password=(password or ADMIN_PASSWORD) if created else None)
+    from .company_setup import setup_company
+    run_in_transaction(name, setup_company, company_name)
+    return created
+
+
+def run_in_transaction(name, func, *args, **kwargs):
+    """Run func as root in one transaction of the database and commit;
+    retry as trytond-admin does when a table lock is needed."""
+    _, _, Pool, Transaction = _trytond()
+    from trytond.transaction import TransactionError
+    Pool(name).init()
+    extras = {}
+    while True:
+        with Transaction().start(name, 0, **extras) as transaction:
+            try:
+                result = func(*args, **kwargs)
+            except TransactionError as exception:
+                transaction.rollback()
+                exception.fix(extras)
+                continue
+            transaction.commit()
+            return result
+
+
+def load_demo(name):
+    from .demo import load_demo as load
+    return run_in_transaction(name, load)
+
+
+def cmd_init(options):
+    created = init(
+        options.database, company_name=options.company,
+        update=options.update, password=options.admin_password)
+    print(f"Database {options.database!r} "
+        + ("created." if created else "is ready (existing data kept)."))
+
+
+def cmd_demo(options):
+    if not is_initialised(options.database):
+        init(options.database)
+    if load_demo(options.database):
+        print("Demo data loaded.")
+    else:
+        print("Demo data is already loaded: nothing changed.")
+
+
+def cmd_serve(options):
+    config, _, _, _ = _trytond()
+    if not is_initialised(options.database):
+        sys.exit(f"Database {options.database!r} is not initialised: "
+            "run 'crm-kit init' first.")
+    if options.listen:
+        os.environ['TRYTOND_WEB__LISTEN'] = options.listen
+    listen = options.listen or config.get('web', 'listen')
+    host, port = listen.rsplit(':', 1)
+    root = config.get('web', 'root')
+    if not root or not Path(root, 'index.html').exists():
+        print(f"warning: sao is not installed in {root}: run 'make sao' "
+            "(the REST API works without it).", file=sys.stderr)
+    print(f"crm-kit is served on http://{host}:{port}/  "
+        f"(database {options.database!r})")
+    print(f"Log in as admin / {ADMIN_PASSWORD} "
+        "(demo users: manager, rep, rep2 with password crm-kit-demo)")
+    sys.stdout.flush()
+    args = [_bin('trytond'), '-c', str(settings.config_path()),
+        '-d', options.database]
+    os.execv(args[0], args)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='crm-kit', description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        '-d', '--database', default=settings.database_name(),
+        help="database name (default: %(default)s, or $CRM_KIT_DATABASE)")
+    commands = parser.add_subparsers(dest='command', required=True)
+
+    init_parser = commands.add_parser(
+        'init', help="create and set up the database (keeps existing data)")
+    init_parser.add_argument(
+        '--company', default="My Company", help="the company's name")
+    init_parser.add_argument(
+        '--update', action='store_true',
+        help="update the modules of an existing database")
+    init_parser.add_argument(
+        '--admin-password', default=os.environ.get('CRM_KIT_ADMIN_PASSWORD'),
+        help="password of the admin user of a new database "
+        f"(default: {ADMIN_PASSWORD}, or $CRM_KIT_ADMIN_PASSWORD)")
+    init_parser.set_defaults(func=cmd_init)
+
+    demo_parser = commands.add_parser(
+        'demo', help="load the demo dataset (once)")
+    demo_parser.set_defaults(func=cmd_demo)
+
+    serve_parser = commands.add_parser(
+        'serve', help="serve sao and the REST API")
+    serve_parser.add_argument(
+        '--listen', help="host:port (default: the [web] listen setting)")
+    serve_parser.set_defaults(func=cmd_serve)
+
+    options = parser.parse_args(argv)
+    options.func(options)
+
+
+if __name__ == '__main__':
+    main()
