@@ -217,12 +217,17 @@ class SaleOpportunity(metaclass=PoolMeta):
                     raise StageMoveError(gettext(
                             'crm_kit.msg_stage_state_mismatch',
                             stage=opportunity.stage.rec_name,
-                            state=opportunity.state_string))
+                            state=opportunity.state_label()))
         elif mode == 'write' and values.get('stage'):
             stage = Stage(values['stage'])
             for opportunity in opportunities:
                 state = values.get('state', opportunity.state)
                 cls.check_stage_move(opportunity, stage, state)
+
+    def state_label(self):
+        "The state as the user reads it, in their language"
+        selection = self.fields_get(['state'])['state']['selection']
+        return dict(selection).get(self.state, self.state)
 
     def check_stage_move(self, stage, state):
         "Raise when the opportunity can not move to stage"
@@ -245,7 +250,7 @@ class SaleOpportunity(metaclass=PoolMeta):
                     opportunity=self.rec_name,
                     from_stage=self.stage.rec_name,
                     stage=stage.rec_name,
-                    state=self.state_string))
+                    state=self.state_label()))
         if (stage.state == 'converted' and state != 'converted'
                 and not self.sales):
             raise StageMoveError(gettext(
@@ -257,7 +262,11 @@ class SaleOpportunity(metaclass=PoolMeta):
     def on_write(cls, opportunities, values):
         callbacks = super().on_write(opportunities, values)
         if {'stage', 'state'} & values.keys():
-            before = {o.id: (o.stage, o.state) for o in opportunities}
+            # When the stage follows a state change, the state it came
+            # from is the one before that change.
+            previous = Transaction().context.get('_crm_previous_states', {})
+            before = {o.id: (o.stage, previous.get(o.id, o.state))
+                for o in opportunities}
 
             def follow():
                 cls._follow_stage_and_state(cls.browse(before), before)
@@ -292,7 +301,9 @@ class SaleOpportunity(metaclass=PoolMeta):
         if logs:
             StageLog.save(logs)
         for stage, records in by_stage.items():
-            cls.write(records, {'stage': stage.id})
+            with Transaction().set_context(_crm_previous_states={
+                        o.id: before[o.id][1] for o in records}):
+                cls.write(records, {'stage': stage.id})
         for state, records in by_state.items():
             getattr(cls, STATE_TRANSITIONS[state])(records)
 
@@ -332,7 +343,14 @@ class SaleOpportunity(metaclass=PoolMeta):
             # sending it does (see send_quote).
             opportunities = [o for o in opportunities
                 if o.is_won() or o.is_lost()]
-        super().process(opportunities)
+        # A prepared quote accepted or refused without being sent still
+        # passes through "converted", as the workflow requires.
+        to_convert = [o for o in opportunities
+            if o.state in {'lead', 'opportunity'}
+            and (o.is_won() or o.is_lost())]
+        if to_convert:
+            cls.convert(to_convert)
+        super().process(cls.browse(opportunities))
 
     def get_quote_sale(self):
         "Return the prepared sale for the quote"

@@ -105,6 +105,17 @@ def _attach_admin(company):
             })
 
 
+def _chart_language():
+    """Spanish when the database was set up with it (crm-kit init does),
+    else the English chart, which every database has"""
+    ModelData = Pool().get('ir.model.data')
+    try:
+        ModelData.get_id('account', 'account_template_root_es')
+    except KeyError:
+        return 'en'
+    return 'es'
+
+
 def _chart(company):
     "Create the accounts from Tryton's universal chart in Spanish"
     pool = Pool()
@@ -114,7 +125,7 @@ def _chart(company):
     CreateChart = pool.get('account.create_chart', type='wizard')
 
     template = AccountTemplate(
-        ModelData.get_id('account', 'account_template_root_es'))
+        ModelData.get_id('account', f'account_template_root_{_chart_language()}'))
     session_id, _, _ = CreateChart.create()
     create_chart = CreateChart(session_id)
     create_chart.account.account_template = template
@@ -144,7 +155,8 @@ def _taxes(company):
     Tax = pool.get('account.tax')
     tax_account, = Account.search([
             ('template', '=', ModelData.get_id(
-                    'account', 'account_template_6_3_4_es')),
+                    'account',
+                    f'account_template_6_3_4_{_chart_language()}')),
             ('company', '=', company.id),
             ])
     taxes = {}

@@ -1,0 +1,139 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"Builders shared by the crm_kit tests: a company with its sales setup, the "
+"three roles, a team, a customer and a product."
+from decimal import Decimal
+from types import SimpleNamespace
+
+from trytond.pool import Pool
+from trytond.tests.test_tryton import TestCase, activate_module, drop_db
+from trytond.transaction import Transaction
+
+
+def create_user(login, group_xml_id, company, name=None):
+    pool = Pool()
+    User = pool.get('res.user')
+    Group = pool.get('res.group')
+    Employee = pool.get('company.employee')
+    Party = pool.get('party.party')
+    ModelData = pool.get('ir.model.data')
+    party = Party(name=name or login.title())
+    party.save()
+    employee = Employee(party=party, company=company)
+    employee.save()
+    group = Group(ModelData.get_id('crm_kit', group_xml_id))
+    user, = User.create([{
+                'login': login,
+                'name': name or login.title(),
+                'groups': [('add', [group.id])],
+                'companies': [('add', [company.id])],
+                'company': company.id,
+                'employees': [('add', [employee.id])],
+                'employee': employee.id,
+                }])
+    return user
+
+
+def create_customer(name="Talleres Gómez S.L.", email='compras@gomez.test'):
+    pool = Pool()
+    Party = pool.get('party.party')
+    Address = pool.get('party.address')
+    ContactMechanism = pool.get('party.contact_mechanism')
+    Country = pool.get('country.country')
+    spain, = Country.search([('code', '=', 'ES')])
+    party = Party(name=name)
+    party.addresses = [Address(
+            street="Calle Mayor 1", postal_code='28013', city="Madrid",
+            country=spain)]
+    if email:
+        party.contact_mechanisms = [
+            ContactMechanism(type='email', value=email)]
+    party.save()
+    return party
+
+
+def create_product(name="Consultoría CRM (hora)", price=Decimal('60')):
+    pool = Pool()
+    Template = pool.get('product.template')
+    Category = pool.get('product.category')
+    Uom = pool.get('product.uom')
+    ModelData = pool.get('ir.model.data')
+    unit = Uom(ModelData.get_id('product', 'uom_unit'))
+    category, = Category.search([('name', '=', "Services")])
+    template, = Template.create([{
+                'name': name,
+                'type': 'service',
+                'salable': True,
+                'list_price': price,
+                'default_uom': unit.id,
+                'sale_uom': unit.id,
+                'account_category': category.id,
+                'products': [('create', [{}])],
+                }])
+    product, = template.products
+    return product
+
+
+def setup_crm():
+    """Create the company (through crm-kit's own setup), the roles and a
+    team; return them with a customer and a product."""
+    from crmkit.company_setup import setup_company
+    pool = Pool()
+    Team = pool.get('crm.team')
+    User = pool.get('res.user')
+    company = setup_company("Pruebas CRM S.L.")
+    with Transaction().set_context(company=company.id):
+        manager = create_user('manager', 'group_crm_manager', company)
+        rep = create_user('rep', 'group_crm_rep', company)
+        rep2 = create_user('rep2', 'group_crm_rep', company)
+        outsider = create_user('rep_other_team', 'group_crm_rep', company)
+        team = Team(name="Madrid", manager=manager, members=[rep, rep2])
+        team.save()
+        customer = create_customer()
+        product = create_product()
+    admin, = User.search([('login', '=', 'admin')])
+    return SimpleNamespace(
+        company=company, admin=admin, manager=manager, rep=rep, rep2=rep2,
+        outsider=outsider, team=team, customer=customer, product=product)
+
+
+def stage(xml_id):
+    pool = Pool()
+    Stage = pool.get('crm.stage')
+    ModelData = pool.get('ir.model.data')
+    return Stage(ModelData.get_id('crm_kit', xml_id))
+
+
+def create_opportunity(crm, owner=None, lines=True, **values):
+    "Create an opportunity as its owner would in sao"
+    pool = Pool()
+    Opportunity = pool.get('sale.opportunity')
+    owner = owner or crm.rep
+    with Transaction().set_user(owner.id), \
+            Transaction().set_context(company=crm.company.id):
+        opportunity = Opportunity(
+            party=crm.customer, description="CRM para el taller", **values)
+        opportunity.on_change_party()
+        opportunity.owner = owner
+        opportunity.on_change_owner()
+        if lines:
+            opportunity.lines = [
+                {'product': crm.product.id, 'quantity': 10,
+                    'unit': crm.product.sale_uom.id}]
+        opportunity.save()
+    return Opportunity(opportunity.id)
+
+
+class CrmTestCase(TestCase):
+    "A test case with crm_kit activated in a fresh database"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        drop_db()
+        activate_module('crm_kit')
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        drop_db()
