@@ -76,8 +76,10 @@ class CustomerHistory(ModelSQL, ModelView):
         # Ids stay unique across the sources: id * 100 + source index.
         union = None
         for index, query in enumerate(queries):
+            source_id = query.columns[0]
+            source_id = getattr(source_id, 'expression', source_id)
             query.columns = (
-                (query.columns[0] * 100 + index).as_('id'),
+                (source_id * 100 + index).as_('id'),
                 *query.columns[1:])
             union = query if union is None else Union(union, query, all_=True)
         return union
