@@ -1,0 +1,52 @@
+"""crm-kit's generated configuration installs the REST context filter, and
+the WSGI application given to production servers has it too."""
+import subprocess
+import sys
+import textwrap
+
+
+def _run(code, env):
+    result = subprocess.run(
+        [sys.executable, '-c', textwrap.dedent(code)],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def _has_filter_code(import_line):
+    return f"""
+        {import_line}
+        from crmkit.wsgi import PrivateContextFilter
+        wsgi_app = app.wsgi_app
+        found = False
+        while wsgi_app is not None:
+            found |= isinstance(wsgi_app, PrivateContextFilter)
+            wsgi_app = getattr(wsgi_app, 'app', None)
+        print(found)
+        """
+
+
+def test_generated_config_installs_filter(tmp_path, monkeypatch):
+    monkeypatch.setenv('CRM_KIT_HOME', str(tmp_path))
+    from crmkit import settings
+    path = settings.ensure_config()
+    assert '[wsgi middleware]' in path.read_text()
+    env = {'PATH': '/usr/bin:/bin', 'TRYTOND_CONFIG': str(path)}
+    assert _run(_has_filter_code('from trytond.wsgi import app'), env) == 'True'
+
+
+def test_production_app_has_filter(tmp_path):
+    # A configuration without the section (e.g. written by hand).
+    config = tmp_path / 'trytond.conf'
+    config.write_text('[database]\nuri = sqlite://\n')
+    env = {'PATH': '/usr/bin:/bin', 'TRYTOND_CONFIG': str(config)}
+    assert _run(_has_filter_code('from crmkit.wsgi import app'), env) == 'True'
+
+
+def test_config_is_never_overwritten(tmp_path, monkeypatch):
+    monkeypatch.setenv('CRM_KIT_HOME', str(tmp_path))
+    from crmkit import settings
+    path = settings.ensure_config()
+    path.write_text(path.read_text() + '\n# edited by the user\n')
+    settings.ensure_config()
+    assert path.read_text().endswith('# edited by the user\n')
