@@ -25,6 +25,9 @@ def _trytond():
     "Import trytond once the configuration is in place"
     settings.ensure_config()
     import trytond.config as config
+    # trytond may have read its configuration before the defaults were
+    # set: read the environment again, then the file, as trytond does.
+    config._config.update_environ()
     config.update_etc(str(settings.config_path()))
     from trytond import backend
     from trytond.pool import Pool

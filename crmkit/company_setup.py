@@ -46,7 +46,15 @@ def setup_company(name="My Company", tax_identifier=None):
         taxes = _taxes(company)
         _payment_term(company)
         _categories(company, taxes)
+    _close_config_wizard()
     return company
+
+
+def _close_config_wizard():
+    """Tryton's first-login wizard would set up the company and chart
+    again: what it asks for is done."""
+    Item = Pool().get('ir.module.config_wizard.item')
+    Item.write(Item.search([('state', '!=', 'done')]), {'state': 'done'})
 
 
 def _currency():

@@ -1,8 +1,11 @@
 """Where crm-kit keeps its files and the trytond configuration it writes.
 
-The configuration file is ``var/trytond.conf``; the standard ``TRYTOND_*``
-environment variables (``TRYTOND_DATABASE__URI``, ``TRYTOND_EMAIL__URI``…)
-override any of its values, as they do for every trytond."""
+The configuration file is ``var/trytond.conf``.  trytond reads its
+configuration file *after* the ``TRYTOND_*`` environment variables, so a
+value written in the file would silently win over the environment.  The
+generated file therefore leaves the database, listen address and mail
+server commented out, and crm-kit passes its defaults for them as
+environment variables that the user's own ``TRYTOND_*`` variables replace."""
 import os
 from pathlib import Path
 
@@ -29,20 +32,18 @@ def sao_root():
     return Path(os.environ.get('CRM_KIT_SAO') or home() / 'sao').resolve()
 
 
-def listen():
-    return os.environ.get('CRM_KIT_LISTEN') or 'localhost:8000'
-
-
 CONFIG_TEMPLATE = """\
 # Written by "crm-kit init"; edit freely, it is not overwritten.
-# Any value can be overridden by TRYTOND_<SECTION>__<KEY> variables.
+# A value set in this file wins over the TRYTOND_<SECTION>__<KEY>
+# environment variables, so the settings below that usually come from the
+# environment are commented out; crm-kit's defaults are shown.
 [database]
-uri = sqlite://
-path = {db_path}
+# uri = sqlite://                  (TRYTOND_DATABASE__URI)
+# path = {db_path}                 (TRYTOND_DATABASE__PATH)
 language = en
 
 [web]
-listen = {listen}
+# listen = localhost:8000          (TRYTOND_WEB__LISTEN)
 root = {sao_root}
 
 [wsgi middleware]
@@ -50,7 +51,7 @@ root = {sao_root}
 crm_kit_context = crmkit.wsgi.PrivateContextFilter
 
 [email]
-uri = smtp://localhost:25
+# uri = smtp://localhost:25        (TRYTOND_EMAIL__URI)
 from = crm-kit <no-reply@localhost>
 
 [password]
@@ -61,14 +62,32 @@ length = 8
 """
 
 
+_given = {}
+
+
+def environment_defaults():
+    "The settings crm-kit gives through the environment unless already set"
+    return {
+        'TRYTOND_DATABASE__URI': 'sqlite://',
+        'TRYTOND_DATABASE__PATH': str(home() / 'db'),
+        'TRYTOND_WEB__LISTEN': 'localhost:8000',
+        'TRYTOND_EMAIL__URI': 'smtp://localhost:25',
+        }
+
+
 def ensure_config():
-    "Write the configuration file if there is none and return its path"
+    """Write the configuration file if there is none, set the environment
+    defaults (inherited by trytond-admin and trytond) and return the path"""
     path = config_path()
+    db_path = home() / 'db'
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        db_path = home() / 'db'
-        db_path.mkdir(parents=True, exist_ok=True)
         path.write_text(CONFIG_TEMPLATE.format(
-                db_path=db_path, listen=listen(), sao_root=sao_root()))
+                db_path=db_path, sao_root=sao_root()))
+    db_path.mkdir(parents=True, exist_ok=True)
+    for key, value in environment_defaults().items():
+        # Replace only what crm-kit itself set (for another CRM_KIT_HOME).
+        if os.environ.get(key) in {None, _given.get(key)}:
+            os.environ[key] = _given[key] = value
     os.environ['TRYTOND_CONFIG'] = str(path)
     return path
