@@ -7,8 +7,10 @@ consulting and training.
   Sales Rep), password ``crm-kit-demo``, each with an employee, and the
   team "Equipo Madrid";
 * a dozen service products in the company's product categories;
-* about 300 customers (companies with a CIF as EU VAT number, self-employed
-  people with a NIF/NIE) with address, e-mail and phone;
+* about 300 customers with address, e-mail and phone: companies with
+  their CIF as EU VAT number (``eu_vat``, ``ES`` + CIF), self-employed
+  people with their NIF (DNI or NIE) as Spanish VAT number (``es_vat``,
+  what Tryton 8 calls the former ``es_nif``);
 * about 1,000 opportunities over the last three years in every stage and
   channel, whose quotes, won sales and stage history carry past dates.
 
@@ -17,7 +19,15 @@ same data; only the time window moves with today's date, so the reports
 always show the last three years.  The customers and opportunities are
 first planned in plain Python (``generate_customers``,
 ``generate_opportunities``), then created through the ORM in a few batched
-calls."""
+calls.
+
+Deals move through the stages as a user would move them (each stage write
+gives its past date as ``stage_date``, so the stage log is backdated);
+offers get their quote from ``create_quote``; won deals have their sale
+confirmed and processed as the queue worker would (draft invoices), lost
+deals have their quote cancelled.  The ORM dates creations now: the
+creation date and user of opportunities, quotes and customers are set
+afterwards in SQL, as the customer history reads them."""
 import datetime as dt
 import logging
 import random
@@ -607,8 +617,7 @@ def load_demo(seed=DEFAULT_SEED):
         timer("users, team and products created")
         parties = _create_parties(customers)
         timer("%d customers created" % len(parties))
-        _create_opportunities(
-            company, users, products, parties, opportunities, timer)
+        _create_opportunities(users, products, parties, opportunities, timer)
     logger.info("demo: loaded in %.1fs", time.monotonic() - timer.start)
     return True
 
@@ -620,7 +629,8 @@ def _create_users(company):
     Party = pool.get('party.party')
     ModelData = pool.get('ir.model.data')
     Lang = pool.get('ir.lang')
-    langs = {l.code: l for l in Lang.search([('code', '=', 'es')])}
+    langs = {l.code: l for l in Lang.search([
+                ('code', '=', 'es'), ('translatable', '=', True)])}
     parties = Party.create([{'name': name} for _, name, _, _ in USERS])
     employees = Employee.create([
             {'party': p.id, 'company': company.id} for p in parties])
@@ -687,7 +697,8 @@ def _create_parties(customers):
     Country = pool.get('country.country')
     Lang = pool.get('ir.lang')
     spain, = Country.search([('code', '=', 'ES')], limit=1)
-    langs = {l.code: l.id for l in Lang.search([('code', '=', 'es')])}
+    langs = {l.code: l.id for l in Lang.search([
+                ('code', '=', 'es'), ('translatable', '=', True)])}
     values = []
     for customer in customers:
         mechanisms = [
@@ -726,7 +737,7 @@ class _Timer:
         self.last = now
 
 
-def _create_opportunities(company, users, products, parties, plans, timer):
+def _create_opportunities(users, products, parties, plans, timer):
     pool = Pool()
     Opportunity = pool.get('sale.opportunity')
     Sale = pool.get('sale.sale')

@@ -1,0 +1,359 @@
+"""The demo dataset: planned deterministically from its seed, loaded once
+into a fresh database made by ``crm-kit init``, with believable history.
+
+The database tests share one database (module fixture): ``crm-kit init``
+in a temporary CRM_KIT_HOME, then ``crm-kit demo``.  On PostgreSQL
+(TRYTOND_DATABASE__URI=postgresql://…) the database is dropped at the end."""
+import collections
+import datetime as dt
+import os
+import time
+import uuid
+from contextlib import contextmanager
+
+import phonenumbers
+import pytest
+from stdnum import get_cc_module
+
+from crmkit import demo
+
+SEED = demo.DEFAULT_SEED
+NOW = dt.datetime(2026, 3, 2, 12, 0)
+
+
+def _valid_identifier(type_, code):
+    return get_cc_module(*type_.split('_', 1)).is_valid(code)
+
+
+# The plan: plain data, no database.
+
+def test_customers_same_seed_same_data():
+    customers = demo.generate_customers(SEED)
+    assert customers == demo.generate_customers(SEED)
+    assert customers != demo.generate_customers(SEED + 1)
+    assert len(customers) == demo.CUSTOMERS
+
+
+def test_opportunities_same_seed_same_data():
+    customers = demo.generate_customers(SEED)
+    opportunities = demo.generate_opportunities(customers, SEED, NOW)
+    assert opportunities == demo.generate_opportunities(customers, SEED, NOW)
+    assert opportunities != demo.generate_opportunities(
+        customers, SEED + 1, NOW)
+    assert len(opportunities) == demo.OPPORTUNITIES
+
+
+def test_opportunities_follow_the_time_window():
+    "Only the dates move with today: the deals are the same"
+    customers = demo.generate_customers(SEED)
+    plans = {now: demo.generate_opportunities(customers, SEED, now)
+        for now in [NOW, dt.datetime(2024, 2, 29, 0, 30),
+            dt.datetime(2027, 12, 31, 23, 0)]}
+    deals = None
+    for now, opportunities in plans.items():
+        first = now - dt.timedelta(days=3 * 366)
+        for opportunity in opportunities:
+            dates = [opportunity['start']] + [
+                d for _, d in opportunity['moves']]
+            assert dates == sorted(dates)
+            assert first <= dates[0] and dates[-1] < now
+            assert opportunity['start'].weekday() < 5
+        years = {o['start'].year for o in opportunities}
+        assert len(years) >= 3
+        assert {o['stage'] for o in opportunities} == set(demo.STAGES)
+        assert {o['channel'] for o in opportunities} == {
+            c[0] for c in demo.CHANNELS}
+        # Old deals are closed, the open ones are recent.
+        for opportunity in opportunities:
+            if opportunity['start'] < now - dt.timedelta(days=400):
+                assert opportunity['stage'] in demo.CLOSED
+        same = sorted(
+            (o['customer'], o['description'], o['lines'])
+            for o in opportunities)
+        assert deals is None or same == deals
+        deals = same
+
+
+def test_customers_are_valid():
+    customers = demo.generate_customers(SEED)
+    cities = {c[0]: c[1] for c in demo.CITIES}
+    assert len({c['name'] for c in customers}) == len(customers)
+    assert len({c['identifier'] for c in customers}) == len(customers)
+    kinds = collections.Counter(c['kind'] for c in customers)
+    assert kinds['person'] > 30 and kinds['company'] > 150
+    for customer in customers:
+        assert _valid_identifier(
+            customer['identifier_type'], customer['identifier'])
+        if customer['kind'] == 'company':
+            assert customer['identifier_type'] == 'eu_vat'
+            assert customer['identifier'].startswith('ES')
+        for phone in [customer['phone'], customer['mobile']]:
+            if phone:
+                assert phonenumbers.is_valid_number(
+                    phonenumbers.parse(phone))
+        first, last = cities[customer['city']]
+        assert first <= int(customer['postal_code']) <= last
+        assert '@' in customer['email']
+
+
+# The database
+
+@contextmanager
+def _kept_trytond_config():
+    """Give the environment and the trytond configuration of this process
+    back at the end (crm-kit sets TRYTOND_* defaults for its home)"""
+    import trytond.config as config
+    parser = config._config
+    saved = {s: dict(parser.items(s, raw=True)) for s in parser.sections()}
+    environ = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
+        for section in parser.sections():
+            parser.remove_section(section)
+        for section, values in saved.items():
+            parser.add_section(section)
+            for option, value in values.items():
+                parser.set(section, option, value)
+        config._cache_clear()
+
+
+def _drop(name):
+    from trytond import backend
+    from trytond.cache import Cache
+    from trytond.pool import Pool
+    Pool.stop(name)
+    Cache.drop(name)
+    backend.Database(name).close()
+    if backend.name == 'sqlite':
+        return  # the file goes with the temporary folder
+    database = backend.Database()
+    database.connect()
+    connection = database.get_connection(autocommit=True)
+    try:
+        database.drop(connection, name)
+    finally:
+        database.put_connection(connection)
+
+
+@pytest.fixture(scope='module')
+def demo_db(tmp_path_factory):
+    "A new database with the demo loaded: (name, load result, seconds)"
+    home = tmp_path_factory.mktemp('crm_kit_home')
+    name = f'crm_demo_{os.getpid()}_{uuid.uuid4().hex[:6]}'
+    with pytest.MonkeyPatch.context() as monkeypatch, _kept_trytond_config():
+        monkeypatch.setenv('CRM_KIT_HOME', str(home))
+        monkeypatch.setenv('CRM_KIT_DATABASE', name)
+        monkeypatch.delenv('TRYTOND_CONFIG', raising=False)
+        from crmkit import cli
+        _, backend, _, _ = cli._trytond()
+        uri = os.environ.get('TRYTOND_DATABASE__URI', 'sqlite://')
+        assert uri.startswith(backend.name)
+        try:
+            cli.init(name)
+            start = time.monotonic()
+            loaded = cli.load_demo(name)
+            seconds = time.monotonic() - start
+            print(f"\ndemo loaded on {backend.name} in {seconds:.1f}s")
+            yield name, loaded, seconds
+        finally:
+            _drop(name)
+
+
+@contextmanager
+def _transaction(name):
+    "A read-only transaction as root in the company"
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    with Transaction().start(name, 0, readonly=True):
+        Company = Pool().get('company.company')
+        company, = Company.search([])
+        with Transaction().set_context(company=company.id):
+            yield Pool()
+
+
+def _counts(pool):
+    return {model: pool.get(model).search_count([])
+        for model in ['res.user', 'party.party', 'product.product',
+            'sale.opportunity', 'sale.opportunity.line', 'crm.stage.log',
+            'sale.sale', 'crm.team']}
+
+
+def test_demo_loaded(demo_db):
+    _, loaded, _ = demo_db
+    assert loaded is True
+
+
+def test_users_and_team(demo_db):
+    name, _, _ = demo_db
+    with _transaction(name) as pool:
+        User = pool.get('res.user')
+        Team = pool.get('crm.team')
+        ModelData = pool.get('ir.model.data')
+        users = {u.login: u for u in User.search([
+                    ('login', 'in', ['manager', 'rep', 'rep2'])])}
+        assert set(users) == {'manager', 'rep', 'rep2'}
+        groups = {
+            'manager': ModelData.get_id('crm_kit', 'group_crm_manager'),
+            'rep': ModelData.get_id('crm_kit', 'group_crm_rep'),
+            'rep2': ModelData.get_id('crm_kit', 'group_crm_rep'),
+            }
+        for login, user in users.items():
+            assert groups[login] in [g.id for g in user.groups]
+            assert user.employee and user.employee.company == user.company
+            assert user.company in user.companies
+            assert User._login_password(
+                login, {'password': demo.DEMO_PASSWORD}) == user.id
+        assert users['rep'].language.code == 'es'
+        team, = Team.search([('name', '=', demo.TEAM_NAME)])
+        assert team.manager == users['manager']
+        assert set(team.members) == set(users.values())
+
+
+def test_products(demo_db):
+    name, _, _ = demo_db
+    with _transaction(name) as pool:
+        Product = pool.get('product.product')
+        products = Product.search([('salable', '=', True)])
+        assert len(products) == len(demo.PRODUCTS)
+        for product in products:
+            assert product.type == 'service'
+            assert product.list_price_used > 0
+            assert product.account_category.customer_taxes
+
+
+def test_customers(demo_db):
+    "The customers of the database are the planned ones, valid and reachable"
+    name, _, _ = demo_db
+    with _transaction(name) as pool:
+        Party = pool.get('party.party')
+        parties = Party.search([('identifiers', '!=', None)])
+        assert len(parties) == demo.CUSTOMERS
+        loaded = set()
+        for party in parties:
+            identifier, = party.identifiers
+            assert _valid_identifier(identifier.type, identifier.code)
+            loaded.add((party.name, identifier.type, identifier.code))
+            address, = party.addresses
+            assert address.country.code == 'ES'
+            assert address.postal_code and address.city and address.street
+            types = {m.type for m in party.contact_mechanisms}
+            assert {'email', 'phone'} <= types
+        planned = {(c['name'], c['identifier_type'], c['identifier'])
+            for c in demo.generate_customers(SEED)}
+        assert loaded == planned
+        spanish = [p for p in parties if p.lang and p.lang.code == 'es']
+        assert 50 < len(spanish) < len(parties)
+
+
+def test_opportunities(demo_db):
+    name, _, _ = demo_db
+    with _transaction(name) as pool:
+        Opportunity = pool.get('sale.opportunity')
+        Stage = pool.get('crm.stage')
+        Channel = pool.get('crm.channel')
+        opportunities = Opportunity.search([])
+        assert len(opportunities) == demo.OPPORTUNITIES
+        stages = collections.Counter(o.stage for o in opportunities)
+        assert set(stages) == set(Stage.search([]))
+        channels = collections.Counter(o.channel for o in opportunities)
+        assert set(channels) == set(Channel.search([]))
+        owners = collections.Counter(
+            o.owner.login if o.owner else None for o in opportunities)
+        assert set(owners) == {'manager', 'rep', 'rep2', None}
+        today = dt.date.today()
+        for opportunity in opportunities:
+            assert opportunity.state == opportunity.stage.state
+            assert opportunity.team and opportunity.lines
+            assert opportunity.amount > 0
+            assert opportunity.start_date <= today
+            if opportunity.owner is None:
+                assert opportunity.state == 'lead'
+            if opportunity.state == 'lost':
+                assert opportunity.lost_reason_type
+            if opportunity.state in demo.CLOSED:
+                assert opportunity.start_date <= opportunity.end_date
+                assert opportunity.end_date <= today
+        # Won and lost deals over the years, the open ones are recent.
+        years = collections.Counter(
+            o.start_date.year for o in opportunities
+            if o.state in {'won', 'lost'})
+        assert len(years) >= 3
+        open_ = [o for o in opportunities if o.state not in demo.CLOSED]
+        assert len(open_) > 50
+        assert all(
+            o.start_date > today - dt.timedelta(days=400) for o in open_)
+
+
+def test_quotes(demo_db):
+    name, _, _ = demo_db
+    with _transaction(name) as pool:
+        Opportunity = pool.get('sale.opportunity')
+        today = dt.date.today()
+        for opportunity in Opportunity.search([]):
+            stage = opportunity.stage.name
+            sales = opportunity.sales
+            if opportunity.state in {'lead', 'opportunity', 'cancelled'}:
+                assert not sales
+            elif opportunity.state == 'converted':
+                sale, = sales
+                assert sale.state == 'quotation', stage
+            elif opportunity.state == 'won':
+                sale, = sales
+                assert sale.state in {'confirmed', 'processing'}
+                assert sale.quotation_date <= sale.sale_date <= today
+            for sale in sales:
+                assert sale.lines
+                assert sale.total_amount >= sale.untaxed_amount > 0
+                assert sale.quotation_date <= today
+                assert sale.owner == opportunity.owner
+                assert sale.create_date.date() == sale.quotation_date
+
+
+def test_stage_logs(demo_db):
+    "Every opportunity has a dated history from the day it came in"
+    name, _, _ = demo_db
+    with _transaction(name) as pool:
+        Opportunity = pool.get('sale.opportunity')
+        now = demo.utc_now()
+        oldest = now
+        for opportunity in Opportunity.search([]):
+            logs = sorted(opportunity.stage_logs, key=lambda l: (l.date, l.id))
+            assert logs
+            assert logs[0].from_stage is None
+            assert logs[0].date.date() == opportunity.start_date
+            assert logs[-1].to_stage == opportunity.stage
+            assert logs[-1].date == opportunity.stage_date
+            for previous, log in zip(logs, logs[1:]):
+                assert log.from_stage == previous.to_stage
+            for log in logs:
+                assert log.date < now
+                assert log.user == opportunity.owner
+            oldest = min(oldest, logs[0].date)
+        assert oldest < now - dt.timedelta(days=2 * 365)
+
+
+def test_customers_lifecycle(demo_db):
+    name, _, _ = demo_db
+    with _transaction(name) as pool:
+        Party = pool.get('party.party')
+        Opportunity = pool.get('sale.opportunity')
+        won = {o.party for o in Opportunity.search([('state', '=', 'won')])}
+        customers = set(Party.search([('crm_lifecycle', '=', 'customer')]))
+        assert won and customers == won
+        assert Party.search_count([
+                ('crm_lifecycle', '=', 'prospect'),
+                ('identifiers', '!=', None),
+                ]) > 0
+
+
+def test_load_twice_changes_nothing(demo_db):
+    name, _, _ = demo_db
+    from crmkit import cli
+    with _transaction(name) as pool:
+        before = _counts(pool)
+    assert cli.load_demo(name) is False
+    with _transaction(name) as pool:
+        assert _counts(pool) == before
