@@ -58,6 +58,25 @@ def create_database(name):
         database.put_connection(connection)
 
 
+def drop_database(name):
+    "Drop a server database and forget its pool (SQLite files stay)"
+    _, backend, Pool, _ = _trytond()
+    from trytond.cache import Cache
+    Pool.stop(name)
+    Cache.drop(name)
+    backend.Database(name).close()
+    if backend.name == 'sqlite':
+        return
+    database = backend.Database()
+    database.connect()
+    connection = database.get_connection(autocommit=True)
+    try:
+        if name in database.list():
+            database.drop(connection, name)
+    finally:
+        database.put_connection(connection)
+
+
 def is_initialised(name):
     "Whether crm_kit is activated in the database"
     _, backend, _, Transaction = _trytond()

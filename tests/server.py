@@ -234,16 +234,7 @@ def _prepare(name):
 
 def _drop(name):
     from crmkit import cli
-
-    _, backend, _, _ = cli._trytond()
-    database = backend.Database()
-    database.connect()
-    connection = database.get_connection(autocommit=True)
-    try:
-        database.drop(connection, name)
-    finally:
-        database.put_connection(connection)
-
+    cli.drop_database(name)
 
 if __name__ == '__main__':
     command, name = sys.argv[1:3]

@@ -121,21 +121,8 @@ def _kept_trytond_config():
 
 
 def _drop(name):
-    from trytond import backend
-    from trytond.cache import Cache
-    from trytond.pool import Pool
-    Pool.stop(name)
-    Cache.drop(name)
-    backend.Database(name).close()
-    if backend.name == 'sqlite':
-        return  # the file goes with the temporary folder
-    database = backend.Database()
-    database.connect()
-    connection = database.get_connection(autocommit=True)
-    try:
-        database.drop(connection, name)
-    finally:
-        database.put_connection(connection)
+    from crmkit import cli
+    cli.drop_database(name)
 
 
 @pytest.fixture(scope='module')

@@ -1,0 +1,1 @@
+"Benchmarks of crm-kit on PostgreSQL: run them with `make bench`."
