@@ -377,7 +377,6 @@ class SaleOpportunity(metaclass=PoolMeta):
                         'crm_kit.msg_quote_no_price',
                         opportunity=self.rec_name,
                         product=line.product.rec_name))
-        sale.quotation_date = None
         return sale
 
     @classmethod

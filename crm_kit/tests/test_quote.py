@@ -10,7 +10,7 @@ from crm_kit.sale import SMTPUnavailableError
 from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, check_access
 
 from .tools import (
     CrmTestCase, create_customer, create_opportunity, setup_crm, stage)
@@ -124,7 +124,9 @@ class QuoteTestCase(CrmTestCase):
         crm = setup_crm()
         opportunity = create_opportunity(crm)
         Opportunity.write([opportunity], {'stage': stage('stage_analysis')})
-        with Transaction().set_context(company=crm.company.id):
+        # As the rep would in sao: their access rights and record rules.
+        with Transaction().set_user(crm.rep.id), check_access(), \
+                Transaction().set_context(company=crm.company.id):
             Opportunity.create_quote([opportunity])
             with MailCatcher() as mail:
                 Opportunity.send_quote([opportunity])
