@@ -115,19 +115,18 @@ class ListScreen:
 
 
 # The lower bound: the same page and count in plain SQL; the page is
-# sorted on the opportunity with its pipeline and stage names (the order
-# Tryton uses: the many2one's target's rec_name), the names shown are
-# joined to its 80 rows only.
+# sorted on the opportunity with its pipeline and stage sequences (the
+# action's order), the names shown are joined to its 80 rows only.
 SQL_PAGE = """
 WITH page AS (
-    SELECT o.id, pl.name AS pipeline_name, st.name AS stage_name,
-        o.start_date
+    SELECT o.id, pl.sequence AS pipeline_sequence,
+        st.sequence AS stage_sequence, st.name AS stage_name, o.start_date
     FROM sale_opportunity o
     JOIN crm_pipeline pl ON pl.id = o.pipeline
     JOIN crm_stage st ON st.id = o.stage
     LEFT JOIN party_party p ON p.id = o.party
     WHERE {where}
-    ORDER BY pl.name, st.name, o.start_date DESC, o.id DESC
+    ORDER BY pl.sequence, st.sequence, o.start_date DESC, o.id DESC
     LIMIT {limit})
 SELECT o.id, o.number, o.reference, o.start_date, o.end_date,
     o.description, o.amount, cur.code, o.state, o.conversion_probability,
@@ -144,8 +143,8 @@ LEFT JOIN company_employee e ON e.id = o.employee
 LEFT JOIN party_party ep ON ep.id = e.party
 LEFT JOIN res_user u ON u.id = o.owner
 LEFT JOIN crm_channel ch ON ch.id = o.channel
-ORDER BY page.pipeline_name, page.stage_name, page.start_date DESC,
-    page.id DESC
+ORDER BY page.pipeline_sequence, page.stage_sequence,
+    page.start_date DESC, page.id DESC
 """
 SQL_COUNT = """
 SELECT count(*) FROM (
