@@ -10,6 +10,7 @@ from trytond.pyson import Eval, If
 from trytond.transaction import Transaction, without_check_access
 
 from .pipeline import OPPORTUNITY_STATES
+from .team import current_user_team
 
 # The workflow method of sale.opportunity that reaches each state.
 STATE_TRANSITIONS = {
@@ -118,13 +119,7 @@ class SaleOpportunity(metaclass=PoolMeta):
 
     @classmethod
     def default_team(cls):
-        pool = Pool()
-        User = pool.get('res.user')
-        user = Transaction().user
-        if user:
-            team = User(user).crm_team
-            if team:
-                return team.id
+        return current_user_team()
 
     @fields.depends('pipeline', 'stage', 'state')
     def on_change_pipeline(self):

@@ -9,6 +9,8 @@ from trytond.pyson import Eval
 from trytond.sendmail import get_smtp_server
 from trytond.transaction import Transaction, without_check_access
 
+from .team import current_user_team
+
 
 class SMTPUnavailableError(ValidationError):
     pass
@@ -70,11 +72,7 @@ class Sale(metaclass=PoolMeta):
 
     @classmethod
     def default_team(cls):
-        pool = Pool()
-        User = pool.get('res.user')
-        if user := Transaction().user:
-            if team := User(user).crm_team:
-                return team.id
+        return current_user_team()
 
     @classmethod
     def copy(cls, sales, default=None):

@@ -2,11 +2,20 @@
 # this repository contains the full copyright notices and license terms.
 from trytond.model import DeactivableMixin, ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool, PoolMeta
+from trytond.transaction import Transaction
 
 
 def clear_rule_cache():
     "Who a manager sees follows team membership at once"
     Pool().get('ir.rule')._domain_get_cache.clear()
+
+
+def current_user_team():
+    "The id of the current user's team: the default of new deals and quotes"
+    User = Pool().get('res.user')
+    if user := Transaction().user:
+        if team := User(user).crm_team:
+            return team.id
 
 
 class Team(DeactivableMixin, ModelSQL, ModelView):
