@@ -6,7 +6,7 @@ BIN = $(VENV)/bin
 SAO_VERSION = 8.0
 SAO = var/sao
 # The test databases are cached per version of the module sources.
-MODULE_HASH = $(shell cat crm_kit/tryton.cfg crm_kit/*.py crm_kit/*.xml crm_kit/view/*.xml crm_kit/locale/*.po 2>/dev/null | sha1sum | cut -c1-12)
+MODULE_HASH = $(shell cat crm_kit*/tryton.cfg crm_kit*/*.py crm_kit*/*.xml crm_kit*/view/*.xml crm_kit*/locale/*.po 2>/dev/null | sha1sum | cut -c1-12)
 DB_CACHE ?= $(CURDIR)/var/test-cache/$(MODULE_HASH)
 
 .PHONY: run install sao test test-sqlite test-postgresql bench clean

@@ -78,7 +78,7 @@ def drop_database(name):
 
 
 def is_initialised(name):
-    "Whether crm_kit is activated in the database"
+    "Whether every crm-kit module is activated in the database"
     _, backend, _, Transaction = _trytond()
     database = backend.Database(name).connect()
     if not database.test():
@@ -87,9 +87,8 @@ def is_initialised(name):
     try:
         cursor = connection.cursor()
         cursor.execute(
-            "SELECT state FROM ir_module WHERE name = 'crm_kit'")
-        row = cursor.fetchone()
-        return bool(row) and row[0] == 'activated'
+            "SELECT name FROM ir_module WHERE state = 'activated'")
+        return set(settings.MODULES) <= {name for name, in cursor}
     finally:
         database.put_connection(connection)
 
@@ -154,6 +153,75 @@ def run_in_transaction(name, func, *args, **kwargs):
 def load_demo(name):
     from .demo import load_demo as load
     return run_in_transaction(name, load)
+
+
+def import_leads(name, path, sheet=None, template=None, log=print):
+    """Import a file of leads: one transaction per chunk of rows, so an
+    interruption keeps whole chunks; return the import's counts"""
+    data = Path(path).read_bytes()
+
+    def start():
+        from trytond.pool import Pool
+        from trytond.transaction import Transaction
+        pool = Pool()
+        LeadImport = pool.get('crm.lead.import')
+        Template = pool.get('crm.lead.import.template')
+        Company = pool.get('company.company')
+        company, = Company.search([], limit=1)
+        with Transaction().set_context(company=company.id):
+            templates = []
+            if template:
+                templates = Template.search([('name', '=', template)])
+                if not templates:
+                    sys.exit(f"No import template named {template!r}.")
+            lead_import = LeadImport.from_file(
+                data, Path(path).name, sheet=sheet,
+                template=templates[0] if templates else None)
+            LeadImport.start([lead_import])
+            return lead_import.id, lead_import.total_rows
+
+    def chunk(import_id, row):
+        from trytond.pool import Pool
+        from trytond.transaction import Transaction
+        LeadImport = Pool().get('crm.lead.import')
+        lead_import = LeadImport(import_id)
+        with Transaction().set_context(company=lead_import.company_id()):
+            return lead_import.import_rows(row)
+
+    def counts(import_id):
+        from trytond.pool import Pool
+        lead_import = Pool().get('crm.lead.import')(import_id)
+        return {k: getattr(lead_import, k) for k in [
+                'total_rows', 'created', 'updated', 'skipped', 'rejected']}
+
+    import_id, total = run_in_transaction(name, start)
+    row = 0
+    while row is not None:
+        row = run_in_transaction(name, chunk, import_id, row)
+        if row is not None:
+            log(f"{row} of {total} rows imported…")
+    return import_id, run_in_transaction(name, counts, import_id)
+
+
+def cmd_import_leads(options):
+    from trytond.exceptions import UserError
+    if not is_initialised(options.database):
+        sys.exit(f"Database {options.database!r} is not initialised: "
+            "run 'crm-kit init' first.")
+    try:
+        import_id, counts = import_leads(
+            options.database, options.file, sheet=options.sheet,
+            template=options.template)
+    except UserError as exception:
+        sys.exit(f"{options.file}: {exception.message}")
+    except OSError as exception:
+        sys.exit(str(exception))
+    print(f"{options.file}: {counts['total_rows']} rows, "
+        f"{counts['created']} created, {counts['updated']} updated, "
+        f"{counts['skipped']} skipped as duplicate, "
+        f"{counts['rejected']} rejected "
+        f"(the error report is on import {import_id} in sao: "
+        "CRM › Leads › Lead Imports).")
 
 
 def cmd_init(options):
@@ -221,6 +289,17 @@ def main(argv=None):
     demo_parser = commands.add_parser(
         'demo', help="load the demo dataset (once)")
     demo_parser.set_defaults(func=cmd_demo)
+
+    import_parser = commands.add_parser(
+        'import-leads', help="import a CSV or XLSX file of leads")
+    import_parser.add_argument('file', help="the CSV or XLSX file")
+    import_parser.add_argument(
+        '--sheet', help="the sheet of an XLSX file (default: the first)")
+    import_parser.add_argument(
+        '--template',
+        help="the name of a saved import template for the column mapping "
+        "(default: guessed from the header, in Spanish or English)")
+    import_parser.set_defaults(func=cmd_import_leads)
 
     serve_parser = commands.add_parser(
         'serve', help="serve sao and the REST API")

@@ -33,6 +33,8 @@ def setup_company(name="My Company", tax_identifier=None):
     companies = Company.search([], limit=1)
     if companies:
         company, = companies
+        # Databases set up before the provinces were loaded get them now.
+        _country()
         return company
 
     currency = _currency()
@@ -73,12 +75,40 @@ def _country():
     Country = Pool().get('country.country')
     countries = Country.search([('code', '=', 'ES')], limit=1)
     if countries:
+        _subdivisions(countries[0])
         return countries[0]
     country = Country(name="Spain", code='ES', code3='ESP', code_numeric='724')
     country.save()
     with Transaction().set_context(language='es'):
         Country.write([country], {'name': "España"})
+    _subdivisions(country)
     return country
+
+
+def _subdivisions(country):
+    """Spain's autonomous communities and provinces, from pycountry's
+    offline ISO 3166-2 data: leads, assignment rules and imports name
+    provinces ("Madrid", "A Coruña")"""
+    import pycountry
+    Subdivision = Pool().get('country.subdivision')
+    types = dict(Subdivision.fields_get(['type'])['type']['selection'])
+    existing = {s.code: s for s in Subdivision.search([
+                ('country', '=', country.id),
+                ])}
+    entries = sorted(pycountry.subdivisions.get(country_code=country.code),
+        key=lambda e: e.parent_code is not None)
+    for entry in entries:
+        if entry.code in existing:
+            continue
+        type_ = entry.type.lower()
+        parent = existing.get(entry.parent_code)
+        subdivision = Subdivision(
+            country=country, code=entry.code,
+            name=entry.name.split(' [')[0],
+            type=type_ if type_ in types else None,
+            parent=parent)
+        subdivision.save()
+        existing[entry.code] = subdivision
 
 
 def _party(name, country, tax_identifier):

@@ -618,8 +618,47 @@ def load_demo(seed=DEFAULT_SEED):
         parties = _create_parties(customers)
         timer("%d customers created" % len(parties))
         _create_opportunities(users, products, parties, opportunities, timer)
+        _create_lead_capture(users)
+        timer("assignment rules and web form created")
     logger.info("demo: loaded in %.1fs", time.monotonic() - timer.start)
     return True
+
+
+def _create_lead_capture(users):
+    """An assignment rule and a web form, as an agency would set them up;
+    created after the history so that they only act on new leads"""
+    pool = Pool()
+    Rule = pool.get('crm.assignment.rule')
+    Team = pool.get('crm.team')
+    Channel = pool.get('crm.channel')
+    WebForm = pool.get('crm.web.form')
+    team, = Team.search([('name', '=', TEAM_NAME)], limit=1)
+    web, = Channel.search([('code', '=', 'web')], limit=1)
+    Rule.create([{
+                'name': "Leads web del equipo",
+                'method': 'round_robin',
+                'team': team.id,
+                'channels': [('add', [web.id])],
+                }, {
+                'name': "Resto de leads",
+                'method': 'least_loaded',
+                'team': team.id,
+                'fallback': True,
+                }])
+    WebForm.create([{
+                'name': "Contacto",
+                'thank_you_url': 'https://www.example.com/gracias',
+                'lines': [('create', [
+                            {'name': 'lead_name', 'label': "Nombre",
+                                'required': True},
+                            {'name': 'lead_company', 'label': "Empresa"},
+                            {'name': 'lead_email',
+                                'label': "Correo electrónico",
+                                'required': True},
+                            {'name': 'lead_phone', 'label': "Teléfono"},
+                            {'name': 'comment', 'label': "Mensaje"},
+                            ])],
+                }])
 
 
 def _create_users(company):

@@ -1,5 +1,10 @@
 """crm-kit's WSGI setup.
 
+Web-to-lead forms are posted from customers' own websites: trytond refuses
+any Origin not listed in [web] cors before a route runs, so the filter
+drops the Origin header on the public form endpoint, which uses no cookie
+nor login and answers with its own CORS headers.
+
 trytond 8.0's REST endpoint applies the X-Tryton-Context header as given,
 while JSON-RPC drops the private keys (those starting with "_", except
 "_datetime").  A key holder could send {"_companies": [2]} and read another
@@ -15,6 +20,7 @@ from base64 import urlsafe_b64decode, urlsafe_b64encode
 logger = logging.getLogger(__name__)
 
 _REST_PATH = re.compile(r'^/[^/]+/rest/')
+_WEB_FORM_PATH = re.compile(r'^/[^/]+/crm/web-form/')
 _HEADER = 'HTTP_X_TRYTON_CONTEXT'
 
 
@@ -30,9 +36,12 @@ class PrivateContextFilter:
         self.app = app
 
     def __call__(self, environ, start_response):
+        path = environ.get('PATH_INFO', '')
         header = environ.get(_HEADER)
-        if header and _REST_PATH.match(environ.get('PATH_INFO', '')):
+        if header and _REST_PATH.match(path):
             environ[_HEADER] = self.clean(header)
+        if _WEB_FORM_PATH.match(path):
+            environ.pop('HTTP_ORIGIN', None)
         return self.app(environ, start_response)
 
     @staticmethod

@@ -344,3 +344,32 @@ def test_load_twice_changes_nothing(demo_db):
     assert cli.load_demo(name) is False
     with _transaction(name) as pool:
         assert _counts(pool) == before
+
+
+def test_import_leads_command(demo_db, tmp_path, capsys):
+    "crm-kit import-leads imports a file with the demo's assignment rules"
+    name, _, _ = demo_db
+    from crmkit import cli
+    path = tmp_path / 'feria.csv'
+    path.write_text(
+        "Empresa;Contacto;Email;Teléfono;Provincia;Canal\n"
+        "Feria Uno S.L.;Ana Ruiz;ana@feria-uno.test;612 345 678;Madrid;web\n"
+        "Feria Dos S.A.;Luis Gil;luis@;;Sevilla;web\n"
+        "Feria Tres;Eva Sanz;eva@feria-tres.test;;A Coruña;event\n",
+        encoding='cp1252')
+    with pytest.MonkeyPatch.context() as monkeypatch, _kept_trytond_config():
+        monkeypatch.setenv('CRM_KIT_DATABASE', name)
+        cli.main(['-d', name, 'import-leads', str(path)])
+    out = capsys.readouterr().out
+    assert "3 rows, 2 created, 0 updated, 0 skipped as duplicate, " \
+        "1 rejected" in out
+    with _transaction(name) as pool:
+        Opportunity = pool.get('sale.opportunity')
+        web, = Opportunity.search([('lead_email', '=', 'ana@feria-uno.test')])
+        assert web.lead_subdivision.name == "Madrid"
+        assert web.owner.login in {'rep', 'rep2', 'manager'}
+        assert "Leads web del equipo" in web.assignment_reason
+        event, = Opportunity.search([
+                ('lead_email', '=', 'eva@feria-tres.test')])
+        assert "Resto de leads" in event.assignment_reason
+        assert event.lead_subdivision.code == 'ES-C'

@@ -50,3 +50,18 @@ def test_config_is_never_overwritten(tmp_path, monkeypatch):
     path.write_text(path.read_text() + '\n# edited by the user\n')
     settings.ensure_config()
     assert path.read_text().endswith('# edited by the user\n')
+
+
+def test_web_form_posts_from_any_origin():
+    "The public web-form endpoint is not subject to [web] cors; others are"
+    from crmkit.wsgi import PrivateContextFilter
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(environ.get('HTTP_ORIGIN'))
+
+    middleware = PrivateContextFilter(app)
+    origin = 'https://www.customer.test'
+    for path in ['/crm/crm/web-form/abc', '/crm/rest/model/sale.opportunity']:
+        middleware({'PATH_INFO': path, 'HTTP_ORIGIN': origin}, None)
+    assert seen == [None, origin]

@@ -8,35 +8,21 @@ from crmkit.wsgi import PrivateContextFilter
 
 from trytond.pool import Pool
 from trytond.protocols.wrappers import Response
-from trytond.tests.test_tryton import DB_NAME, RouteTestCase
-from trytond.transaction import Transaction, TransactionError
+from trytond.tests.test_tryton import DB_NAME
+from trytond.transaction import Transaction
 from trytond.wsgi import app
 from werkzeug.test import Client
 
-from .tools import create_opportunity, setup_crm, stage
+from .tools import (
+    CrmRouteTestCase, create_opportunity, setup_crm, stage)
 
 
 def _context_header(context):
     return urlsafe_b64encode(json.dumps(context).encode()).decode()
 
 
-class RestTestCase(RouteTestCase):
+class RestTestCase(CrmRouteTestCase):
     module = 'crm_kit'
-
-    @classmethod
-    def setUpClass(cls):
-        # As RouteTestCase, but retried when the setup needs table locks.
-        super(RouteTestCase, cls).setUpClass()
-        extras = {}
-        while True:
-            with Transaction().start(DB_NAME, 1, **extras) as transaction:
-                try:
-                    cls.setUpDatabase()
-                except TransactionError as exception:
-                    transaction.rollback()
-                    exception.fix(extras)
-                    continue
-                break
 
     @classmethod
     def setUpDatabase(cls):

@@ -6,8 +6,9 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from trytond.pool import Pool
-from trytond.tests.test_tryton import TestCase, activate_module, drop_db
-from trytond.transaction import Transaction
+from trytond.tests.test_tryton import (
+    DB_NAME, RouteTestCase, TestCase, activate_module, drop_db)
+from trytond.transaction import Transaction, TransactionError
 
 
 def create_user(login, group_xml_id, company, name=None):
@@ -137,3 +138,48 @@ class CrmTestCase(TestCase):
     def tearDownClass(cls):
         super().tearDownClass()
         drop_db()
+
+
+class CrmRouteTestCase(RouteTestCase):
+    """A RouteTestCase whose database setup is retried when it needs table
+    locks, as trytond-admin does"""
+
+    @classmethod
+    def setUpClass(cls):
+        super(RouteTestCase, cls).setUpClass()
+        extras = {}
+        while True:
+            with Transaction().start(DB_NAME, 1, **extras) as transaction:
+                try:
+                    cls.setUpDatabase()
+                except TransactionError as exception:
+                    transaction.rollback()
+                    exception.fix(extras)
+                    continue
+                break
+
+
+def missing_translations(module, language='es'):
+    """The strings of module without translation in its locale file, and
+    the translations whose placeholders differ from the original's"""
+    import re
+    import sys
+    from pathlib import Path
+
+    import polib
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root / 'scripts'))
+    try:
+        from update_translations import current_strings
+    finally:
+        sys.path.pop(0)
+    placeholder = re.compile(r'%\(\w+\)s|\$\{[^}]*\}')
+    po = polib.pofile(str(root / module / 'locale' / f'{language}.po'))
+    translated = {(e.msgctxt, e.msgid): e.msgstr for e in po if e.msgid}
+    missing = [f'{ctxt} {msgid!r}'
+        for ctxt, msgid in current_strings(module)
+        if not translated.get((ctxt, msgid))]
+    mismatched = [ctxt for (ctxt, msgid), msgstr in translated.items()
+        if sorted(placeholder.findall(msgid))
+        != sorted(placeholder.findall(msgstr))]
+    return missing, mismatched

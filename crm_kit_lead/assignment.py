@@ -1,0 +1,532 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"""Assignment rules: who gets a new lead, and why, in words.
+
+Every entry point (sao, REST, import, web form) ends in ``assign_leads``
+or, for the bulk import, in ``LeadAssigner.choose`` on the row values:
+the same rules, the same counters, the same log."""
+import ast
+import datetime as dt
+from decimal import Decimal
+
+from sql import Literal
+from sql.aggregate import Count
+
+from trytond.i18n import gettext
+from trytond.model import (
+    DeactivableMixin, ModelSQL, ModelView, fields, sequence_ordered)
+from trytond.model.exceptions import ValidationError
+from trytond.pool import Pool, PoolMeta
+from trytond.pyson import Eval
+from trytond.tools import grouped_slice
+from trytond.tools.domain_inversion import eval_domain
+from trytond.transaction import Transaction
+from trytond.wizard import StateTransition, Wizard
+
+METHODS = [
+    ('user', "Fixed User"),
+    ('round_robin', "Round Robin"),
+    ('least_loaded', "Least Loaded"),
+    ]
+# The lead facts conditions and domains are evaluated on: the lead's own
+# data plus the products of its lines and their categories.
+FACTS = [
+    'channel', 'pipeline', 'amount', 'lead_country', 'lead_subdivision',
+    'lead_postal_code', 'lead_city', 'lead_language', 'lead_name',
+    'lead_company', 'lead_email', 'lead_phone', 'lead_tax_identifier',
+    'description', 'reference', 'expected_close_date', 'web_form',
+    ]
+
+
+def _ids(value):
+    return value.id if hasattr(value, 'id') else value
+
+
+class AssignmentRule(
+        DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
+    "Lead Assignment Rule"
+    __name__ = 'crm.assignment.rule'
+
+    name = fields.Char("Name", required=True)
+    fallback = fields.Boolean(
+        "Fallback",
+        help="Tried only when no other rule could assign the lead.")
+    pipeline = fields.Many2One(
+        'crm.pipeline', "Pipeline", ondelete='CASCADE',
+        help="Only leads of this pipeline; empty for all.")
+    channels = fields.Many2Many(
+        'crm.assignment.rule-crm.channel', 'rule', 'channel', "Channels")
+    countries = fields.Many2Many(
+        'crm.assignment.rule-country.country', 'rule', 'country',
+        "Countries")
+    subdivisions = fields.Many2Many(
+        'crm.assignment.rule-country.subdivision', 'rule', 'subdivision',
+        "Provinces")
+    postal_codes = fields.Char(
+        "Postal Code Prefixes",
+        help="Comma-separated beginnings of postal codes, e.g. \"28, 45\".")
+    products = fields.Many2Many(
+        'crm.assignment.rule-product.product', 'rule', 'product',
+        "Products")
+    categories = fields.Many2Many(
+        'crm.assignment.rule-product.category', 'rule', 'category',
+        "Product Categories")
+    amount_min = fields.Numeric(
+        "Minimum Amount", digits=(16, 2),
+        domain=['OR',
+            ('amount_min', '=', None),
+            ('amount_min', '>=', 0),
+            ])
+    amount_max = fields.Numeric(
+        "Maximum Amount", digits=(16, 2),
+        domain=['OR',
+            ('amount_max', '=', None),
+            ('amount_max', '>=', Eval('amount_min', 0)),
+            ])
+    languages = fields.Many2Many(
+        'crm.assignment.rule-ir.lang', 'rule', 'lang', "Languages")
+    domain = fields.Char(
+        "Other Conditions",
+        help="A domain on the lead's fields, "
+        "e.g. [('lead_city', '=', 'Madrid')].")
+    method = fields.Selection(METHODS, "Method", required=True)
+    user = fields.Many2One(
+        'res.user', "User", ondelete='RESTRICT',
+        states={
+            'invisible': Eval('method') != 'user',
+            'required': Eval('method') == 'user',
+            })
+    team = fields.Many2One(
+        'crm.team', "Team", ondelete='RESTRICT',
+        states={
+            'invisible': Eval('method') == 'user',
+            'required': Eval('method') != 'user',
+            })
+    last_user = fields.Many2One(
+        'res.user', "Last Assigned", readonly=True, ondelete='SET NULL',
+        states={
+            'invisible': Eval('method') != 'round_robin',
+            },
+        help="Round robin continues with the member after this one.")
+
+    @classmethod
+    def default_method(cls):
+        return 'round_robin'
+
+    @classmethod
+    def validate_fields(cls, rules, field_names):
+        super().validate_fields(rules, field_names)
+        cls.check_domain(rules, field_names)
+
+    @classmethod
+    def check_domain(cls, rules, field_names=None):
+        if field_names and 'domain' not in field_names:
+            return
+        for rule in rules:
+            if not rule.domain:
+                continue
+            try:
+                domain = rule.parsed_domain()
+                eval_domain(domain, {f: None for f in FACTS})
+            except Exception as exception:
+                raise ValidationError(gettext(
+                        'crm_kit_lead.msg_assignment_rule_invalid_domain',
+                        rule=rule.rec_name, domain=rule.domain,
+                        fields=', '.join(FACTS))) from exception
+
+    def parsed_domain(self):
+        domain = ast.literal_eval(self.domain) if self.domain else []
+        if not isinstance(domain, list):
+            raise ValueError(self.domain)
+        for leaf in _leaves(domain):
+            if leaf[0] not in FACTS:
+                raise ValueError(leaf[0])
+        return domain
+
+    def match(self, facts, categories):
+        "Whether the lead described by facts meets every condition"
+        if self.pipeline and facts.get('pipeline') != self.pipeline.id:
+            return False
+        if self.channels and facts.get('channel') not in {
+                c.id for c in self.channels}:
+            return False
+        if self.countries and facts.get('lead_country') not in {
+                c.id for c in self.countries}:
+            return False
+        if self.subdivisions and facts.get('lead_subdivision') not in {
+                s.id for s in self.subdivisions}:
+            return False
+        if self.postal_codes:
+            postal_code = (facts.get('lead_postal_code') or '').strip()
+            prefixes = [p.strip() for p in self.postal_codes.split(',')
+                if p.strip()]
+            if not any(postal_code.startswith(p) for p in prefixes):
+                return False
+        products = set(facts.get('products') or [])
+        if self.products and not products & {p.id for p in self.products}:
+            return False
+        if self.categories:
+            lead_categories = set()
+            for product in products:
+                lead_categories |= categories.get(product, set())
+            if not lead_categories & {c.id for c in self.categories}:
+                return False
+        amount = facts.get('amount')
+        if self.amount_min is not None and (
+                amount is None or Decimal(amount) < self.amount_min):
+            return False
+        if self.amount_max is not None and (
+                amount is None or Decimal(amount) > self.amount_max):
+            return False
+        if self.languages and facts.get('lead_language') not in {
+                lang.id for lang in self.languages}:
+            return False
+        if self.domain and not eval_domain(self.parsed_domain(), facts):
+            return False
+        return True
+
+    def candidates(self):
+        "The users this rule may give a lead to, in a stable order"
+        if self.method == 'user':
+            return [self.user] if self.user else []
+        if not self.team:
+            return []
+        return sorted(self.team.members, key=lambda u: (u.name or '', u.id))
+
+    @classmethod
+    def assign_leads(cls, leads):
+        """Give each lead an owner by the first rule that can, record the
+        reason and return the leads assigned"""
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        Log = pool.get('crm.assignment.log')
+        assigner = LeadAssigner()
+        if not assigner.rules:
+            return []
+        facts = [lead_facts(lead) for lead in leads]
+        choices = assigner.choose_many(facts)
+        by_owner, logs, assigned = {}, [], []
+        for lead, choice in zip(leads, choices):
+            log = Log(opportunity=lead, previous_user=lead.owner,
+                **choice.log_values())
+            logs.append(log)
+            if choice.user is None:
+                continue
+            if choice.user.id != (lead.owner.id if lead.owner else None):
+                by_owner.setdefault(choice.user, []).append(lead)
+            assigned.append(lead)
+        with Transaction().set_context(_crm_assigning=True):
+            for user, records in by_owner.items():
+                values = {'owner': user.id}
+                if user.employee:
+                    values['employee'] = user.employee.id
+                team = user.crm_team
+                values['team'] = team.id if team else None
+                Opportunity.write(records, values)
+        Log.save(logs)
+        assigner.save()
+        return assigned
+
+
+def _leaves(domain):
+    for item in domain:
+        if isinstance(item, (list, tuple)):
+            if item and isinstance(item[0], str) and len(item) >= 3:
+                yield item
+            else:
+                yield from _leaves(item)
+
+
+def lead_facts(lead):
+    "What assignment rules look at, from a stored lead"
+    facts = {}
+    for name in FACTS:
+        value = getattr(lead, name, None)
+        facts[name] = _ids(value)
+    facts['products'] = [l.product.id for l in lead.lines if l.product]
+    return facts
+
+
+class Choice:
+    "The outcome of the rules for one lead"
+
+    def __init__(self, user=None, rule=None, position=None, members=None,
+            load=None, method=None):
+        self.user, self.rule = user, rule
+        self.position, self.members, self.load = position, members, load
+        self.method = method or (rule.method if rule else 'none')
+
+    def log_values(self):
+        return {
+            'user': self.user,
+            'rule': self.rule,
+            'method': self.method,
+            'position': self.position,
+            'members': self.members,
+            'load': self.load,
+            'fallback': bool(self.rule and self.rule.fallback),
+            'date': dt.datetime.now(),
+            }
+
+
+class LeadAssigner:
+    """The rules with their counters for one batch of leads: open leads
+    per user and the round-robin pointers move as leads are given out,
+    so a batch of a thousand imported leads is spread as if they had
+    arrived one by one."""
+
+    def __init__(self):
+        pool = Pool()
+        Rule = pool.get('crm.assignment.rule')
+        Date = pool.get('ir.date')
+        rules = Rule.search([])
+        # Fallback rules last, each group in the administrator's order.
+        self.rules = ([r for r in rules if not r.fallback]
+            + [r for r in rules if r.fallback])
+        self.today = Date.today()
+        self.loads = None
+        self.pointers = {r.id: r.last_user for r in self.rules}
+        self.changed = set()
+        self._categories = {}
+
+    def _load_counts(self):
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        users = {u.id for r in self.rules for u in r.candidates()}
+        self.loads = dict.fromkeys(users, 0)
+        table = Opportunity.__table__()
+        cursor = Transaction().connection.cursor()
+        for sub in grouped_slice(list(users)):
+            cursor.execute(*table.select(
+                    table.owner, Count(Literal('*')),
+                    where=table.owner.in_(list(sub))
+                    & (table.state == 'lead'),
+                    group_by=[table.owner]))
+            self.loads.update(dict(cursor))
+
+    def _preload_categories(self, facts_list):
+        pool = Pool()
+        Product = pool.get('product.product')
+        wanted = {p for f in facts_list for p in f.get('products') or []
+            if p not in self._categories}
+        for product in Product.browse(list(wanted)):
+            self._categories[product.id] = {
+                c.id for c in product.template.categories_all}
+
+    def available(self, user):
+        if not user.active:
+            return False
+        if user.crm_away_until and user.crm_away_until >= self.today:
+            return False
+        if user.crm_lead_limit and (
+                self.loads.get(user.id, 0) >= user.crm_lead_limit):
+            return False
+        return True
+
+    def choose(self, facts):
+        return self.choose_many([facts])[0]
+
+    def choose_many(self, facts_list):
+        if self.loads is None:
+            self._load_counts()
+        self._preload_categories(facts_list)
+        return [self._choose(facts) for facts in facts_list]
+
+    def _choose(self, facts):
+        for rule in self.rules:
+            if not rule.match(facts, self._categories):
+                continue
+            members = rule.candidates()
+            available = [u for u in members if self.available(u)]
+            if not available:
+                continue
+            if rule.method == 'user':
+                user = available[0]
+            elif rule.method == 'round_robin':
+                user = self._next_in_turn(rule, members, available)
+            else:
+                user = min(available,
+                    key=lambda u: (self.loads.get(u.id, 0),
+                        members.index(u)))
+            load = self.loads.get(user.id, 0)
+            self.loads[user.id] = load + 1
+            return Choice(user, rule, position=members.index(user) + 1,
+                members=len(members), load=load)
+        return Choice()
+
+    def _next_in_turn(self, rule, members, available):
+        last = self.pointers.get(rule.id)
+        start = members.index(last) + 1 if last in members else 0
+        for offset in range(len(members)):
+            user = members[(start + offset) % len(members)]
+            if user in available:
+                self.pointers[rule.id] = user
+                self.changed.add(rule.id)
+                return user
+
+    def save(self):
+        "Store the round-robin pointers for the next leads"
+        pool = Pool()
+        Rule = pool.get('crm.assignment.rule')
+        for rule in self.rules:
+            if rule.id in self.changed:
+                rule.last_user = self.pointers[rule.id]
+        Rule.save([r for r in self.rules if r.id in self.changed])
+        self.changed.clear()
+
+
+class AssignmentRuleChannel(ModelSQL):
+    __name__ = 'crm.assignment.rule-crm.channel'
+    rule = fields.Many2One(
+        'crm.assignment.rule', "Rule", required=True, ondelete='CASCADE')
+    channel = fields.Many2One(
+        'crm.channel', "Channel", required=True, ondelete='CASCADE')
+
+
+class AssignmentRuleCountry(ModelSQL):
+    __name__ = 'crm.assignment.rule-country.country'
+    rule = fields.Many2One(
+        'crm.assignment.rule', "Rule", required=True, ondelete='CASCADE')
+    country = fields.Many2One(
+        'country.country', "Country", required=True, ondelete='CASCADE')
+
+
+class AssignmentRuleSubdivision(ModelSQL):
+    __name__ = 'crm.assignment.rule-country.subdivision'
+    rule = fields.Many2One(
+        'crm.assignment.rule', "Rule", required=True, ondelete='CASCADE')
+    subdivision = fields.Many2One(
+        'country.subdivision', "Province", required=True,
+        ondelete='CASCADE')
+
+
+class AssignmentRuleProduct(ModelSQL):
+    __name__ = 'crm.assignment.rule-product.product'
+    rule = fields.Many2One(
+        'crm.assignment.rule', "Rule", required=True, ondelete='CASCADE')
+    product = fields.Many2One(
+        'product.product', "Product", required=True, ondelete='CASCADE')
+
+
+class AssignmentRuleCategory(ModelSQL):
+    __name__ = 'crm.assignment.rule-product.category'
+    rule = fields.Many2One(
+        'crm.assignment.rule', "Rule", required=True, ondelete='CASCADE')
+    category = fields.Many2One(
+        'product.category', "Category", required=True, ondelete='CASCADE')
+
+
+class AssignmentRuleLanguage(ModelSQL):
+    __name__ = 'crm.assignment.rule-ir.lang'
+    rule = fields.Many2One(
+        'crm.assignment.rule', "Rule", required=True, ondelete='CASCADE')
+    lang = fields.Many2One(
+        'ir.lang', "Language", required=True, ondelete='CASCADE')
+
+
+class AssignmentLog(ModelSQL, ModelView):
+    "Lead Assignment"
+    __name__ = 'crm.assignment.log'
+
+    opportunity = fields.Many2One(
+        'sale.opportunity', "Lead", required=True, ondelete='CASCADE')
+    date = fields.DateTime("Date", required=True)
+    user = fields.Many2One('res.user', "Assigned To", ondelete='SET NULL')
+    previous_user = fields.Many2One(
+        'res.user', "Previous Owner", ondelete='SET NULL')
+    rule = fields.Many2One(
+        'crm.assignment.rule', "Rule", ondelete='SET NULL')
+    method = fields.Selection(METHODS + [
+            ('manual', "Manual"),
+            ('none', "No Rule"),
+            ], "Method", required=True)
+    fallback = fields.Boolean("Fallback")
+    position = fields.Integer("Position")
+    members = fields.Integer("Members")
+    load = fields.Integer(
+        "Open Leads", help="The open leads of the user before this one.")
+    reason = fields.Function(fields.Char("Reason"), 'get_reason')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.__access__.add('opportunity')
+        cls._order.insert(0, ('date', 'DESC'))
+        cls._order.insert(1, ('id', 'DESC'))
+
+    @classmethod
+    def manual(cls, opportunity, previous):
+        "The log of an owner changed by hand"
+        return cls(opportunity=opportunity, previous_user=previous,
+            user=opportunity.owner, method='manual', date=dt.datetime.now())
+
+    def get_reason(self, name):
+        user = self.user.rec_name if self.user else '-'
+        by = self.create_uid.rec_name if self.create_uid else '-'
+        if self.method == 'manual':
+            if self.previous_user:
+                return gettext('crm_kit_lead.msg_assignment_reassigned',
+                    user=user, previous=self.previous_user.rec_name, by=by)
+            return gettext('crm_kit_lead.msg_assignment_manual',
+                user=user, by=by)
+        if self.method == 'none':
+            return gettext('crm_kit_lead.msg_assignment_none')
+        rule = self.rule.rec_name if self.rule else '-'
+        if self.fallback:
+            rule = gettext('crm_kit_lead.msg_assignment_fallback_rule',
+                rule=rule)
+        return gettext('crm_kit_lead.msg_assignment_%s' % self.method,
+            user=user, rule=rule, position=self.position,
+            members=self.members, load=self.load)
+
+    @classmethod
+    def check_modification(cls, mode, logs, values=None, external=False):
+        super().check_modification(
+            mode, logs, values=values, external=external)
+        if external and mode in {'write', 'delete'}:
+            raise ValidationError(gettext(
+                    'crm_kit_lead.msg_assignment_log_readonly'))
+
+
+class SaleOpportunity(metaclass=PoolMeta):
+    __name__ = 'sale.opportunity'
+
+    assignment_logs = fields.One2Many(
+        'crm.assignment.log', 'opportunity', "Assignments", readonly=True)
+    assignment_reason = fields.Function(
+        fields.Char("Assignment"), 'get_assignment_reason')
+
+    def get_assignment_reason(self, name):
+        if self.assignment_logs:
+            return self.assignment_logs[0].reason
+
+
+class User(metaclass=PoolMeta):
+    __name__ = 'res.user'
+
+    crm_lead_limit = fields.Integer(
+        "Open Leads Limit",
+        domain=['OR',
+            ('crm_lead_limit', '=', None),
+            ('crm_lead_limit', '>=', 0),
+            ],
+        help="Assignment rules give no more leads to this user while they "
+        "have this many open leads. Empty or 0 for no limit.")
+    crm_away_until = fields.Date(
+        "Away Until",
+        help="Assignment rules give no leads to this user until the day "
+        "after this date.")
+
+
+class AssignLeads(Wizard):
+    "Assign Leads"
+    __name__ = 'crm.assignment.assign'
+    start_state = 'assign'
+    assign = StateTransition()
+
+    def transition_assign(self):
+        pool = Pool()
+        Rule = pool.get('crm.assignment.rule')
+        leads = [r for r in self.records if r.state == 'lead']
+        Rule.assign_leads(leads)
+        return 'end'

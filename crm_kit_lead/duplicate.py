@@ -1,0 +1,250 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"""The one duplicate policy: how a lead's identity is normalised into keys
+and which existing leads and customers share them.
+
+Manual entry, file import, REST and web forms all call
+``crm.lead.duplicate``; none of them compares e-mails or phones itself."""
+import re
+import unicodedata
+from collections import namedtuple
+
+import phonenumbers
+from sql.operators import In
+from stdnum import eu
+from stdnum.util import clean
+
+from trytond.model import Model
+from trytond.pool import Pool
+from trytond.tools import grouped_slice
+from trytond.transaction import Transaction
+
+# The key fields of a lead, in the order a match is explained.
+KEYS = ['email_key', 'phone_key', 'tax_key', 'company_key']
+# The open states: a won, lost or cancelled deal is history, and a new
+# lead from the same person is new business, not a duplicate.
+OPEN_STATES = ['lead', 'opportunity', 'converted']
+
+# Legal forms dropped from company names so that "Gómez S.L." and
+# "GOMEZ SL" are the same company.
+_LEGAL_FORMS = {
+    'sl', 'sa', 'slu', 'sau', 'sll', 'slne', 'scoop', 'scp', 'cb', 'sc',
+    'sociedad', 'limitada', 'anonima', 'cooperativa', 'ltd', 'limited',
+    'llc', 'inc', 'corp', 'co', 'gmbh', 'sas', 'sarl', 'srl', 'bv', 'plc',
+    }
+
+Candidates = namedtuple('Candidates', ['leads', 'parties', 'matched'])
+
+
+def _unaccent(value):
+    return ''.join(c for c in unicodedata.normalize('NFKD', value)
+        if not unicodedata.combining(c))
+
+
+def email_key(value):
+    value = (value or '').strip().lower()
+    return value or None
+
+
+def phone_key(value, region=None):
+    "The E.164 form of a phone number, or its digits when it does not parse"
+    value = (value or '').strip()
+    if not value:
+        return None
+    try:
+        number = phonenumbers.parse(value, region or 'ES')
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and phonenumbers.is_possible_number(number):
+        return phonenumbers.format_number(
+            number, phonenumbers.PhoneNumberFormat.E164)
+    digits = re.sub(r'\D', '', value)
+    return digits or None
+
+
+def tax_key(value):
+    "The compact tax identifier, without the ES prefix of a Spanish VAT"
+    value = clean(value or '', ' -./').upper().strip()
+    if not value:
+        return None
+    if value.startswith('ES') and len(value) > 2:
+        value = value[2:]
+    elif len(value) > 2 and value[:2].isalpha() and value[:2] != 'ES':
+        try:
+            value = eu.vat.compact(value)
+        except Exception:
+            pass
+    return value
+
+
+def company_key(value):
+    "The company name without accents, punctuation, case or legal form"
+    value = _unaccent(value or '').lower()
+    words = re.sub(r'[^a-z0-9]+', ' ', value.replace('.', '')).split()
+    words = [w for w in words if w not in _LEGAL_FORMS]
+    return ' '.join(words) or None
+
+
+class LeadDuplicate(Model):
+    "Lead Duplicate Policy"
+    __name__ = 'crm.lead.duplicate'
+
+    @classmethod
+    def region(cls):
+        "The country code phone numbers without prefix are read in"
+        pool = Pool()
+        Company = pool.get('company.company')
+        company_id = Transaction().context.get('company')
+        if company_id:
+            company = Company(company_id)
+            address = company.party.address_get()
+            if address and address.country:
+                return address.country.code
+        return 'ES'
+
+    @classmethod
+    def keys(cls, values, region=None):
+        "The normalised keys of a lead given as a dictionary of its values"
+        return {
+            'email_key': email_key(values.get('lead_email')),
+            'phone_key': phone_key(
+                values.get('lead_phone'), region or cls.region()),
+            'tax_key': tax_key(values.get('lead_tax_identifier')),
+            'company_key': company_key(values.get('lead_company')),
+            }
+
+    @classmethod
+    def matched_keys(cls):
+        "The keys the administrator chose to compare"
+        pool = Pool()
+        Configuration = pool.get('crm.lead.configuration')
+        config = Configuration(1)
+        return [k for k, on in [
+                    ('email_key', config.duplicate_email),
+                    ('phone_key', config.duplicate_phone),
+                    ('tax_key', config.duplicate_tax_identifier),
+                    ('company_key', config.duplicate_company_name),
+                    ] if on]
+
+    @classmethod
+    def action(cls):
+        "What happens to a duplicate: warn, skip, update or create"
+        pool = Pool()
+        Configuration = pool.get('crm.lead.configuration')
+        return Configuration(1).duplicate_action
+
+    @classmethod
+    def decide(cls, candidates, action):
+        """What an entry point without a user to ask does with a lead:
+        'created', 'flagged' (created, looks like a duplicate), 'skipped'
+        or 'updated' (the first candidate)"""
+        if action == 'create' or not candidates or not candidates.leads:
+            return 'created'
+        return {
+            'warn': 'flagged',
+            'skip': 'skipped',
+            'update': 'updated',
+            }[action]
+
+    @classmethod
+    def find(cls, keys_list, exclude=None):
+        """Return for each dictionary of keys the Candidates: the open
+        leads and the customers sharing one of the matched keys, and which
+        keys matched.  One query per key and batch, whatever the number of
+        entries, so an import of thousands of rows stays fast."""
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        Party = pool.get('party.party')
+        ContactMechanism = pool.get('party.contact_mechanism')
+        Identifier = pool.get('party.identifier')
+        cursor = Transaction().connection.cursor()
+        exclude = set(exclude or [])
+        matched = cls.matched_keys()
+
+        lead_index = {k: {} for k in matched}
+        party_index = {k: {} for k in matched}
+        opportunity = Opportunity.__table__()
+        party = Party.__table__()
+        mechanism = ContactMechanism.__table__()
+        identifier = Identifier.__table__()
+        for key in matched:
+            values = {e[key] for e in keys_list if e.get(key)}
+            for sub_values in grouped_slice(values):
+                sub_values = list(sub_values)
+                column = getattr(opportunity, key)
+                cursor.execute(*opportunity.select(
+                        opportunity.id, column,
+                        where=In(column, sub_values)
+                        & In(opportunity.state, OPEN_STATES),
+                        order_by=[opportunity.id]))
+                for id_, value in cursor:
+                    if id_ not in exclude:
+                        lead_index[key].setdefault(value, []).append(id_)
+                # The same keys on customers, from what party already
+                # stores in normalised form.
+                if key == 'email_key':
+                    query = mechanism.select(
+                        mechanism.party, mechanism.value,
+                        where=(mechanism.type == 'email')
+                        & mechanism.active
+                        & In(mechanism.value, sub_values))
+                elif key == 'phone_key':
+                    query = mechanism.select(
+                        mechanism.party, mechanism.value_compact,
+                        where=mechanism.type.in_(['phone', 'mobile'])
+                        & mechanism.active
+                        & In(mechanism.value_compact, sub_values))
+                elif key == 'tax_key':
+                    query = identifier.select(
+                        identifier.party, identifier.code,
+                        where=In(identifier.code, sub_values + [
+                                'ES' + v for v in sub_values]))
+                else:
+                    query = party.select(
+                        party.id, party.crm_name_key,
+                        where=In(party.crm_name_key, sub_values)
+                        & party.active)
+                cursor.execute(*query)
+                for id_, value in cursor:
+                    if key == 'tax_key':
+                        value = tax_key(value)
+                    elif key == 'email_key':
+                        value = email_key(value)
+                    party_index[key].setdefault(value, []).append(id_)
+
+        result = []
+        for entry in keys_list:
+            leads, parties, keys = [], [], []
+            for key in matched:
+                value = entry.get(key)
+                if not value:
+                    continue
+                found = lead_index[key].get(value, [])
+                found_parties = party_index[key].get(value, [])
+                if found or found_parties:
+                    keys.append(key)
+                leads.extend(i for i in found if i not in leads)
+                parties.extend(i for i in found_parties if i not in parties)
+            result.append(Candidates(leads, parties, keys))
+        return result
+
+    @classmethod
+    def describe(cls, keys):
+        "The matched keys in the user's words, e.g. 'e-mail, phone'"
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        sources = {
+            'email_key': 'lead_email',
+            'phone_key': 'lead_phone',
+            'tax_key': 'lead_tax_identifier',
+            'company_key': 'lead_company',
+            }
+        names = Opportunity.fields_get(list(sources.values()))
+        return ', '.join(names[sources[k]]['string'] for k in keys)
+
+
+def same_identity(keys, other_keys, matched):
+    "Whether two lead keys share a matched key (for rows of the same file)"
+    return any(keys.get(k) and keys.get(k) == other_keys.get(k)
+        for k in matched)
+

@@ -1,0 +1,246 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"Importing a file of leads: wizard (through proteus), result, re-import."
+import csv
+import io
+import unittest
+from unittest.mock import patch
+
+import openpyxl
+
+from proteus import Model, Wizard
+
+from trytond.tests.test_tryton import DB_NAME, drop_db
+from trytond.tests.tools import activate_modules, set_user
+
+HEADER = ["Empresa", "Nombre", "Correo electrónico", "Teléfono", "NIF/CIF",
+    "Provincia", "Canal", "Importe"]
+ROWS = [
+    ["Talleres Gómez S.L.", "Ana López", "ana@gomez.test", "612345678",
+        "B12345674", "Madrid", "web", "1.200,50"],
+    ["Panadería Peña", "Luis Peña", "luis@pena.test", "+34 699 111 222",
+        "", "Cádiz", "phone", ""],
+    ["=HYPERLINK(\"http://x\")", "Eva", "eva@", "", "", "", "", ""],
+    ["Talleres Gomez SL", "Ana", "ANA@gomez.test", "", "", "", "", ""],
+    ]
+
+
+def setup_company(config):
+    "The company as crm-kit init sets it up: Spain, its provinces, IVA"
+    from crmkit.cli import run_in_transaction
+    from crmkit.company_setup import setup_company
+    run_in_transaction(DB_NAME, setup_company, "Pruebas CRM S.L.")
+
+
+def csv_bytes(rows, header=HEADER, delimiter=';', encoding='utf-8-sig'):
+    output = io.StringIO()
+    writer = csv.writer(output, delimiter=delimiter)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return output.getvalue().encode(encoding)
+
+
+class ImportLeadsScenario(unittest.TestCase):
+    "A sales manager imports a CSV of leads from sao"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        drop_db()
+        cls.config = activate_modules('crm_kit_lead', setup_company)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        drop_db()
+
+    def setUp(self):
+        set_user(1, self.config)
+
+    def run_wizard(self, data, filename='leads.csv', template=None,
+            template_name=None):
+        wizard = Wizard('crm.lead.import.wizard')
+        wizard.form.file = data
+        wizard.form.filename = filename
+        if template:
+            wizard.form.template = template
+        wizard.execute('read_file')
+        if template_name:
+            wizard.form.template_name = template_name
+        mapping = {c.name: c.field for c in wizard.form.columns}
+        wizard.execute('check')
+        preview = [(r.row, r.status, r.problems) for r in wizard.form.rows]
+        wizard.execute('import_')
+        LeadImport = Model.get('crm.lead.import')
+        lead_import, = LeadImport.find([], order=[('id', 'DESC')], limit=1)
+        return mapping, preview, lead_import
+
+    def test_import_maps_previews_and_reports(self):
+        Opportunity = Model.get('sale.opportunity')
+        mapping, preview, lead_import = self.run_wizard(
+            csv_bytes(ROWS), template_name="Feria")
+        self.assertEqual(mapping["Correo electrónico"], 'lead_email')
+        self.assertEqual(mapping["NIF/CIF"], 'lead_tax_identifier')
+        self.assertEqual(mapping["Provincia"], 'lead_subdivision')
+        self.assertEqual([s for _, s, _ in preview],
+            ['ok', 'ok', 'error', 'ok'], preview)
+        self.assertIn("eva@", preview[2][2])
+
+        self.assertEqual(lead_import.state, 'done')
+        self.assertEqual(
+            (lead_import.created, lead_import.updated, lead_import.skipped,
+                lead_import.rejected), (3, 0, 0, 1))
+        self.assertEqual(lead_import.progress, 1.0)
+        report = lead_import.error_report.decode('utf-8-sig')
+        self.assertIn("eva@", report)
+        # The formula-looking cell comes back as text in the report.
+        self.assertIn("'=HYPERLINK", report)
+        self.assertIn('eva@;;;;;;4;', report)
+        self.assertIn('"Correo electrónico"', report)
+
+        lead, = Opportunity.find([('lead_email', '=', 'ana@gomez.test')])
+        self.assertEqual(lead.state, 'lead')
+        self.assertEqual(lead.lead_company, "Talleres Gómez S.L.")
+        self.assertEqual(str(lead.amount), '1200.50')
+        self.assertEqual(lead.lead_subdivision.code, 'ES-M')
+        self.assertEqual(lead.channel.code, 'web')
+        self.assertEqual(lead.stage.state, 'lead')
+        self.assertEqual(len(lead.stage_logs), 1)
+
+        # Importing the same file again creates nothing new.
+        count = len(Opportunity.find([]))
+        _, _, again = self.run_wizard(csv_bytes(ROWS))
+        self.assertEqual(again.created, 0)
+        self.assertEqual(len(Opportunity.find([])), count)
+
+        # The saved template maps the next file.
+        Template = Model.get('crm.lead.import.template')
+        template, = Template.find([('name', '=', "Feria")])
+        mapping, _, _ = self.run_wizard(csv_bytes(
+                [["Otra S.A.", "Pepe", "pepe@otra.test", "", "", "", "", ""]]),
+            template=template)
+        self.assertEqual(mapping["Empresa"], 'lead_company')
+
+    def test_import_assigns_by_rules(self):
+        User = Model.get('res.user')
+        Rule = Model.get('crm.assignment.rule')
+        Opportunity = Model.get('sale.opportunity')
+        admin = User(1)
+        rule = Rule(name="Todo al admin", method='user', user=admin)
+        rule.save()
+        _, _, lead_import = self.run_wizard(csv_bytes([
+                    ["Rules S.L.", "Rita", "rita@rules.test", "", "", "",
+                        "", ""]]))
+        lead, = Opportunity.find([('lead_email', '=', 'rita@rules.test')])
+        self.assertEqual(lead.owner, admin)
+        self.assertIn('Todo al admin', lead.assignment_reason)
+        rule.active = False
+        rule.save()
+
+    def configure(self, **values):
+        Configuration = Model.get('crm.lead.configuration')
+        config = Configuration(1)
+        for name, value in values.items():
+            setattr(config, name, value)
+        config.save()
+
+    def people(self, prefix, count):
+        return [[f"{prefix} {i} S.L.", f"Persona {i}", f"{prefix}{i}@x.test",
+                "", "", "", "", ""] for i in range(count)]
+
+    def test_large_file_in_background(self):
+        "A large file goes to the queue and is imported chunk by chunk"
+        Opportunity = Model.get('sale.opportunity')
+        self.configure(import_background_rows=3)
+        try:
+            with patch('crm_kit_lead.lead_import.CHUNK', 2):
+                _, _, lead_import = self.run_wizard(
+                    csv_bytes(self.people('bg', 5)))
+        finally:
+            self.configure(import_background_rows=2000)
+        lead_import.reload()
+        self.assertEqual(lead_import.state, 'done')
+        self.assertEqual(
+            (lead_import.processed_rows, lead_import.created), (5, 5))
+        self.assertEqual(
+            len(Opportunity.find([('lead_email', 'like', 'bg%')])), 5)
+
+    def test_failure_keeps_whole_chunks(self):
+        "A failure mid-way keeps the chunks done and no half row"
+        Opportunity = Model.get('sale.opportunity')
+        from crm_kit_lead.lead import SaleOpportunity
+        original = SaleOpportunity.insert_leads.__func__
+        calls = []
+
+        def failing(cls, values_list, choices):
+            calls.append(len(values_list))
+            if len(calls) == 2:
+                raise RuntimeError("disk full")
+            return original(cls, values_list, choices)
+
+        self.configure(import_background_rows=3)
+        try:
+            with patch('crm_kit_lead.lead_import.CHUNK', 2), \
+                    patch.object(SaleOpportunity, 'insert_leads',
+                        classmethod(failing)):
+                _, _, lead_import = self.run_wizard(
+                    csv_bytes(self.people('fail', 5)))
+        finally:
+            self.configure(import_background_rows=2000)
+        lead_import.reload()
+        self.assertEqual(lead_import.state, 'failed')
+        self.assertIn("disk full", lead_import.failure)
+        self.assertEqual(lead_import.processed_rows, 2)
+        self.assertEqual(
+            len(Opportunity.find([('lead_email', 'like', 'fail%')])), 2)
+
+    def test_skip_policy_and_xlsx_sheet(self):
+        "An XLSX sheet is chosen; duplicates are skipped with their reason"
+        self.configure(duplicate_action='skip')
+        workbook = openpyxl.Workbook()
+        workbook.active.title = "Notas"
+        workbook.active.append(["nada"])
+        sheet = workbook.create_sheet("Contactos")
+        sheet.append(["Company", "E-mail", "Expected close date"])
+        sheet.append(["Hierros Ruiz", "ruiz@hierros.test", "31/12/2026"])
+        sheet.append(["Hierros Ruiz SA", "RUIZ@hierros.test", "2026-12-31"])
+        output = io.BytesIO()
+        workbook.save(output)
+        try:
+            wizard = Wizard('crm.lead.import.wizard')
+            wizard.form.file = output.getvalue()
+            wizard.form.filename = 'contactos.xlsx'
+            wizard.form.sheet = "Contactos"
+            wizard.execute('read_file')
+            self.assertEqual(wizard.form.sheets, "Notas, Contactos")
+            wizard.execute('check')
+            wizard.execute('import_')
+        finally:
+            self.configure(duplicate_action='warn')
+        LeadImport = Model.get('crm.lead.import')
+        lead_import, = LeadImport.find([], order=[('id', 'DESC')], limit=1)
+        self.assertEqual((lead_import.created, lead_import.skipped), (1, 1))
+        problem, = lead_import.problems
+        self.assertEqual(problem.row, 3)
+        self.assertEqual(problem.reason, "Duplicate of row 2 of this file.")
+        Opportunity = Model.get('sale.opportunity')
+        lead, = Opportunity.find([('lead_email', '=', 'ruiz@hierros.test')])
+        self.assertEqual(str(lead.expected_close_date), '2026-12-31')
+
+    def test_required_column_missing(self):
+        wizard = Wizard('crm.lead.import.wizard')
+        wizard.form.file = csv_bytes([["x", "y"]], header=["Canal", "Importe"])
+        wizard.form.filename = 'leads.csv'
+        wizard.execute('read_file')
+        with self.assertRaises(Exception) as cm:
+            wizard.execute('check')
+        self.assertIn("column", str(cm.exception).lower())
+
+    def test_empty_file(self):
+        wizard = Wizard('crm.lead.import.wizard')
+        wizard.form.file = b'  '
+        wizard.form.filename = 'leads.csv'
+        with self.assertRaises(Exception) as cm:
+            wizard.execute('read_file')
+        self.assertIn("empty", str(cm.exception).lower())
+
