@@ -402,6 +402,9 @@ class LeadImport(Workflow, ModelSQL, ModelView):
                 to_insert.append(values)
                 counts['created'] += 1
 
+        User = pool.get('res.user')
+        user = Transaction().user
+        importer = User(user) if user else None
         assigner = LeadAssigner()
         choices = [None] * len(to_insert)
         auto = [i for i, v in enumerate(to_insert) if not v.get('owner')]
@@ -413,9 +416,15 @@ class LeadImport(Workflow, ModelSQL, ModelView):
         for i, values in enumerate(to_insert):
             if values.get('owner'):
                 # An owner given in the file is the importer's choice.
-                choices[i] = Choice(
-                    user=pool.get('res.user')(values['owner']),
+                choices[i] = Choice(user=User(values['owner']),
                     method='manual')
+            elif choices[i] is None or choices[i].user is None:
+                # As a lead entered by hand, one no rule takes stays with
+                # the user who imported it.
+                if choices[i] is None and importer:
+                    choices[i] = Choice(user=importer, method='manual')
+                elif choices[i] is not None:
+                    choices[i].user = importer
         Opportunity.insert_leads(to_insert, choices)
         for lead_id, values in to_update:
             values = {k: v for k, v in values.items()
