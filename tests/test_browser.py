@@ -151,3 +151,189 @@ def test_opportunity_list(crm_server, page, viewport):
         assert not page.problems, page.problems
     finally:
         page.screenshot(path=str(screenshot))
+
+
+# A file of leads as a Spanish spreadsheet exports it: semicolons and
+# Spanish headers, which the wizard maps by itself.  The last row is
+# rejected for its e-mail.
+IMPORT_HEADER = ['Empresa', 'Nombre', 'Correo electrónico', 'Teléfono']
+IMPORT_ROWS = [
+    ['Talleres Browser S.L.', 'Ana Browser', 'browser1@import.test',
+        '+34 600 111 222'],
+    ['Browser Dos S.A.', 'Luis Browser', 'browser2@import.test',
+        '+34 600 333 444'],
+    ['Malo S.L.', 'Pepe Malo', 'malo@', '+34 600 555 666'],
+    ]
+# (header, lead field) of the mapping the wizard guesses
+IMPORT_MAPPING = [
+    ('Empresa', 'Company Name'),
+    ('Nombre', 'Contact Name'),
+    ('Correo electrónico', 'E-mail'),
+    ('Teléfono', 'Phone'),
+    ]
+IMPORT_TIMEOUT = 60_000  # ms: the machine is shared, imports write
+
+
+def field_value(content, name):
+    "The text a form shows for the field (a selection shows its label)"
+    widget = content.locator(
+        f'select[name="{name}"], input[type="text"][name="{name}"]').first
+    widget.wait_for(state='attached')
+    return widget.evaluate("""e => e.tagName == 'SELECT'
+        ? (e.selectedIndex < 0 ? '' : e.options[e.selectedIndex].text)
+        : e.value""").strip()
+
+
+def rpc(page, method, *params):
+    "Call the server with the session sao logged in"
+    return page.evaluate("""([method, params]) => new Promise(
+            (resolve, reject) => Sao.rpc({
+                'method': method,
+                'params': params.concat([{}]),
+            }, Sao.Session.current_session).then(resolve, reject))""",
+        [method, list(params)])
+
+
+@pytest.mark.parametrize('viewport', ['phone'])
+def test_import_leads(crm_server, page, viewport, tmp_path):
+    "Import a CSV of leads with the wizard of CRM > Leads on a phone"
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+    from playwright.sync_api import expect
+
+    page.set_default_timeout(IMPORT_TIMEOUT)
+    ARTIFACTS.mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob('import_*.png'):
+        old.unlink()
+    step = iter(range(1, 100))
+
+    def screenshot(name):
+        path = ARTIFACTS / f'import_{next(step)}_{name}.png'
+        page.screenshot(path=str(path))
+
+    csv = tmp_path / 'leads.csv'
+    csv.write_text('\n'.join(';'.join(cells)
+            for cells in [IMPORT_HEADER] + IMPORT_ROWS) + '\n',
+        encoding='utf-8')
+    try:
+        login(page, crm_server)
+        expect_ready_desk(page)
+
+        # CRM > Leads opens the leads and unfolds Import Leads below it.
+        menu = open_menu(page)
+        crm = menu.locator('div.column-char[title="CRM"]')
+        crm.wait_for(state='visible')
+        leads = menu.locator('div.column-char[title="Leads"]').first
+        if not leads.is_visible():
+            crm.click()
+        import_leads = menu.locator('div.column-char[title="Import Leads"]')
+        if not import_leads.first.is_visible():
+            leads.click()
+            page.locator('#tablist li.active').filter(
+                has_text='Leads').wait_for(state='attached')
+            menu = open_menu(page)
+        import_leads.first.click()
+
+        # The wizard opens in a dialog that fits the phone.
+        dialog = page.locator('.wizard-dialog .modal-dialog:visible').last
+        dialog.locator('input[type="file"]').wait_for(state='attached')
+        screenshot('start')
+        box = dialog.bounding_box()
+        assert box['x'] >= 0
+        assert box['x'] + box['width'] <= page.viewport_size['width']
+
+        dialog.locator('input[type="file"]').set_input_files(str(csv))
+        expect(dialog.locator('input[type="text"][name="filename"]')
+            ).to_have_value('leads.csv', timeout=IMPORT_TIMEOUT)
+        screenshot('file')
+        next_ = dialog.get_by_role('button', name='Next')
+        assert next_.is_visible() and next_.is_enabled()
+        next_.click()
+
+        # The columns are mapped from their Spanish headers.
+        preview = dialog.get_by_role('button', name='Preview')
+        preview.wait_for(state='visible')
+        rows = dialog.locator('table.tree > tbody > tr')
+        expect(rows.filter(has_text='Empresa')).to_have_count(
+            1, timeout=IMPORT_TIMEOUT)
+        row_texts = rows.all_inner_texts()
+        for header, field in IMPORT_MAPPING:
+            assert any(header in text and field in text
+                for text in row_texts), f"{header} is not mapped to {field}"
+        screenshot('mapping')
+        preview.click()
+
+        # The preview rejects the row with the bad e-mail.
+        import_ = dialog.get_by_role('button', name='Import')
+        import_.wait_for(state='visible')
+        expect(dialog.locator('input[type="text"][name="total_rows"]')
+            ).to_have_value('3', timeout=IMPORT_TIMEOUT)
+        rows = dialog.locator('table.tree > tbody > tr')
+        expect(rows.filter(has_text='malo@')).to_have_count(
+            1, timeout=IMPORT_TIMEOUT)
+        bad = rows.filter(has_text='malo@').inner_text()
+        assert 'Rejected' in bad and 'is not valid' in bad, bad
+        for cells in IMPORT_ROWS[:2]:
+            good = rows.filter(has_text=cells[2]).inner_text()
+            assert 'OK' in good and 'Rejected' not in good, good
+        screenshot('preview')
+        import_.click()
+
+        # The wizard ends on the import record, done.
+        page.locator('.wizard-dialog').wait_for(state='hidden')
+        page.locator('#tablist li.active').filter(
+            has_text='Lead Imports').wait_for(state='attached')
+        content = page.locator('#tabcontent .tab-pane.active')
+        expect(content.locator('select[name="state"]')).to_be_attached(
+            timeout=IMPORT_TIMEOUT)
+        expect(content.locator('input[type="text"][name="created"]')
+            ).to_have_value('2', timeout=IMPORT_TIMEOUT)
+        result = {name: field_value(content, name) for name in [
+                'filename', 'state', 'total_rows', 'processed_rows',
+                'created', 'updated', 'skipped', 'rejected']}
+        assert result == {
+            'filename': 'leads.csv',
+            'state': 'Done',
+            'total_rows': '3',
+            'processed_rows': '3',
+            'created': '2',
+            'updated': '0',
+            'skipped': '0',
+            'rejected': '1',
+            }, result
+        screenshot('result')
+        # sao may list the records of a One2Many only when asked (More);
+        # it also shows them by itself once the record is loaded.
+        problems = content.locator('.form-notebook .tab-pane.active')
+        more = problems.locator('tr.more-row button')
+        rejected = problems.locator('table.tree > tbody > tr').filter(
+            has_text='is not valid')
+        more.or_(rejected).first.wait_for(state='attached')
+        if more.count():
+            more.scroll_into_view_if_needed()
+            screenshot('problems_more')
+            try:
+                more.click(timeout=5_000)
+            except PlaywrightTimeoutError:
+                pass  # shown meanwhile
+        expect(rejected).to_have_count(1, timeout=IMPORT_TIMEOUT)
+        rejected.scroll_into_view_if_needed()
+        text = rejected.inner_text()
+        assert 'Rejected' in text and 'malo@' in text, text
+        screenshot('problems')
+
+        # The two good rows are leads now, the bad one is not.
+        emails = [cells[2] for cells in IMPORT_ROWS]
+        imported = rpc(page, 'model.sale.opportunity.search_read',
+            [('lead_email', 'in', emails)], 0, None, None,
+            ['lead_email', 'lead_company', 'lead_name', 'lead_phone'])
+        assert sorted((r['lead_email'], r['lead_company'], r['lead_name'])
+            for r in imported) == sorted(
+            (email, company, name)
+            for company, name, email, _ in IMPORT_ROWS[:2])
+        assert all(r['lead_phone'] for r in imported), imported
+
+        assert not page.locator('.error-dialog:visible').count(), (
+            page.locator('.error-dialog').all_inner_texts())
+        assert not page.problems, page.problems
+    finally:
+        screenshot('last')
