@@ -10,7 +10,7 @@ from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Workflow, fields
 from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool
-from trytond.pyson import Eval
+from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
 from trytond.wizard import (
     Button, StateAction, StateTransition, StateView, Wizard)
@@ -478,6 +478,13 @@ class LeadImportProblem(ModelSQL, ModelView):
     reason = fields.Text("Reason", readonly=True)
 
     @classmethod
+    def view_attributes(cls):
+        return super().view_attributes() + [
+            ('/tree', 'visual',
+                If(Eval('kind') == 'rejected', 'danger', '')),
+            ]
+
+    @classmethod
     def __setup__(cls):
         super().__setup__()
         cls.__access__.add('lead_import')
@@ -545,6 +552,13 @@ class ImportLeadsRow(ModelView):
             ('ok', "OK"),
             ('error', "Rejected"),
             ], "Status", readonly=True)
+
+    @classmethod
+    def view_attributes(cls):
+        return super().view_attributes() + [
+            ('/tree', 'visual',
+                If(Eval('status') == 'error', 'danger', '')),
+            ]
 
 
 class ImportLeads(Wizard):
