@@ -9,7 +9,6 @@ import ast
 import datetime as dt
 from decimal import Decimal
 
-from sql import Literal
 from sql.aggregate import Count
 
 from trytond.i18n import gettext
@@ -298,7 +297,7 @@ class LeadAssigner:
         cursor = Transaction().connection.cursor()
         for sub in grouped_slice(list(users)):
             cursor.execute(*table.select(
-                    table.owner, Count(Literal('*')),
+                    table.owner, Count(table.id),
                     where=table.owner.in_(list(sub))
                     & (table.state == 'lead'),
                     group_by=[table.owner]))

@@ -14,6 +14,7 @@ from sql.operators import In
 from stdnum import eu
 from stdnum.util import clean
 
+from trytond import backend
 from trytond.model import Model
 from trytond.pool import Pool
 from trytond.tools import grouped_slice
@@ -169,7 +170,10 @@ class LeadDuplicate(Model):
         identifier = Identifier.__table__()
         for key in matched:
             values = {e[key] for e in keys_list if e.get(key)}
-            for sub_values in grouped_slice(values):
+            # One query for the whole batch: grouped_slice's default size
+            # is one value at a time.
+            for sub_values in grouped_slice(
+                    values, backend.MAX_QUERY_PARAMS // 2):
                 sub_values = list(sub_values)
                 column = getattr(opportunity, key)
                 cursor.execute(*opportunity.select(

@@ -471,7 +471,7 @@ class SaleOpportunity(metaclass=PoolMeta):
                     })
         if logs:
             _insert(Log, logs)
-        return cls.browse(ids)
+        return ids
 
     @classmethod
     def merge_leads(cls, destination, sources):
