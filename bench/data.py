@@ -141,15 +141,17 @@ def create_database(name=DB_NAME, log=print):
 
 
 def source_key():
-    """What the set-up database depends on: the sources of crm_kit and of
-    crm-kit's setup, the bench users and the installed trytond packages"""
+    """What the set-up database depends on: the sources of the modules
+    (crm_kit, crm_kit_lead) and of crm-kit's setup, the bench users and
+    the installed trytond packages"""
     from importlib import metadata
     digest = hashlib.sha1()
     paths = [
-        *ROOT.glob('crm_kit/tryton.cfg'), *ROOT.glob('crm_kit/*.py'),
-        *ROOT.glob('crm_kit/*.xml'), *ROOT.glob('crm_kit/view/*.xml'),
-        *ROOT.glob('crm_kit/locale/*.po'),
+        *ROOT.glob('crm_kit*/tryton.cfg'), *ROOT.glob('crm_kit*/*.py'),
+        *ROOT.glob('crm_kit*/*.xml'), *ROOT.glob('crm_kit*/view/*.xml'),
+        *ROOT.glob('crm_kit*/locale/*.po'),
         ROOT / 'crmkit' / 'cli.py', ROOT / 'crmkit' / 'company_setup.py',
+        ROOT / 'crmkit' / 'settings.py',
         ]
     for path in sorted(paths):
         digest.update(str(path.relative_to(ROOT)).encode())

@@ -11,7 +11,8 @@ every benchmark module of BENCHMARKS runs at every size.  It is left in
 place afterwards for EXPLAIN and psql.
 
 A benchmark module has TITLE, run(ctx) -> result rows for ctx.size and
-tables(rows) -> [(caption, header, rows)] for the report."""
+tables(rows) -> [(caption, header, rows)] for the report; one with ONCE =
+True runs once, after the sizes (ctx.size is None)."""
 import argparse
 import datetime as dt
 import os
@@ -28,7 +29,7 @@ if str(ROOT) not in sys.path:
 
 from bench import data  # noqa: E402
 
-BENCHMARKS = ['opportunity_list']
+BENCHMARKS = ['opportunity_list', 'lead_import']
 SIZES = [10_000, 100_000]
 DOC = ROOT / 'docs' / 'performance.md'
 BEGIN = '<!-- bench results: begin (written by bench/run.py) -->'
@@ -131,15 +132,26 @@ def main(argv=None):
     data.configure()
     users = data.prepare_database(rebuild=args.rebuild)
     results = {module.__name__: [] for module in modules}
-    for size in sizes:
+    # A module with ONCE runs once, after the sizes, in a database of its
+    # own (it gets the name of the bench database to derive it from).
+    per_size = [m for m in modules if not getattr(m, 'ONCE', False)]
+    once = [m for m in modules if getattr(m, 'ONCE', False)]
+    for size in sizes if per_size else []:
         data.grow_to(size)
-        for module in modules:
+        for module in per_size:
             print(f"== {module.TITLE}: {size:,} opportunities", flush=True)
             ctx = SimpleNamespace(
                 database=data.DB_NAME, size=size, users=users,
                 runs=args.runs, warmup=args.warmup, explain=args.explain,
                 log=lambda m: print(m, flush=True))
             results[module.__name__].extend(module.run(ctx))
+    for module in once:
+        print(f"== {module.TITLE}", flush=True)
+        ctx = SimpleNamespace(
+            database=data.DB_NAME, size=None, users=users,
+            runs=args.runs, warmup=args.warmup, explain=args.explain,
+            log=lambda m: print(m, flush=True))
+        results[module.__name__].extend(module.run(ctx))
     text = report(
         modules, results, args, time.monotonic() - started, load)
     print()
