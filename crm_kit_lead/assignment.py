@@ -144,45 +144,11 @@ class AssignmentRule(
 
     def match(self, facts, categories):
         "Whether the lead described by facts meets every condition"
-        if self.pipeline and facts.get('pipeline') != self.pipeline.id:
-            return False
-        if self.channels and facts.get('channel') not in {
-                c.id for c in self.channels}:
-            return False
-        if self.countries and facts.get('lead_country') not in {
-                c.id for c in self.countries}:
-            return False
-        if self.subdivisions and facts.get('lead_subdivision') not in {
-                s.id for s in self.subdivisions}:
-            return False
-        if self.postal_codes:
-            postal_code = (facts.get('lead_postal_code') or '').strip()
-            prefixes = [p.strip() for p in self.postal_codes.split(',')
-                if p.strip()]
-            if not any(postal_code.startswith(p) for p in prefixes):
-                return False
-        products = set(facts.get('products') or [])
-        if self.products and not products & {p.id for p in self.products}:
-            return False
-        if self.categories:
-            lead_categories = set()
-            for product in products:
-                lead_categories |= categories.get(product, set())
-            if not lead_categories & {c.id for c in self.categories}:
-                return False
-        amount = facts.get('amount')
-        if self.amount_min is not None and (
-                amount is None or Decimal(amount) < self.amount_min):
-            return False
-        if self.amount_max is not None and (
-                amount is None or Decimal(amount) > self.amount_max):
-            return False
-        if self.languages and facts.get('lead_language') not in {
-                lang.id for lang in self.languages}:
-            return False
-        if self.domain and not eval_domain(self.parsed_domain(), facts):
-            return False
-        return True
+        return self.conditions().match(facts, categories)
+
+    def conditions(self):
+        "The rule's conditions read once, to test many leads"
+        return RuleConditions(self)
 
     def candidates(self):
         "The users this rule may give a lead to, in a stable order"
@@ -246,14 +212,73 @@ def lead_facts(lead):
     return facts
 
 
+class RuleConditions:
+    """The conditions of a rule as plain sets and numbers: testing a lead
+    then reads nothing, which matters for a batch of a thousand leads."""
+
+    def __init__(self, rule):
+        def ids(records):
+            return {r.id for r in records}
+        self.pipeline = rule.pipeline.id if rule.pipeline else None
+        self.channels = ids(rule.channels)
+        self.countries = ids(rule.countries)
+        self.subdivisions = ids(rule.subdivisions)
+        self.postal_codes = [p.strip()
+            for p in (rule.postal_codes or '').split(',') if p.strip()]
+        self.products = ids(rule.products)
+        self.categories = ids(rule.categories)
+        self.amount_min = rule.amount_min
+        self.amount_max = rule.amount_max
+        self.languages = ids(rule.languages)
+        self.domain = rule.parsed_domain() if rule.domain else None
+
+    def match(self, facts, categories):
+        if self.pipeline and facts.get('pipeline') != self.pipeline:
+            return False
+        if self.channels and facts.get('channel') not in self.channels:
+            return False
+        if self.countries and facts.get('lead_country') not in self.countries:
+            return False
+        if self.subdivisions and (
+                facts.get('lead_subdivision') not in self.subdivisions):
+            return False
+        if self.postal_codes:
+            postal_code = (facts.get('lead_postal_code') or '').strip()
+            if not any(postal_code.startswith(p) for p in self.postal_codes):
+                return False
+        products = set(facts.get('products') or [])
+        if self.products and not products & self.products:
+            return False
+        if self.categories:
+            lead_categories = set()
+            for product in products:
+                lead_categories |= categories.get(product, set())
+            if not lead_categories & self.categories:
+                return False
+        amount = facts.get('amount')
+        if self.amount_min is not None and (
+                amount is None or Decimal(amount) < self.amount_min):
+            return False
+        if self.amount_max is not None and (
+                amount is None or Decimal(amount) > self.amount_max):
+            return False
+        if self.languages and facts.get('lead_language') not in self.languages:
+            return False
+        if self.domain and not eval_domain(self.domain, facts):
+            return False
+        return True
+
+
 class Choice:
     "The outcome of the rules for one lead"
 
     def __init__(self, user=None, rule=None, position=None, members=None,
-            load=None, method=None):
+            load=None, method=None, fallback=None):
         self.user, self.rule = user, rule
         self.position, self.members, self.load = position, members, load
         self.method = method or (rule.method if rule else 'none')
+        self.fallback = (bool(rule and rule.fallback) if fallback is None
+            else fallback)
 
     def log_values(self):
         return {
@@ -263,16 +288,31 @@ class Choice:
             'position': self.position,
             'members': self.members,
             'load': self.load,
-            'fallback': bool(self.rule and self.rule.fallback),
+            'fallback': self.fallback,
             'date': dt.datetime.now(),
             }
+
+
+class _RuleState:
+    "What the assigner needs of a rule, read once"
+
+    def __init__(self, rule):
+        self.rule = rule
+        self.id = rule.id
+        self.method = rule.method
+        self.fallback = rule.fallback
+        self.conditions = rule.conditions()
+        self.users = {u.id: u for u in rule.candidates()}
+        self.members = list(self.users)
+        self.last_user = rule.last_user.id if rule.last_user else None
 
 
 class LeadAssigner:
     """The rules with their counters for one batch of leads: open leads
     per user and the round-robin pointers move as leads are given out,
     so a batch of a thousand imported leads is spread as if they had
-    arrived one by one."""
+    arrived one by one.  The rules, their members and conditions are read
+    once: choosing then works on ids and reads nothing."""
 
     def __init__(self):
         pool = Pool()
@@ -284,18 +324,21 @@ class LeadAssigner:
             + [r for r in rules if r.fallback])
         self.today = Date.today()
         self.loads = None
-        self.pointers = {r.id: r.last_user for r in self.rules}
         self.changed = set()
         self._categories = {}
+        self._states = [_RuleState(r) for r in self.rules]
+        self._users = {i: u for state in self._states
+            for i, u in state.users.items()}
+        self._availability = {}
 
     def _load_counts(self):
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
-        users = {u.id for r in self.rules for u in r.candidates()}
+        users = list(self._users)
         self.loads = dict.fromkeys(users, 0)
         table = Opportunity.__table__()
         cursor = Transaction().connection.cursor()
-        for sub in grouped_slice(list(users)):
+        for sub in grouped_slice(users):
             cursor.execute(*table.select(
                     table.owner, Count(table.id),
                     where=table.owner.in_(list(sub))
@@ -312,13 +355,18 @@ class LeadAssigner:
             self._categories[product.id] = {
                 c.id for c in product.template.categories_all}
 
-    def available(self, user):
-        if not user.active:
+    def available(self, user_id):
+        if user_id not in self._availability:
+            user = self._users[user_id]
+            self._availability[user_id] = (
+                user.active
+                and not (user.crm_away_until
+                    and user.crm_away_until >= self.today),
+                user.crm_lead_limit)
+        active, limit = self._availability[user_id]
+        if not active:
             return False
-        if user.crm_away_until and user.crm_away_until >= self.today:
-            return False
-        if user.crm_lead_limit and (
-                self.loads.get(user.id, 0) >= user.crm_lead_limit):
+        if limit and self.loads.get(user_id, 0) >= limit:
             return False
         return True
 
@@ -332,45 +380,49 @@ class LeadAssigner:
         return [self._choose(facts) for facts in facts_list]
 
     def _choose(self, facts):
-        for rule in self.rules:
-            if not rule.match(facts, self._categories):
+        for state in self._states:
+            if not state.conditions.match(facts, self._categories):
                 continue
-            members = rule.candidates()
+            members = state.members
             available = [u for u in members if self.available(u)]
             if not available:
                 continue
-            if rule.method == 'user':
+            if state.method == 'user':
                 user = available[0]
-            elif rule.method == 'round_robin':
-                user = self._next_in_turn(rule, members, available)
+            elif state.method == 'round_robin':
+                user = self._next_in_turn(state, available)
             else:
                 user = min(available,
-                    key=lambda u: (self.loads.get(u.id, 0),
-                        members.index(u)))
-            load = self.loads.get(user.id, 0)
-            self.loads[user.id] = load + 1
-            return Choice(user, rule, position=members.index(user) + 1,
-                members=len(members), load=load)
+                    key=lambda u: (self.loads.get(u, 0), members.index(u)))
+            load = self.loads.get(user, 0)
+            self.loads[user] = load + 1
+            return Choice(self._users[user], state.rule,
+                position=members.index(user) + 1, members=len(members),
+                load=load, method=state.method, fallback=state.fallback)
         return Choice()
 
-    def _next_in_turn(self, rule, members, available):
-        last = self.pointers.get(rule.id)
+    def _next_in_turn(self, state, available):
+        members = state.members
+        last = state.last_user
         start = members.index(last) + 1 if last in members else 0
         for offset in range(len(members)):
             user = members[(start + offset) % len(members)]
             if user in available:
-                self.pointers[rule.id] = user
-                self.changed.add(rule.id)
+                state.last_user = user
+                self.changed.add(state.id)
                 return user
 
     def save(self):
         "Store the round-robin pointers for the next leads"
         pool = Pool()
         Rule = pool.get('crm.assignment.rule')
-        for rule in self.rules:
-            if rule.id in self.changed:
-                rule.last_user = self.pointers[rule.id]
-        Rule.save([r for r in self.rules if r.id in self.changed])
+        User = pool.get('res.user')
+        changed = []
+        for state in self._states:
+            if state.id in self.changed:
+                state.rule.last_user = User(state.last_user)
+                changed.append(state.rule)
+        Rule.save(changed)
         self.changed.clear()
 
 

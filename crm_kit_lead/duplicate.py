@@ -10,12 +10,12 @@ import unicodedata
 from collections import namedtuple
 
 import phonenumbers
-from sql.operators import In
 from stdnum import eu
 from stdnum.util import clean
 
 from trytond import backend
 from trytond.model import Model
+from trytond.model.fields.field import SQL_OPERATORS
 from trytond.pool import Pool
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
@@ -47,11 +47,27 @@ def email_key(value):
     return value or None
 
 
+# The E.164 form of numbers an import has just parsed and formatted:
+# phone_key reads them here instead of parsing each number twice.
+_KNOWN_PHONES = {}
+_KNOWN_PHONES_SIZE = 10_000
+
+
+def remember_phone(text, e164):
+    "Remember that the international number text is e164"
+    if len(_KNOWN_PHONES) >= _KNOWN_PHONES_SIZE:
+        _KNOWN_PHONES.clear()
+    _KNOWN_PHONES[text] = e164
+
+
 def phone_key(value, region=None):
     "The E.164 form of a phone number, or its digits when it does not parse"
     value = (value or '').strip()
     if not value:
         return None
+    # Written with its "+" prefix, the number does not depend on region.
+    if (known := _KNOWN_PHONES.get(value)) is not None:
+        return known
     try:
         number = phonenumbers.parse(value, region or 'ES')
     except phonenumbers.NumberParseException:
@@ -84,6 +100,12 @@ def company_key(value):
     words = re.sub(r'[^a-z0-9]+', ' ', value.replace('.', '')).split()
     words = [w for w in words if w not in _LEGAL_FORMS]
     return ' '.join(words) or None
+
+
+def _in(column, values):
+    # As Tryton's "in" operator: one array parameter on PostgreSQL, where
+    # thousands of placeholders cost more to parse than the query to run.
+    return SQL_OPERATORS['in'](column, list(values))
 
 
 class LeadDuplicate(Model):
@@ -178,8 +200,8 @@ class LeadDuplicate(Model):
                 column = getattr(opportunity, key)
                 cursor.execute(*opportunity.select(
                         opportunity.id, column,
-                        where=In(column, sub_values)
-                        & In(opportunity.state, OPEN_STATES),
+                        where=_in(column, sub_values)
+                        & _in(opportunity.state, OPEN_STATES),
                         order_by=[opportunity.id]))
                 for id_, value in cursor:
                     if id_ not in exclude:
@@ -191,22 +213,22 @@ class LeadDuplicate(Model):
                         mechanism.party, mechanism.value,
                         where=(mechanism.type == 'email')
                         & mechanism.active
-                        & In(mechanism.value, sub_values))
+                        & _in(mechanism.value, sub_values))
                 elif key == 'phone_key':
                     query = mechanism.select(
                         mechanism.party, mechanism.value_compact,
                         where=mechanism.type.in_(['phone', 'mobile'])
                         & mechanism.active
-                        & In(mechanism.value_compact, sub_values))
+                        & _in(mechanism.value_compact, sub_values))
                 elif key == 'tax_key':
                     query = identifier.select(
                         identifier.party, identifier.code,
-                        where=In(identifier.code, sub_values + [
+                        where=_in(identifier.code, sub_values + [
                                 'ES' + v for v in sub_values]))
                 else:
                     query = party.select(
                         party.id, party.crm_name_key,
-                        where=In(party.crm_name_key, sub_values)
+                        where=_in(party.crm_name_key, sub_values)
                         & party.active)
                 cursor.execute(*query)
                 for id_, value in cursor:

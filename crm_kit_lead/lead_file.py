@@ -28,6 +28,8 @@ from trytond.i18n import gettext
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
+from .duplicate import remember_phone
+
 # The lead fields of sale.opportunity a column can be imported into, in
 # the order the mapping screen lists them.
 LEAD_FIELDS = [
@@ -461,8 +463,11 @@ def clean_phone(value, region='ES'):
         raise ValueError(value) from exception
     if not phonenumbers.is_possible_number(number):
         raise ValueError(value)
-    return phonenumbers.format_number(
+    text = phonenumbers.format_number(
         number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    remember_phone(text, phonenumbers.format_number(
+            number, phonenumbers.PhoneNumberFormat.E164))
+    return text
 
 
 def clean_tax_identifier(value):

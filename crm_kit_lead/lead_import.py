@@ -3,6 +3,7 @@
 """Importing a file of leads: the wizard that maps and previews it, the
 import record that shows its progress and result, and the batch loop that
 validates, de-duplicates, assigns and inserts the rows."""
+import datetime as dt
 import json
 from itertools import islice
 
@@ -15,7 +16,7 @@ from trytond.transaction import Transaction
 from trytond.wizard import (
     Button, StateAction, StateTransition, StateView, Wizard)
 
-from .lead import LEAD_DATA
+from .lead import LEAD_DATA, insert_rows
 from .lead_file import (
     LEAD_FIELDS, LeadRowConverter, check_mapping, error_report,
     guess_mapping, read_table)
@@ -351,6 +352,9 @@ class LeadImport(Workflow, ModelSQL, ModelView):
             else [None] * len(valid))
         seen = {}
         to_insert, to_update = [], []
+        # The existing leads are named in the reasons once the batch is
+        # read: browsing them together reads them in one query.
+        duplicates = []
         for (number, cells, values), keys, candidates in zip(
                 valid, keys_list, found):
             values.update(keys)
@@ -384,13 +388,11 @@ class LeadImport(Workflow, ModelSQL, ModelView):
                 continue
             status = Duplicate.decide(candidates, action)
             if status == 'skipped':
-                existing = Opportunity(candidates.leads[0])
-                problems.append(Problem(lead_import=self, row=number,
-                        kind='skipped', cells=json.dumps(cells),
-                        reason=gettext(
-                            'crm_kit_lead.msg_import_duplicate_lead',
-                            lead=existing.rec_name,
-                            keys=Duplicate.describe(candidates.matched))))
+                problem = Problem(lead_import=self, row=number,
+                    kind='skipped', cells=json.dumps(cells))
+                problems.append(problem)
+                duplicates.append(
+                    (problem, candidates.leads[0], candidates.matched))
                 counts['skipped'] += 1
             elif status == 'updated':
                 to_update.append((candidates.leads[0], values))
@@ -430,7 +432,24 @@ class LeadImport(Workflow, ModelSQL, ModelView):
             values = {k: v for k, v in values.items()
                 if k not in {'import_fingerprint', 'owner', 'party'}}
             Opportunity(lead_id).update_from(values)
-        Problem.save(problems)
+        names = {o.id: o.rec_name for o in Opportunity.browse(
+                list({lead_id for _, lead_id, _ in duplicates}))}
+        for problem, lead_id, matched in duplicates:
+            problem.reason = gettext(
+                'crm_kit_lead.msg_import_duplicate_lead',
+                lead=names[lead_id], keys=Duplicate.describe(matched))
+        # Thousands of problems in a file of rejects: stored as the leads
+        # are, without a create per row.
+        now = dt.datetime.now()
+        insert_rows(Problem, [{
+                    'lead_import': self.id,
+                    'row': p.row,
+                    'kind': p.kind,
+                    'cells': p.cells,
+                    'reason': p.reason,
+                    'create_uid': user,
+                    'create_date': now,
+                    } for p in problems])
         return counts
 
 

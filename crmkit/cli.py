@@ -126,17 +126,27 @@ def init(name, company_name="My Company", update=False, password=None):
         run_admin(
             name, update=update,
             password=(password or ADMIN_PASSWORD) if created else None)
+        # trytond-admin changed the modules: reload a pool loaded before.
+        load_pool(name, reload=True)
     from .company_setup import setup_company
     run_in_transaction(name, setup_company, company_name)
     return created
 
 
+def load_pool(name, reload=False):
+    """Load the pool of the database once per process: loading it takes
+    seconds, and import-leads runs one transaction per chunk"""
+    _, _, Pool, _ = _trytond()
+    if reload or name not in Pool.database_list():
+        Pool(name).init()
+
+
 def run_in_transaction(name, func, *args, **kwargs):
     """Run func as root in one transaction of the database and commit;
     retry as trytond-admin does when a table lock is needed."""
-    _, _, Pool, Transaction = _trytond()
+    _, _, _, Transaction = _trytond()
     from trytond.transaction import TransactionError
-    Pool(name).init()
+    load_pool(name)
     extras = {}
     while True:
         with Transaction().start(name, 0, **extras) as transaction:
