@@ -100,13 +100,13 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--rows', type=int, default=ROWS,
-        help="rows of the generated file (default: %(default)s)")
+    parser.add_argument('--rows', type=int,
+        help=f"rows of the generated file (default: {ROWS:,}, "
+        f"{PROFILE_ROWS:,} with --profile)")
     parser.add_argument('--sample', type=int, default=SAMPLE,
         help="rows given to import_data (default: %(default)s)")
     parser.add_argument('--profile', action='store_true',
-        help=f"profile crm-kit's import of {PROFILE_ROWS:,} rows "
-        "(cProfile) instead of measuring")
+        help="profile crm-kit's import (cProfile) instead of measuring")
     parser.add_argument('--rebuild', action='store_true',
         help="rebuild the template database even if it is up to date")
     parser.add_argument('--child', help=argparse.SUPPRESS)
@@ -521,15 +521,15 @@ def report(result):
     return '\n'.join(lines)
 
 
-def profile(name, rebuild=False, log=print):
-    "Profile crm-kit's import of PROFILE_ROWS rows; the stats go to stderr"
+def profile(name, rows=PROFILE_ROWS, rebuild=False, log=print):
+    "Profile crm-kit's import of rows rows; the stats go to stderr"
     home = data.configure()
     env = dict(os.environ, CRM_KIT_BENCH_HOME=str(home))
     clone_database(name, rebuild=rebuild, log=log)
     setup(name)
     with tempfile.TemporaryDirectory(prefix='crm-kit-leads-') as folder:
         path = Path(folder) / 'leads.csv'
-        generate_csv(path, PROFILE_ROWS)
+        generate_csv(path, rows)
         result = run_child('crmkit', name, path, profile=True, env=env)
     log(_line('crm-kit (under cProfile)', result))
     log(f"counts: {result['counts']}; statistics in {PROFILE_STATS}")
@@ -545,10 +545,10 @@ def main(argv=None):
         print(json.dumps(result, default=str))
         return
     if args.profile:
-        profile(name, rebuild=args.rebuild)
+        profile(name, rows=args.rows or PROFILE_ROWS, rebuild=args.rebuild)
         return
     result = measure(
-        name, rows=args.rows, sample=args.sample, rebuild=args.rebuild)
+        name, rows=args.rows or ROWS, sample=args.sample, rebuild=args.rebuild)
     print()
     print(report(result))
 

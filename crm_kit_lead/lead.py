@@ -14,6 +14,7 @@ from trytond import backend
 from trytond.exceptions import UserError, UserWarning
 from trytond.i18n import gettext
 from trytond.model import Index, ModelView, fields
+from trytond.model.fields.field import SQL_OPERATORS
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.tools import grouped_slice
@@ -175,6 +176,22 @@ class SaleOpportunity(metaclass=PoolMeta):
             if k in LEAD_DATA and values[k] not in (None, '')}
         return hashlib.sha1(
             json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+    @classmethod
+    def imported_fingerprints(cls, fingerprints):
+        """The fingerprints among these of rows imported before.  In SQL:
+        the ORM compares a Char with COALESCE, which the index cannot
+        serve."""
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        known = set()
+        for sub in grouped_slice(
+                list(fingerprints), backend.MAX_QUERY_PARAMS // 2):
+            cursor.execute(*table.select(table.import_fingerprint,
+                    where=SQL_OPERATORS['in'](
+                        table.import_fingerprint, list(sub))))
+            known.update(f for f, in cursor)
+        return known
 
     @classmethod
     def get_duplicate_candidates(cls, opportunities, names):
@@ -372,7 +389,7 @@ class SaleOpportunity(metaclass=PoolMeta):
         return [tuple(r) for r in result]
 
     @classmethod
-    def insert_leads(cls, values_list, choices):
+    def insert_leads(cls, values_list, choices, later=None):
         """Insert imported leads with their product line, stage log and
         assignment log in a few multi-row INSERTs.
 
@@ -441,8 +458,8 @@ class SaleOpportunity(metaclass=PoolMeta):
             if choice and choice.user:
                 row.update(owner_values(choice.user))
             rows.append(row)
-        ids = insert_rows(cls, rows)
-        cls._insert_history(ids)
+        ids = insert_rows(cls, rows, later=later)
+        _run(later, cls._insert_history, ids)
 
         products = {p.id: p for p in Product.browse(list({
                         v['product'] for v in values_list
@@ -456,7 +473,8 @@ class SaleOpportunity(metaclass=PoolMeta):
                 'create_date': now,
                 } for id_, v in zip(ids, values_list) if v.get('product')]
         if lines:
-            Line._insert_history(insert_rows(Line, lines))
+            _run(later, Line._insert_history,
+                insert_rows(Line, lines, later=later))
         insert_rows(StageLog, [{
                     'opportunity': id_,
                     'pipeline': row['pipeline'],
@@ -466,7 +484,7 @@ class SaleOpportunity(metaclass=PoolMeta):
                     'date': now,
                     'create_uid': user,
                     'create_date': now,
-                    } for id_, row in zip(ids, rows)])
+                    } for id_, row in zip(ids, rows)], later=later)
         logs = []
         for id_, choice in zip(ids, choices):
             if choice is None:
@@ -486,7 +504,7 @@ class SaleOpportunity(metaclass=PoolMeta):
                     'create_date': now,
                     })
         if logs:
-            insert_rows(Log, logs)
+            insert_rows(Log, logs, later=later)
         return ids
 
     @classmethod
@@ -594,12 +612,21 @@ def _id(record):
     return record.id if record is not None else None
 
 
-def insert_rows(Model, rows):
+def _run(later, function, *args):
+    "Call function now, or append it to later"
+    if later is None:
+        function(*args)
+    else:
+        later.append(functools.partial(function, *args))
+
+
+def insert_rows(Model, rows, later=None):
     """Insert rows (dictionaries of column values) into the table of Model
     and return their ids, in order, with ids taken in advance from the
-    table's sequence as ModelSQL.create does: a COPY on PostgreSQL (a
-    multi-row INSERT of thousands of parameters costs more to build and
-    parse than to store), multi-row INSERTs elsewhere."""
+    table's sequence as ModelSQL.create does: one INSERT of a JSON
+    parameter on PostgreSQL, multi-row INSERTs elsewhere.  On PostgreSQL,
+    with later a list, the INSERT is appended to it instead of being run
+    (see LeadImport.send)."""
     if not rows:
         return []
     transaction = Transaction()
@@ -608,20 +635,20 @@ def insert_rows(Model, rows):
     table = Model.__table__()
     columns = sorted({k for row in rows for k in row})
     if backend.name == 'postgresql':
-        # One statement with an array per column: cheap to build and to
-        # parse whatever the number of rows (COPY costs a Python call per
-        # row and column).
+        # One statement whose rows come as a single JSON parameter: the
+        # JSON is written in C, where a COPY or a parameter per value or
+        # an array per column cost a Python call per value.
         ids = database.nextid(
             transaction.connection, Model._table, count=len(rows))
         if len(rows) == 1:
             ids = [ids]
-        types = [Model._fields[c].sql_type().base for c in columns]
-        cursor.execute(
-            'INSERT INTO "%s" (%s) SELECT * FROM unnest(%s)' % (
-                Model._table,
-                ', '.join('"%s"' % c for c in columns + ['id']),
-                ', '.join('%%s::%s[]' % t for t in types + ['INTEGER'])),
-            [[row.get(c) for row in rows] for c in columns] + [ids])
+        names = ', '.join('"%s"' % c for c in columns + ['id'])
+        _run(later, cursor.execute,
+            'INSERT INTO "%s" (%s) SELECT %s '
+            'FROM json_populate_recordset(NULL::"%s", %%s)' % (
+                Model._table, names, names, Model._table),
+            [json.dumps([dict(row, id=id_) for row, id_ in zip(rows, ids)],
+                    default=str, separators=(',', ':'))])
         return ids
     sql_columns = [getattr(table, c) for c in columns]
     ids = []
