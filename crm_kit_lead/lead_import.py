@@ -265,8 +265,10 @@ class LeadImport(Workflow, ModelSQL, ModelView):
                         company=lead_import.company_id()):
                     following = lead_import.import_rows(start)
             except Exception as exception:
-                # The chunk is rolled back; the failure is written in a
-                # transaction of its own so that the user sees it.
+                # The chunk is rolled back, now: the failure is written in
+                # a transaction of its own so that the user sees it, and
+                # the row of the import this one wrote would block it.
+                Transaction().rollback()
                 cls.fail(lead_import.id, str(exception))
                 raise
             if following is not None:

@@ -172,11 +172,11 @@ class ImportLeadsScenario(unittest.TestCase):
         original = SaleOpportunity.insert_leads.__func__
         calls = []
 
-        def failing(cls, values_list, choices):
+        def failing(cls, values_list, choices, later=None):
             calls.append(len(values_list))
             if len(calls) == 2:
                 raise RuntimeError("disk full")
-            return original(cls, values_list, choices)
+            return original(cls, values_list, choices, later=later)
 
         self.configure(import_background_rows=3)
         try:
@@ -193,6 +193,29 @@ class ImportLeadsScenario(unittest.TestCase):
         self.assertEqual(lead_import.processed_rows, 2)
         self.assertEqual(
             len(Opportunity.find([('lead_email', 'like', 'fail%')])), 2)
+
+    def test_failure_in_first_chunk(self):
+        "A failure in the chunk that started the import is shown too"
+        Opportunity = Model.get('sale.opportunity')
+        from crm_kit_lead.lead import SaleOpportunity
+
+        def failing(cls, values_list, choices, later=None):
+            raise RuntimeError("disk full")
+
+        self.configure(import_background_rows=3)
+        try:
+            with patch.object(SaleOpportunity, 'insert_leads',
+                    classmethod(failing)):
+                _, _, lead_import = self.run_wizard(
+                    csv_bytes(self.people('first', 5)))
+        finally:
+            self.configure(import_background_rows=2000)
+        lead_import.reload()
+        self.assertEqual(lead_import.state, 'failed')
+        self.assertIn("disk full", lead_import.failure)
+        self.assertEqual(lead_import.processed_rows, 0)
+        self.assertEqual(
+            len(Opportunity.find([('lead_email', 'like', 'first%')])), 0)
 
     def test_skip_policy_and_xlsx_sheet(self):
         "An XLSX sheet is chosen; duplicates are skipped with their reason"
