@@ -204,10 +204,21 @@ def import_leads(name, path, sheet=None, template=None, log=print):
         return {k: getattr(lead_import, k) for k in [
                 'total_rows', 'created', 'updated', 'skipped', 'rejected']}
 
+    def fail(import_id, message):
+        from trytond.pool import Pool
+        Pool().get('crm.lead.import').fail(import_id, message)
+
     import_id, total = run_in_transaction(name, start)
     row = 0
     while row is not None:
-        row = run_in_transaction(name, chunk, import_id, row)
+        try:
+            row = run_in_transaction(name, chunk, import_id, row)
+        except Exception as exception:
+            # The chunk is rolled back; the import says so instead of
+            # staying "running" for ever.
+            run_in_transaction(name, fail, import_id,
+                str(getattr(exception, 'message', exception)))
+            raise
         if row is not None:
             log(f"{row} of {total} rows imported…")
     return import_id, run_in_transaction(name, counts, import_id)
