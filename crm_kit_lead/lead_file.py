@@ -750,17 +750,10 @@ class LeadRowConverter:
     def convert(self, row_number, cells):
         """The values of the lead of row_number and the list of reasons it
         cannot be imported"""
-        values, reasons = self.check(row_number, cells)
-        return values, [gettext(m, **p) for m, p in reasons]
-
-    def check(self, row_number, cells):
-        """As convert, with the reasons as (message id, parameters): making
-        them needs no transaction, so rows can be checked in a process of
-        their own"""
         if self.columns is not None and len(cells) > len(self.columns):
-            return {}, [('crm_kit_lead.msg_file_row_too_long', dict(
-                        row=row_number, cells=len(cells),
-                        columns=len(self.columns)))]
+            return {}, [gettext('crm_kit_lead.msg_file_row_too_long',
+                    row=row_number, cells=len(cells),
+                    columns=len(self.columns))]
         text, column = {}, {}
         for index, field in self.mapping.items():
             cell = cells[index] if index < len(cells) else ''
@@ -774,16 +767,15 @@ class LeadRowConverter:
                 text[field] = cell.strip()
             column[field] = self.column(index)
         if not text:
-            return {}, [
-                ('crm_kit_lead.msg_file_row_empty', dict(row=row_number))]
+            return {}, [gettext(
+                    'crm_kit_lead.msg_file_row_empty', row=row_number)]
 
         errors = []
         for field, value in text.items():
             limit = MAX_TEXT_LENGTH.get(field, MAX_LENGTH)
             if len(value) > limit:
-                errors.append(('crm_kit_lead.msg_file_value_too_long', dict(
-                            column=column[field], length=len(value),
-                            limit=limit)))
+                errors.append(gettext('crm_kit_lead.msg_file_value_too_long',
+                        column=column[field], length=len(value), limit=limit))
         if errors:
             return {}, errors
 
@@ -806,9 +798,9 @@ class LeadRowConverter:
                 try:
                     values[field] = convert(text[field], values)
                 except _Invalid as invalid:
-                    errors.append((invalid.message_id, dict(
-                                value=text[field], column=column[field],
-                                **invalid.params)))
+                    errors.append(gettext(invalid.message_id,
+                            value=text[field], column=column[field],
+                            **invalid.params))
         if 'lead_subdivision' in values:
             values.setdefault('lead_country',
                 self.subdivision_country[values['lead_subdivision']])

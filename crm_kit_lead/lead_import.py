@@ -5,14 +5,8 @@ import record that shows its progress and result, and the batch loop that
 validates, de-duplicates, assigns and inserts the rows."""
 import datetime as dt
 import json
-import multiprocessing
-import os
 import sys
-import threading
-import traceback
 from itertools import islice
-
-from phonenumbers.phonemetadata import PhoneMetadata
 
 from trytond import backend
 from trytond.i18n import gettext
@@ -302,32 +296,24 @@ class LeadImport(Workflow, ModelSQL, ModelView):
     def import_rows(self, start, size=None):
         """Import up to size rows from data row start; return where the
         next chunk starts, or None when the file is done"""
-        pool = Pool()
-        Opportunity = pool.get('sale.opportunity')
-        Duplicate = pool.get('crm.lead.duplicate')
         size = size or CHUNK
         table = self.table()
         converter = LeadRowConverter(self.mapping(), columns=table.columns)
-        region = Duplicate.region()
         rows = islice(table.rows(), start, start + size)
-        batches = iter(lambda: list(islice(rows, BATCH)), [])
-
-        def check(batch):
-            return check_rows(batch, converter, Opportunity.fingerprint,
-                lambda values: Duplicate.keys(values, region))
         counts = dict.fromkeys(
             ['created', 'updated', 'skipped', 'rejected'], 0)
         read = 0
         sent = None
-        # A chunk of one batch is not worth a process.
-        ahead = (self.total_rows or 0) - start > BATCH
         try:
-            with CheckedBatches(batches, check, ahead=ahead) as checked:
-                for batch in checked:
-                    read += len(batch)
-                    batch_counts, sent = self.import_batch(batch, sent)
-                    for status, count in batch_counts.items():
-                        counts[status] += count
+            while True:
+                batch = list(islice(rows, BATCH))
+                if not batch:
+                    break
+                read += len(batch)
+                batch_counts, sent = self.import_batch(
+                    converter, batch, sent)
+                for status, count in batch_counts.items():
+                    counts[status] += count
         finally:
             wait(sent)
         values = {k: getattr(self, k) + v for k, v in counts.items()}
@@ -338,13 +324,12 @@ class LeadImport(Workflow, ModelSQL, ModelView):
             return None
         return start + size
 
-    def import_batch(self, batch, sent=None):
-        """De-duplicate, assign and insert one batch of checked rows (see
-        check_rows); return the count of each outcome and what send
-        returned.
+    def import_batch(self, converter, batch, sent=None):
+        """Validate, de-duplicate, assign and insert one batch of rows;
+        return the count of each outcome and what send returned.
 
-        sent is what the previous batch sent: the database stores it while
-        this batch is prepared, then it is waited for."""
+        sent is what the previous batch sent: its rows are checked while
+        the database stores that batch, then waited for."""
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
         Duplicate = pool.get('crm.lead.duplicate')
@@ -353,17 +338,20 @@ class LeadImport(Workflow, ModelSQL, ModelView):
 
         counts = dict.fromkeys(
             ['created', 'updated', 'skipped', 'rejected'], 0)
-        problems, valid, keys_list = [], [], []
-        for number, cells, values, keys, reasons in batch:
-            if reasons:
+        problems, valid = [], []
+        for number, cells in batch:
+            values, errors = converter.convert(number, cells)
+            if errors:
                 problems.append(Problem(lead_import=self, row=number,
                         kind='rejected', cells=json.dumps(cells),
-                        reason='\n'.join(
-                            gettext(m, **p) for m, p in reasons)))
+                        reason='\n'.join(errors)))
                 counts['rejected'] += 1
             else:
+                values['import_fingerprint'] = Opportunity.fingerprint(
+                    values)
                 valid.append((number, cells, values))
-                keys_list.append(keys)
+        region = Duplicate.region()
+        keys_list = [Duplicate.keys(v, region) for _, _, v in valid]
         # The duplicate search must see the previous batch's leads.
         wait(sent)
 
@@ -476,99 +464,6 @@ class LeadImport(Workflow, ModelSQL, ModelView):
                     'create_date': now,
                     } for p in problems], later=later)
         return counts, send(later)
-
-
-def check_rows(batch, converter, fingerprint, keys):
-    """The rows of batch, (number, cells), as (number, cells, values,
-    duplicate keys, reasons): the reasons a row is refused as (message
-    id, parameters), else its values with their fingerprint.  It needs no
-    transaction, so that another process can run it."""
-    checked = []
-    for number, cells in batch:
-        values, reasons = converter.check(number, cells)
-        if reasons:
-            checked.append((number, cells, values, None, reasons))
-        else:
-            values['import_fingerprint'] = fingerprint(values)
-            checked.append((number, cells, values, keys(values), reasons))
-    return checked
-
-
-class CheckedBatches:
-    """check(batch) for each of batches, in order.
-
-    With ahead, a forked process reads and checks the batches while this
-    one de-duplicates, assigns and stores those before: checking a row
-    (phone numbers, tax identifiers) costs Python about as much as the
-    rest, and the machine has a second core for it.  The child only
-    computes and sends its results through a pipe; it never uses the
-    transaction, it leaves with os._exit and the messages are made here.
-    Where there is no fork the batches are checked in line."""
-
-    def __init__(self, batches, check, ahead=True):
-        self.batches = batches
-        self.check = check
-        self.ahead = ahead and hasattr(os, 'fork')
-        self.pid = self.connection = None
-
-    def __enter__(self):
-        if self.ahead:
-            receiver, sender = multiprocessing.Pipe(duplex=False)
-            pid = os.fork()
-            if not pid:
-                receiver.close()
-                # Another thread (a server's) may have held this lock at
-                # the fork: the child would wait for it forever.
-                PhoneMetadata._metadata_lock = threading.Lock()
-                self._check_all(sender)
-            sender.close()
-            self.pid, self.connection = pid, receiver
-        return self
-
-    def _check_all(self, sender):
-        "In the child: send each checked batch, then None; never return"
-        status = 0
-        try:
-            for batch in self.batches:
-                sender.send(('checked', self.check(batch)))
-            sender.send(None)
-        except (BrokenPipeError, KeyboardInterrupt):
-            # The import stopped reading: it failed or was interrupted.
-            status = 1
-        except BaseException as exception:
-            status = 1
-            try:
-                sender.send(('failed', ''.join(
-                            traceback.format_exception(exception))))
-            except BaseException:
-                pass
-        finally:
-            os._exit(status)
-
-    def __iter__(self):
-        if self.pid is None:
-            yield from map(self.check, self.batches)
-            return
-        while True:
-            try:
-                message = self.connection.recv()
-            except EOFError:
-                raise RuntimeError("The process checking the rows ended "
-                    "without sending them all")
-            if message is None:
-                return
-            kind, value = message
-            if kind == 'failed':
-                raise RuntimeError(
-                    "Checking the rows failed:\n" + value)
-            yield value
-
-    def __exit__(self, *exc_info):
-        if self.pid is not None:
-            # Closing the pipe ends a child still checking.
-            self.connection.close()
-            os.waitpid(self.pid, 0)
-            self.pid = None
 
 
 def send(statements):

@@ -3,7 +3,6 @@
 "Importing a file of leads: wizard (through proteus), result, re-import."
 import csv
 import io
-import os
 import unittest
 from unittest.mock import patch
 
@@ -242,36 +241,6 @@ class ImportLeadsScenario(unittest.TestCase):
         self.assertEqual(
             len(Opportunity.find([('lead_email', 'like', 'cli%')])), 0)
 
-    def test_rows_checked_ahead(self):
-        "Batches are checked in a forked process; reasons and counts hold"
-        Opportunity = Model.get('sale.opportunity')
-        rows = [["Ahead 1 S.L.", "Uno", "uno@ahead.test", "612345678",
-                "B12345674", "Madrid", "web", "10"],
-            ["Ahead 2 S.L.", "Dos", "dos@", "", "", "", "", ""],
-            ["Ahead 3 S.L.", "Tres", "tres@ahead.test", "12", "", "", "", ""],
-            ["Ahead 4 S.L.", "Cuatro", "cuatro@ahead.test", "", "", "",
-                "", "1.234,5"],
-            ["Ahead 5 S.L.", "Cinco", "cinco@ahead.test", "", "X1234567A",
-                "Narnia", "", ""],
-            ]
-        with patch('crm_kit_lead.lead_import.BATCH', 2), \
-                patch('os.fork', wraps=os.fork) as fork:
-            _, _, lead_import = self.run_wizard(csv_bytes(rows))
-        self.assertTrue(fork.called)
-        self.assertEqual(lead_import.state, 'done')
-        self.assertEqual((lead_import.processed_rows, lead_import.created,
-                lead_import.rejected), (5, 2, 3))
-        reasons = {p.row: p.reason for p in lead_import.problems}
-        self.assertEqual(sorted(reasons), [3, 4, 6])
-        self.assertIn("dos@", reasons[3])
-        self.assertIn("12", reasons[4])
-        self.assertIn("Narnia", reasons[6])
-        self.assertIn("X1234567A", reasons[6])
-        lead, = Opportunity.find([('lead_email', '=', 'uno@ahead.test')])
-        self.assertEqual(lead.lead_phone, '+34 612 34 56 78')
-        self.assertEqual(lead.phone_key, '+34612345678')
-        self.assertTrue(lead.import_fingerprint)
-
     def test_skip_policy_and_xlsx_sheet(self):
         "An XLSX sheet is chosen; duplicates are skipped with their reason"
         self.configure(duplicate_action='skip')
@@ -323,47 +292,3 @@ class ImportLeadsScenario(unittest.TestCase):
         self.assertIn("empty", str(cm.exception).lower())
 
 
-
-class CheckedBatchesTestCase(unittest.TestCase):
-    "The process that checks the rows of an import ahead of it"
-
-    def batches(self, count):
-        return ([[i, i + 1]] for i in range(count))
-
-    def test_checked_in_order_by_another_process(self):
-        from crm_kit_lead.lead_import import CheckedBatches
-        with CheckedBatches(self.batches(50),
-                lambda b: (os.getpid(), b)) as checked:
-            self.assertIsNotNone(checked.pid)
-            result = list(checked)
-        self.assertEqual([b for _, b in result], list(self.batches(50)))
-        self.assertNotIn(os.getpid(), {p for p, _ in result})
-
-    def test_in_line_without_ahead(self):
-        from crm_kit_lead.lead_import import CheckedBatches
-        with CheckedBatches(self.batches(3), lambda b: (os.getpid(), b),
-                ahead=False) as checked:
-            self.assertIsNone(checked.pid)
-            self.assertEqual({p for p, _ in checked}, {os.getpid()})
-
-    def test_failure_in_the_checking_process(self):
-        from crm_kit_lead.lead_import import CheckedBatches
-
-        def check(batch):
-            if batch[0][0] == 2:
-                raise ValueError("cell from nowhere")
-            return batch
-        with self.assertRaises(RuntimeError) as cm:
-            with CheckedBatches(self.batches(5), check) as checked:
-                list(checked)
-        self.assertIn("cell from nowhere", str(cm.exception))
-
-    def test_stopped_early(self):
-        "The import failing half-way ends the checking process"
-        from crm_kit_lead.lead_import import CheckedBatches
-        big = ([[i] * 10000] for i in range(100))
-        with CheckedBatches(big, lambda b: b) as checked:
-            pid = checked.pid
-            next(iter(checked))
-        with self.assertRaises(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
