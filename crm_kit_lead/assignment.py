@@ -308,7 +308,7 @@ class _RuleState:
 
 
 class LeadAssigner:
-    """The rules with their counters for one batch of leads: open leads
+    """The rules with their counters for a batch of leads: open leads
     per user and the round-robin pointers move as leads are given out,
     so a batch of a thousand imported leads is spread as if they had
     arrived one by one.  The rules, their members and conditions are read

@@ -18,6 +18,7 @@ from trytond.transaction import Transaction
 from trytond.wizard import (
     Button, StateAction, StateTransition, StateView, Wizard)
 
+from .assignment import LeadAssigner
 from .lead import LEAD_DATA, insert_rows
 from .lead_file import (
     LEAD_FIELDS, LeadRowConverter, check_mapping, error_report,
@@ -304,6 +305,9 @@ class LeadImport(Workflow, ModelSQL, ModelView):
             ['created', 'updated', 'skipped', 'rejected'], 0)
         read = 0
         sent = None
+        # One assigner for the chunk: the rules are read once and the open
+        # leads counted once, then followed as leads are given out.
+        assigner = LeadAssigner()
         try:
             while True:
                 batch = list(islice(rows, BATCH))
@@ -311,11 +315,12 @@ class LeadImport(Workflow, ModelSQL, ModelView):
                     break
                 read += len(batch)
                 batch_counts, sent = self.import_batch(
-                    converter, batch, sent)
+                    converter, batch, assigner, sent)
                 for status, count in batch_counts.items():
                     counts[status] += count
         finally:
             wait(sent)
+        assigner.save()
         values = {k: getattr(self, k) + v for k, v in counts.items()}
         values['processed_rows'] = processed = self.processed_rows + read
         self.write([self], values)
@@ -324,17 +329,18 @@ class LeadImport(Workflow, ModelSQL, ModelView):
             return None
         return start + size
 
-    def import_batch(self, converter, batch, sent=None):
+    def import_batch(self, converter, batch, assigner, sent=None):
         """Validate, de-duplicate, assign and insert one batch of rows;
         return the count of each outcome and what send returned.
 
         sent is what the previous batch sent: its rows are checked while
-        the database stores that batch, then waited for."""
+        the database stores that batch, then waited for.  assigner is the
+        chunk's LeadAssigner, which the caller saves."""
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
         Duplicate = pool.get('crm.lead.duplicate')
         Problem = pool.get('crm.lead.import.problem')
-        from .assignment import LeadAssigner, Choice
+        from .assignment import Choice
 
         counts = dict.fromkeys(
             ['created', 'updated', 'skipped', 'rejected'], 0)
@@ -419,14 +425,12 @@ class LeadImport(Workflow, ModelSQL, ModelView):
         User = pool.get('res.user')
         user = Transaction().user
         importer = User(user) if user else None
-        assigner = LeadAssigner()
         choices = [None] * len(to_insert)
         auto = [i for i, v in enumerate(to_insert) if not v.get('owner')]
         if assigner.rules:
             for i, choice in zip(auto, assigner.choose_many([
                             import_facts(to_insert[i]) for i in auto])):
                 choices[i] = choice
-            assigner.save()
         for i, values in enumerate(to_insert):
             if values.get('owner'):
                 # An owner given in the file is the importer's choice.

@@ -3,6 +3,7 @@
 "Assignment rules give every new lead an owner and say why."
 import datetime as dt
 from pathlib import Path
+from unittest.mock import patch
 from decimal import Decimal
 
 from trytond.model.exceptions import ValidationError
@@ -42,6 +43,30 @@ class AssignmentTestCase(LeadTestCase):
             '— round robin, member 2 of 2.')
         log, = lead.assignment_logs
         self.assertEqual(log.rule, rule)
+
+    @with_transaction()
+    def test_round_robin_across_import_batches(self):
+        "An import spreads its leads in turn from one batch to the next"
+        pool = Pool()
+        LeadImport = pool.get('crm.lead.import')
+        Opportunity = pool.get('sale.opportunity')
+        Rule = pool.get('crm.assignment.rule')
+        crm = setup_crm()
+        configure(duplicate_action='create')
+        rule = create_rule("Import", method='round_robin', team=crm.team.id)
+        members = sorted(crm.team.members, key=lambda u: (u.name, u.id))
+        data = "Empresa;Correo electrónico\n" + "".join(
+            f"Lote {i};lote{i}@batch.test\n" for i in range(5))
+        with Transaction().set_context(company=crm.company.id), \
+                patch('crm_kit_lead.lead_import.BATCH', 2):
+            lead_import = LeadImport.from_file(data.encode(), 'lotes.csv')
+            LeadImport.start([lead_import])
+            lead_import.import_rows(0)
+        leads = Opportunity.search(
+            [('lead_email', 'like', 'lote%')], order=[('id', 'ASC')])
+        self.assertEqual([l.owner for l in leads],
+            [members[0], members[1]] * 2 + [members[0]])
+        self.assertEqual(Rule(rule.id).last_user, members[0])
 
     @with_transaction()
     def test_reason_in_spanish(self):
