@@ -752,4 +752,3 @@ class ImportLeads(Wizard):
         action['res_id'] = [self._lead_import.id]
         action['views'].reverse()
         return action, {}
-

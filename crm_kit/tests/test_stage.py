@@ -1,14 +1,14 @@
 # This file is part of crm-kit.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
 "Stages follow the opportunity state, and every move is logged."
-from pathlib import Path
 
 from crm_kit.opportunity import StageMoveError
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
-from .tools import CrmTestCase, create_opportunity, setup_crm, stage
+from .tools import (
+    CrmTestCase, create_opportunity, load_spanish, setup_crm, stage)
 
 
 class StageTestCase(CrmTestCase):
@@ -35,12 +35,7 @@ class StageTestCase(CrmTestCase):
         "The default stages are translated to Spanish"
         pool = Pool()
         Stage = pool.get('crm.stage')
-        Lang = pool.get('ir.lang')
-        Translation = pool.get('ir.translation')
-        es, = Lang.search([('code', '=', 'es')])
-        Lang.write([es], {'translatable': True})
-        Translation.translation_import(
-            'es', 'crm_kit', str(Path(__file__).parents[1] / 'locale' / 'es.po'))
+        load_spanish('crm_kit')
         with Transaction().set_context(language='es'):
             names = [s.name for s in Stage.browse(
                     [stage(x).id for x in [

@@ -3,12 +3,24 @@
 "Builders shared by the crm_kit tests: a company with its sales setup, the "
 "three roles, a team, a customer and a product."
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
     DB_NAME, RouteTestCase, TestCase, activate_module, drop_db)
 from trytond.transaction import Transaction, TransactionError
+
+
+def load_spanish(module):
+    """Make Spanish a translatable language and load module's es.po, as
+    trytond-admin -l es does"""
+    pool = Pool()
+    Lang = pool.get('ir.lang')
+    Translation = pool.get('ir.translation')
+    Lang.write(Lang.search([('code', '=', 'es')]), {'translatable': True})
+    Translation.translation_import('es', module, str(
+            Path(__file__).resolve().parents[2] / module / 'locale' / 'es.po'))
 
 
 def create_user(login, group_xml_id, company, name=None):

@@ -2,7 +2,6 @@
 # this repository contains the full copyright notices and license terms.
 "Assignment rules give every new lead an owner and say why."
 import datetime as dt
-from pathlib import Path
 from unittest.mock import patch
 from decimal import Decimal
 
@@ -12,7 +11,7 @@ from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
 from .tools import (
-    LeadTestCase, configure, create_lead, create_rule,
+    LeadTestCase, configure, create_lead, create_rule, load_spanish,
     setup_crm)
 
 
@@ -73,12 +72,8 @@ class AssignmentTestCase(LeadTestCase):
         "The reason reads in the reader's language"
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
-        Lang = pool.get('ir.lang')
-        Translation = pool.get('ir.translation')
         crm = setup_crm()
-        Lang.write(Lang.search([('code', '=', 'es')]), {'translatable': True})
-        Translation.translation_import('es', 'crm_kit_lead', str(
-                Path(__file__).parents[1] / 'locale' / 'es.po'))
+        load_spanish('crm_kit_lead')
         create_rule("Todo", method='user', user=crm.rep2.id)
         lead = create_lead(crm)
         with Transaction().set_context(language='es'):

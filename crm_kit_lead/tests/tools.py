@@ -3,7 +3,7 @@
 "Builders shared by the crm_kit_lead tests"
 from crm_kit.tests.tools import (  # noqa: F401
     CrmRouteTestCase, create_customer, create_opportunity, create_product,
-    create_user, missing_translations, setup_crm, stage)
+    create_user, load_spanish, missing_translations, setup_crm, stage)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import TestCase, activate_module, drop_db
 from trytond.transaction import Transaction
