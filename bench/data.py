@@ -142,7 +142,7 @@ def create_database(name=DB_NAME, log=print):
 
 def source_key():
     """What the set-up database depends on: the sources of the modules
-    (crm_kit, crm_kit_lead) and of crm-kit's setup, the bench users and
+    (crm_kit*) and of crm-kit's setup, the bench users and
     the installed trytond packages"""
     from importlib import metadata
     digest = hashlib.sha1()

@@ -1,0 +1,421 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"""Commercial actions: the calls, meetings, e-mails, visits and to-dos a
+rep plans and does for a customer or an opportunity."""
+import datetime as dt
+
+from sql import Cast, Literal, Null
+from sql.conditionals import Coalesce
+
+from trytond.i18n import gettext
+from trytond.model import (
+    DeactivableMixin, Index, ModelSQL, ModelView, Workflow, fields,
+    sequence_ordered)
+from trytond.model.exceptions import AccessError, ValidationError
+from trytond.pool import Pool, PoolMeta
+from trytond.pyson import Bool, Eval, If
+from trytond.transaction import Transaction
+from trytond.wizard import Button, StateTransition, StateView, Wizard
+
+STATES = [
+    ('planned', "Planned"),
+    ('done', "Done"),
+    ('cancelled', "Cancelled"),
+    ]
+
+# What a done or cancelled activity keeps as it was.
+_PLANNED = {'readonly': Eval('state') != 'planned'}
+
+
+class ActivityType(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
+    "Activity Type"
+    __name__ = 'crm.activity.type'
+
+    name = fields.Char("Name", required=True, translate=True)
+    icon = fields.Selection('list_icons', "Icon", translate=False)
+    default_duration = fields.TimeDelta(
+        "Default Duration",
+        domain=['OR',
+            ('default_duration', '=', None),
+            ('default_duration', '>=', dt.timedelta()),
+            ])
+
+    @classmethod
+    def list_icons(cls):
+        pool = Pool()
+        Icon = pool.get('ir.ui.icon')
+        return [(None, '')] + sorted(
+            (name, name) for _, name in Icon.list_icons())
+
+
+class Activity(Workflow, ModelSQL, ModelView):
+    "Activity"
+    __name__ = 'crm.activity'
+    _rec_name = 'subject'
+
+    company = fields.Many2One(
+        'company.company', "Company", required=True, states=_PLANNED)
+    type = fields.Many2One(
+        'crm.activity.type', "Type", required=True, states=_PLANNED)
+    icon = fields.Function(fields.Char("Icon"), 'on_change_with_icon')
+    subject = fields.Char("Subject", required=True, states=_PLANNED)
+    notes = fields.Text("Notes")
+    owner = fields.Many2One(
+        'res.user', "Owner", required=True, states=_PLANNED,
+        help="Who does the activity and sees it in \"My Activities\".")
+    party = fields.Many2One(
+        'party.party', "Customer", states=_PLANNED,
+        context={
+            'company': Eval('company', -1),
+            },
+        depends={'company'})
+    contact = fields.Many2One(
+        'party.contact_mechanism', "Contact", states=_PLANNED,
+        domain=[
+            ('party', '=', Eval('party', -1)),
+            ],
+        context={
+            'company': Eval('company', -1),
+            },
+        depends={'company'},
+        help="How to reach the customer for this activity.")
+    opportunity = fields.Many2One(
+        'sale.opportunity', "Opportunity", states=_PLANNED,
+        domain=[
+            ('company', '=', Eval('company', -1)),
+            If(Bool(Eval('party')),
+                ('party', 'in', [None, Eval('party', -1)]),
+                ()),
+            ])
+    due = fields.DateTime("Due", required=True, states=_PLANNED)
+    duration = fields.TimeDelta(
+        "Duration", states=_PLANNED,
+        domain=['OR',
+            ('duration', '=', None),
+            ('duration', '>=', dt.timedelta()),
+            ])
+    end = fields.Function(fields.DateTime("End"), 'on_change_with_end')
+    state = fields.Selection(
+        STATES, "State", readonly=True, required=True, sort=False)
+    outcome = fields.Text(
+        "Outcome",
+        states={
+            'invisible': Eval('state') == 'planned',
+            'readonly': Eval('state') == 'cancelled',
+            },
+        help="What came of the activity: said when it is marked done.")
+    done_date = fields.DateTime("Done on", readonly=True)
+    previous = fields.Many2One(
+        'crm.activity', "Follows", readonly=True, ondelete='SET NULL',
+        help="The activity after which this one was scheduled.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t,
+                    (t.owner, Index.Range()),
+                    (t.state, Index.Equality(cardinality='low')),
+                    (t.due, Index.Range())),
+                Index(t, (t.party, Index.Range())),
+                Index(t, (t.opportunity, Index.Range())),
+                })
+        cls._order = [('due', 'ASC'), ('id', 'ASC')]
+        cls._transitions |= {
+            ('planned', 'done'),
+            ('planned', 'cancelled'),
+            ('cancelled', 'planned'),
+            ('done', 'planned'),
+            }
+        cls._buttons.update({
+                'do': {
+                    'invisible': Eval('state') != 'planned',
+                    'icon': 'tryton-ok',
+                    'depends': ['state'],
+                    },
+                # The API's way (sao shows "do"): refused unless planned.
+                'done': {
+                    'invisible': Eval('state') != 'planned',
+                    'depends': ['state'],
+                    },
+                'cancel': {
+                    'invisible': Eval('state') != 'planned',
+                    'icon': 'tryton-cancel',
+                    'depends': ['state'],
+                    },
+                'plan': {
+                    'invisible': Eval('state') == 'planned',
+                    'icon': 'tryton-undo',
+                    'depends': ['state'],
+                    },
+                })
+
+    @classmethod
+    def default_company(cls):
+        return Transaction().context.get('company')
+
+    @classmethod
+    def default_owner(cls):
+        return Transaction().user or None
+
+    @classmethod
+    def default_state(cls):
+        return 'planned'
+
+    @classmethod
+    def default_due(cls):
+        # The next round hour: a new activity is rarely due this minute.
+        now = dt.datetime.now().replace(minute=0, second=0, microsecond=0)
+        return now + dt.timedelta(hours=1)
+
+    @fields.depends('type')
+    def on_change_with_icon(self, name=None):
+        if self.type:
+            return self.type.icon
+
+    @fields.depends('type', 'duration')
+    def on_change_type(self):
+        if self.type and self.type.default_duration and not self.duration:
+            self.duration = self.type.default_duration
+
+    @fields.depends('due', 'duration')
+    def on_change_with_end(self, name=None):
+        if self.due:
+            return self.due + (self.duration or dt.timedelta())
+
+    @fields.depends('opportunity', 'party', 'contact', 'owner',
+        '_parent_opportunity.party', '_parent_opportunity.contact',
+        '_parent_opportunity.owner', '_parent_party.id')
+    def on_change_opportunity(self):
+        if self.opportunity:
+            if self.opportunity.party and not self.party:
+                self.party = self.opportunity.party
+            if self.opportunity.contact and not self.contact:
+                self.contact = self.opportunity.contact
+            if self.opportunity.owner and not self.owner:
+                self.owner = self.opportunity.owner
+
+    @fields.depends('party', 'contact', '_parent_party.id')
+    def on_change_party(self):
+        if self.contact and self.contact.party != self.party:
+            self.contact = None
+
+    @classmethod
+    def validate_fields(cls, activities, field_names):
+        super().validate_fields(activities, field_names)
+        cls.check_link(activities, field_names)
+        cls.check_outcome(activities, field_names)
+
+    @classmethod
+    def check_link(cls, activities, field_names=None):
+        if field_names and not (field_names & {'party', 'opportunity'}):
+            return
+        for activity in activities:
+            if not activity.party and not activity.opportunity:
+                raise ValidationError(gettext(
+                        'crm_kit_activity.msg_activity_no_link',
+                        activity=activity.rec_name))
+
+    @classmethod
+    def check_outcome(cls, activities, field_names=None):
+        if field_names and not (field_names & {'state', 'outcome'}):
+            return
+        for activity in activities:
+            if activity.state == 'done' and not (
+                    activity.outcome or '').strip():
+                raise ValidationError(gettext(
+                        'crm_kit_activity.msg_activity_outcome_required',
+                        activity=activity.rec_name))
+
+    @classmethod
+    def check_modification(cls, mode, activities, values=None, external=False):
+        super().check_modification(
+            mode, activities, values=values, external=external)
+        if mode == 'delete':
+            for activity in activities:
+                if activity.state == 'done':
+                    raise AccessError(gettext(
+                            'crm_kit_activity.msg_activity_delete_done',
+                            activity=activity.rec_name))
+
+    @classmethod
+    def copy(cls, activities, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault('state', cls.default_state())
+        default.setdefault('outcome')
+        default.setdefault('done_date')
+        default.setdefault('previous')
+        return super().copy(activities, default=default)
+
+    @classmethod
+    @ModelView.button_action('crm_kit_activity.wizard_activity_done')
+    def do(cls, activities):
+        "Mark done from sao: the wizard asks the outcome and what is next"
+        pass
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('done')
+    def done(cls, activities):
+        "Mark done; the outcome must be set first (the API's way)"
+        cls.write(activities, {'done_date': dt.datetime.now()})
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('cancelled')
+    def cancel(cls, activities):
+        pass
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('planned')
+    def plan(cls, activities):
+        cls.write(activities, {'done_date': None})
+
+
+class ActivityDoneStart(ModelView):
+    "Mark Activity Done"
+    __name__ = 'crm.activity.done.start'
+
+    outcome = fields.Text("Outcome", required=True)
+    schedule_next = fields.Boolean("Schedule the Next Activity")
+    next_type = fields.Many2One(
+        'crm.activity.type', "Type",
+        states={
+            'invisible': ~Eval('schedule_next'),
+            'required': Bool(Eval('schedule_next')),
+            })
+    next_subject = fields.Char(
+        "Subject",
+        states={
+            'invisible': ~Eval('schedule_next'),
+            'required': Bool(Eval('schedule_next')),
+            })
+    next_due = fields.DateTime(
+        "Due",
+        states={
+            'invisible': ~Eval('schedule_next'),
+            'required': Bool(Eval('schedule_next')),
+            })
+
+
+class ActivityDone(Wizard):
+    "Mark Activity Done"
+    __name__ = 'crm.activity.done'
+
+    start = StateView(
+        'crm.activity.done.start',
+        'crm_kit_activity.activity_done_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Done", 'done', 'tryton-ok', default=True),
+            ])
+    done = StateTransition()
+
+    def default_start(self, fields):
+        pool = Pool()
+        Activity = pool.get('crm.activity')
+        activity = self.record
+        return {
+            'outcome': activity.outcome,
+            'schedule_next': False,
+            'next_type': activity.type.id,
+            'next_subject': gettext(
+                'crm_kit_activity.msg_follow_up_subject',
+                subject=activity.subject),
+            'next_due': Activity.default_due() + dt.timedelta(days=1),
+            }
+
+    def transition_done(self):
+        pool = Pool()
+        Activity = pool.get('crm.activity')
+        activity = self.record
+        if activity.state != 'planned':
+            return 'end'
+        activity.outcome = self.start.outcome
+        activity.save()
+        Activity.done([activity])
+        if self.start.schedule_next:
+            next_activity = Activity(
+                company=activity.company,
+                type=self.start.next_type,
+                subject=self.start.next_subject,
+                owner=activity.owner,
+                party=activity.party,
+                contact=activity.contact,
+                opportunity=activity.opportunity,
+                due=self.start.next_due,
+                duration=self.start.next_type.default_duration,
+                previous=activity)
+            next_activity.save()
+        return 'end'
+
+    def end(self):
+        return 'reload'
+
+
+class SaleOpportunity(metaclass=PoolMeta):
+    __name__ = 'sale.opportunity'
+
+    activities = fields.One2Many(
+        'crm.activity', 'opportunity', "Activities",
+        domain=[
+            ('company', '=', Eval('company', -1)),
+            ])
+
+
+class Party(metaclass=PoolMeta):
+    __name__ = 'party.party'
+
+    crm_activities = fields.One2Many(
+        'crm.activity', 'party', "Activities")
+
+
+class CustomerHistory(metaclass=PoolMeta):
+    __name__ = 'crm.customer.history'
+
+    activity = fields.Many2One('crm.activity', "Activity")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.kind.selection.append(('activity', "Activity"))
+
+    @classmethod
+    def _history_columns(cls):
+        return super()._history_columns() + ['activity']
+
+    @classmethod
+    def _history_queries(cls):
+        pool = Pool()
+        Rule = pool.get('ir.rule')
+        Activity = pool.get('crm.activity')
+        activity = Activity.__table__()
+        id_type = cls.id.sql_type().base
+        queries = super()._history_queries()
+        for query in queries:
+            if len(query.columns) < len(cls._history_columns()):
+                query.columns = (*query.columns,
+                    Cast(Null, id_type).as_('activity'))
+        rule = Rule.query_get('crm.activity')
+        visible = (activity.id.in_(rule) if rule is not None
+            else Literal(True))
+        queries.append(activity.select(
+                activity.id.as_('id'),
+                activity.party.as_('party'),
+                # Done ones when they were done, the others when due.
+                Coalesce(activity.done_date, activity.due).as_('date'),
+                Literal('activity').as_('kind'),
+                activity.opportunity.as_('opportunity'),
+                Cast(Null, id_type).as_('stage'),
+                Cast(Null, id_type).as_('sale'),
+                Cast(Null, cls.amount.sql_type().base).as_('amount'),
+                Cast(Null, id_type).as_('currency'),
+                activity.owner.as_('user'),
+                activity.id.as_('activity'),
+                where=(activity.party != Null)
+                & (activity.state != 'cancelled')
+                & (activity.company
+                    == Transaction().context.get('company', -1))
+                & visible))
+        return queries

@@ -1,0 +1,96 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"Activities through the REST API: the same rules and the same lifecycle."
+import datetime as dt
+
+from trytond.pool import Pool
+from trytond.tests.test_tryton import DB_NAME
+from trytond.transaction import Transaction
+
+from .tools import (
+    CrmRouteTestCase, activity_type, create_activity, setup_crm)
+
+
+class ActivityRestTestCase(CrmRouteTestCase):
+    module = 'crm_kit_activity'
+
+    @classmethod
+    def setUpDatabase(cls):
+        pool = Pool()
+        Application = pool.get('res.user.application')
+        crm = setup_crm()
+        cls.company = crm.company.id
+        cls.customer = crm.customer.id
+        cls.call = activity_type('activity_type_call').id
+        cls.own = create_activity(crm, owner=crm.rep).id
+        cls.other = create_activity(crm, owner=crm.rep2).id
+        cls.keys = {}
+        for user in [crm.rep, crm.manager]:
+            application = Application(
+                user=user, application='rest', state='validated')
+            application.save()
+            cls.keys[user.login] = application.key
+
+    def request(self, method, path, login='rep', **kwargs):
+        headers = kwargs.pop('headers', {})
+        headers['Authorization'] = f'bearer {self.keys[login]}'
+        headers.setdefault('Accept-Language', 'en')
+        return getattr(self.client(), method)(
+            f'/{DB_NAME}/rest/model/{path}', headers=headers, **kwargs)
+
+    def test_rep_lists_only_own(self):
+        response = self.request('get', 'crm.activity')
+        self.assertEqual(response.status_code, 200, response.text)
+        ids = {r['id'] for r in response.json}
+        self.assertIn(self.own, ids)
+        self.assertNotIn(self.other, ids)
+        response = self.request('get', 'crm.activity', login='manager')
+        self.assertLessEqual(
+            {self.own, self.other}, {r['id'] for r in response.json})
+        response = self.request('get', f'crm.activity/{self.other}')
+        self.assertIn(response.status_code, {403, 404})
+
+    def test_create_and_mark_done(self):
+        due = (dt.datetime.now() + dt.timedelta(days=2)).replace(
+            microsecond=0)
+        response = self.request('post', 'crm.activity', json={
+                'type': self.call,
+                'subject': "Llamada de seguimiento",
+                'party': self.customer,
+                'company': self.company,
+                'due': {'__class__': 'datetime', 'year': due.year,
+                    'month': due.month, 'day': due.day, 'hour': due.hour,
+                    'minute': due.minute, 'second': 0, 'microsecond': 0},
+                })
+        self.assertEqual(response.status_code, 200, response.text)
+        activity_id = response.json['id']
+
+        # Done without an outcome: a clear 400, the activity stays planned.
+        response = self.request('post', f'crm.activity/{activity_id}/done')
+        self.assertEqual(response.status_code, 400, response.text)
+        self.assertIn("enter its outcome", response.text)
+
+        response = self.request('put', f'crm.activity/{activity_id}',
+            json={'outcome': "Firmará la semana que viene"})
+        self.assertEqual(response.status_code, 200, response.text)
+        response = self.request('post', f'crm.activity/{activity_id}/done')
+        self.assertEqual(response.status_code, 200, response.text)
+        response = self.request('get', f'crm.activity/{activity_id}',
+            query_string={'f': ['state', 'owner', 'outcome']})
+        self.assertEqual(response.json['state'], 'done')
+        with Transaction().start(DB_NAME, 0):
+            User = Pool().get('res.user')
+            rep, = User.search([('login', '=', 'rep')])
+            self.assertEqual(response.json['owner'], rep.id)
+
+    def test_missing_link_is_a_clear_error(self):
+        response = self.request('post', 'crm.activity', json={
+                'type': self.call,
+                'subject': "Sin cliente",
+                'company': self.company,
+                'due': {'__class__': 'datetime', 'year': 2026, 'month': 12,
+                    'day': 1, 'hour': 9, 'minute': 0, 'second': 0,
+                    'microsecond': 0},
+                })
+        self.assertEqual(response.status_code, 400, response.text)
+        self.assertIn("needs a customer or an opportunity", response.text)
