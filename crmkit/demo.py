@@ -620,8 +620,68 @@ def load_demo(seed=DEFAULT_SEED):
         _create_opportunities(users, products, parties, opportunities, timer)
         _create_lead_capture(users)
         timer("assignment rules and web form created")
+        _create_activities(seed)
+        timer("activities created")
     logger.info("demo: loaded in %.1fs", time.monotonic() - timer.start)
     return True
+
+
+# The next step of an open deal, and how a closed one ended, by state.
+NEXT_ACTIVITIES = [
+    ('activity_type_call', "Llamar para resolver dudas"),
+    ('activity_type_email', "Enviar la documentación"),
+    ('activity_type_meeting', "Reunión de presentación"),
+    ('activity_type_visit', "Visita a las instalaciones"),
+    ('activity_type_todo', "Preparar la propuesta"),
+    ]
+OUTCOMES = {
+    'won': "Aceptan la oferta; firma del pedido acordada.",
+    'lost': "Descartan la propuesta por precio.",
+    }
+
+
+def _create_activities(seed):
+    """One activity per deal: the next step of an open one, some overdue,
+    some today, most ahead; the last call of a closed one, done"""
+    pool = Pool()
+    Activity = pool.get('crm.activity')
+    Opportunity = pool.get('sale.opportunity')
+    ModelData = pool.get('ir.model.data')
+    rng = random.Random(seed)
+    types = {xml_id: ModelData.get_id('crm_kit_activity', xml_id)
+        for xml_id, _ in NEXT_ACTIVITIES}
+    today = utc_now().date()
+    values = []
+    for opportunity in Opportunity.search(
+            [('owner', '!=', None)], order=[('id', 'ASC')]):
+        xml_id, subject = rng.choice(NEXT_ACTIVITIES)
+        activity = {
+            'company': opportunity.company.id,
+            'type': types[xml_id],
+            'subject': subject,
+            'owner': opportunity.owner.id,
+            'party': opportunity.party.id if opportunity.party else None,
+            'opportunity': opportunity.id,
+            }
+        if opportunity.state in OUTCOMES:
+            closed = opportunity.end_date or today
+            due = _at_office_hours(rng, closed)
+            activity.update({
+                    'type': types['activity_type_call'],
+                    'subject': "Llamada de cierre",
+                    'due': due,
+                    'state': 'done',
+                    'outcome': OUTCOMES[opportunity.state],
+                    'done_date': due,
+                    })
+        elif opportunity.state in {'lead', 'opportunity', 'converted'}:
+            days = round(rng.triangular(-6, 14, 2))
+            activity['due'] = _at_office_hours(
+                rng, today + dt.timedelta(days=days))
+        else:
+            continue
+        values.append(activity)
+    Activity.create(values)
 
 
 def _create_lead_capture(users):

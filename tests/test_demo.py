@@ -165,7 +165,7 @@ def _counts(pool):
     return {model: pool.get(model).search_count([])
         for model in ['res.user', 'party.party', 'product.product',
             'sale.opportunity', 'sale.opportunity.line', 'crm.stage.log',
-            'sale.sale', 'crm.team']}
+            'sale.sale', 'crm.team', 'crm.activity']}
 
 
 def test_demo_loaded(demo_db):
@@ -320,6 +320,32 @@ def test_stage_logs(demo_db):
                 assert log.user == opportunity.owner
             oldest = min(oldest, logs[0].date)
         assert oldest < now - dt.timedelta(days=2 * 365)
+
+
+def test_activities(demo_db):
+    """Open deals have their next step planned around today, closed ones a
+    done call"""
+    name, _, _ = demo_db
+    with _transaction(name) as pool:
+        Activity = pool.get('crm.activity')
+        Opportunity = pool.get('sale.opportunity')
+        today = demo.utc_now().date()
+        planned = Activity.search([('state', '=', 'planned')])
+        assert planned
+        assert all(a.opportunity.state in {'lead', 'opportunity', 'converted'}
+            for a in planned)
+        dues = {(a.due.date() - today).days for a in planned}
+        assert min(dues) < 0 < max(dues)
+        done = Activity.search([('state', '=', 'done')])
+        assert done and all(a.outcome for a in done)
+        assert {a.opportunity.state for a in done} == {'won', 'lost'}
+        # Every deal with an owner; a lead nobody took has no one to act.
+        assert Activity.search_count([]) == Opportunity.search_count([
+                ('state', 'in', [
+                        'lead', 'opportunity', 'converted', 'won', 'lost']),
+                ('owner', '!=', None),
+                ])
+        assert len({a.type for a in planned}) == len(demo.NEXT_ACTIVITIES)
 
 
 def test_customers_lifecycle(demo_db):
