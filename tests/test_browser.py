@@ -96,6 +96,20 @@ def expect_ready_desk(page):
     assert not wizard.count(), "the configuration wizard opened at login"
 
 
+def numbered_screenshots(page, prefix):
+    """A function that saves the page as test-artifacts/<prefix>_<n>_<name>
+    .png, n counting the steps; the previous run's files go first"""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob(f'{prefix}_*.png'):
+        old.unlink()
+    step = iter(range(1, 100))
+
+    def screenshot(name):
+        page.screenshot(
+            path=str(ARTIFACTS / f'{prefix}_{next(step)}_{name}.png'))
+    return screenshot
+
+
 def open_menu(page):
     "Show the menu: on a phone it is behind the toggle when a tab is open"
     menu = page.locator('#menu')
@@ -201,14 +215,7 @@ def test_import_leads(crm_server, page, viewport, tmp_path):
     from playwright.sync_api import expect
 
     page.set_default_timeout(IMPORT_TIMEOUT)
-    ARTIFACTS.mkdir(exist_ok=True)
-    for old in ARTIFACTS.glob('import_*.png'):
-        old.unlink()
-    step = iter(range(1, 100))
-
-    def screenshot(name):
-        path = ARTIFACTS / f'import_{next(step)}_{name}.png'
-        page.screenshot(path=str(path))
+    screenshot = numbered_screenshots(page, 'import')
 
     csv = tmp_path / 'leads.csv'
     csv.write_text('\n'.join(';'.join(cells)
@@ -331,6 +338,86 @@ def test_import_leads(crm_server, page, viewport, tmp_path):
             (email, company, name)
             for company, name, email, _ in IMPORT_ROWS[:2])
         assert all(r['lead_phone'] for r in imported), imported
+
+        assert not page.locator('.error-dialog:visible').count(), (
+            page.locator('.error-dialog').all_inner_texts())
+        assert not page.problems, page.problems
+    finally:
+        screenshot('last')
+
+
+@pytest.mark.parametrize('viewport', ['phone'])
+def test_mark_activity_done(crm_server, page, viewport):
+    "Mark an overdue call done from CRM > My Activities on a phone"
+    from playwright.sync_api import expect
+
+    screenshot = numbered_screenshots(page, 'activity')
+
+    try:
+        login(page, crm_server)
+        expect_ready_desk(page)
+
+        # An overdue call on the first opportunity: the first tab.
+        call, = rpc(page, 'model.crm.activity.type.search',
+            [('name', '=', 'Call')], 0, None, None)
+        user = page.evaluate('Sao.Session.current_session.user_id')
+        company, = rpc(page, 'model.company.company.search',
+            [], 0, None, None)
+        opportunity = crm_server.opportunities[0]
+        yesterday = page.evaluate("""() => {
+            const d = new Date(Date.now() - 24 * 3600 * 1000);
+            return {'__class__': 'datetime', 'year': d.getUTCFullYear(),
+                'month': d.getUTCMonth() + 1, 'day': d.getUTCDate(),
+                'hour': 9, 'minute': 0, 'second': 0, 'microsecond': 0};
+            }""")
+        rpc(page, 'model.crm.activity.create', [{
+                    'type': call, 'subject': "Call about the browser demo",
+                    'owner': user, 'company': company,
+                    'opportunity': opportunity['id'], 'due': yesterday}])
+
+        menu = open_menu(page)
+        crm = menu.locator('div.column-char[title="CRM"]')
+        crm.wait_for(state='visible')
+        mine = menu.locator('div.column-char[title="My Activities"]').first
+        if not mine.is_visible():
+            crm.click()
+        mine.click()
+        page.locator('#tablist li.active').filter(
+            has_text='My Activities').wait_for(state='attached')
+        content = page.locator('#tabcontent .tab-pane.active')
+        row = content.locator('table.tree > tbody > tr').filter(
+            has_text="Call about the browser demo")
+        row.wait_for(state='visible')
+        screenshot('overdue')
+        box = row.bounding_box()
+        assert box['x'] >= 0
+        # On a phone the list shows cards, each with its Mark Done: the
+        # first tap selects the card, the button then acts on it.
+        row.get_by_text("Call about the browser demo").click()
+        row.get_by_role('button', name='Mark Done').click()
+        dialog = page.locator('.wizard-dialog .modal-dialog:visible').last
+        outcome = dialog.locator('textarea[name="outcome"]')
+        outcome.wait_for(state='visible')
+        box = dialog.bounding_box()
+        assert box['x'] >= 0
+        assert box['x'] + box['width'] <= page.viewport_size['width']
+        outcome.fill("They want the demo on Monday")
+        screenshot('outcome')
+        dialog.get_by_role('button', name='Done').click()
+        page.locator('.wizard-dialog').wait_for(state='hidden')
+
+        # Done, it leaves the Overdue tab for the Done one.
+        expect(row).to_have_count(0)
+        content.locator('.nav-tabs').get_by_text('Done', exact=True).click()
+        row.wait_for(state='visible')
+        expect(row.get_by_role('button', name='Mark Done')).to_be_hidden()
+        screenshot('done')
+        done = rpc(page, 'model.crm.activity.search_read',
+            [('subject', '=', "Call about the browser demo")], 0, None,
+            None, ['state', 'outcome', 'done_date'])
+        assert [(d['state'], d['outcome']) for d in done] == [
+            ('done', "They want the demo on Monday")], done
+        assert done[0]['done_date']
 
         assert not page.locator('.error-dialog:visible').count(), (
             page.locator('.error-dialog').all_inner_texts())
