@@ -3,6 +3,9 @@
 """Commercial actions: the calls, meetings, e-mails, visits and to-dos a
 rep plans and does for a customer or an opportunity."""
 import datetime as dt
+import json
+import logging
+from collections import defaultdict
 
 from sql import Cast, Literal, Null
 from sql.conditionals import Coalesce
@@ -14,8 +17,12 @@ from trytond.model import (
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, Eval, If
+from trytond.tools import grouped_slice
+from trytond.tools import timezone as tz
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
+
+logger = logging.getLogger(__name__)
 
 STATES = [
     ('planned', "Planned"),
@@ -108,6 +115,10 @@ class Activity(Workflow, ModelSQL, ModelView):
     previous = fields.Many2One(
         'crm.activity', "Follows", readonly=True, ondelete='SET NULL',
         help="The activity after which this one was scheduled.")
+    # When the owner was told, so that each reminder goes out once for a
+    # due time; moving the activity sends them again.
+    reminder_sent = fields.DateTime("Reminder Sent", readonly=True)
+    overdue_sent = fields.DateTime("Overdue Notice Sent", readonly=True)
 
     @classmethod
     def __setup__(cls):
@@ -120,6 +131,9 @@ class Activity(Workflow, ModelSQL, ModelView):
                     (t.due, Index.Range())),
                 Index(t, (t.party, Index.Range())),
                 Index(t, (t.opportunity, Index.Range())),
+                # The reminders' candidates: only planned ones are indexed.
+                Index(t, (t.due, Index.Range()),
+                    where=t.state == 'planned'),
                 })
         cls._order = [('due', 'ASC'), ('id', 'ASC')]
         cls._transitions |= {
@@ -240,12 +254,22 @@ class Activity(Workflow, ModelSQL, ModelView):
                             activity=activity.rec_name))
 
     @classmethod
+    def preprocess_values(cls, mode, values):
+        values = super().preprocess_values(mode, values)
+        if mode == 'write' and 'due' in values:
+            values.setdefault('reminder_sent', None)
+            values.setdefault('overdue_sent', None)
+        return values
+
+    @classmethod
     def copy(cls, activities, default=None):
         default = default.copy() if default is not None else {}
         default.setdefault('state', cls.default_state())
         default.setdefault('outcome')
         default.setdefault('done_date')
         default.setdefault('previous')
+        default.setdefault('reminder_sent')
+        default.setdefault('overdue_sent')
         return super().copy(activities, default=default)
 
     @classmethod
@@ -272,6 +296,106 @@ class Activity(Workflow, ModelSQL, ModelView):
     @Workflow.transition('planned')
     def plan(cls, activities):
         cls.write(activities, {'done_date': None})
+
+
+    @classmethod
+    def send_reminders(cls, now=None):
+        """Cron: tell owners of the activities due soon and of those that
+        became overdue, once each.  The candidates come from the index on
+        planned activities' due time, so a pass costs what it finds."""
+        pool = Pool()
+        Configuration = pool.get('crm.activity.configuration')
+        config = Configuration(1)
+        now = now or dt.datetime.now()
+        if config.reminder_before is not None:
+            soon = cls.search([
+                    ('state', '=', 'planned'),
+                    ('reminder_sent', '=', None),
+                    ('due', '>=', now),
+                    ('due', '<=', now + config.reminder_before),
+                    ], order=[('due', 'ASC'), ('id', 'ASC')])
+            cls._remind(soon, 'soon', config.reminder_email)
+            cls.write(soon, {'reminder_sent': now})
+        if config.remind_overdue:
+            overdue = cls.search([
+                    ('state', '=', 'planned'),
+                    ('overdue_sent', '=', None),
+                    ('due', '<', now),
+                    ], order=[('due', 'ASC'), ('id', 'ASC')])
+            cls._remind(overdue, 'overdue', config.reminder_email)
+            # What was overdue before its reminder ran needs none now.
+            cls.write(overdue, {
+                    'overdue_sent': now,
+                    'reminder_sent': now,
+                    })
+
+    @classmethod
+    def _remind(cls, activities, kind, email=False):
+        "Notify each owner in their language, and e-mail them if asked"
+        pool = Pool()
+        Notification = pool.get('res.notification')
+        Lang = pool.get('ir.lang')
+        Email = pool.get('ir.email')
+        by_language = defaultdict(list)
+        for activity in activities:
+            language = activity.owner.language
+            by_language[language.code if language else None].append(
+                activity)
+        notifications = []
+        for code, group in by_language.items():
+            with Transaction().set_context(language=code):
+                lang = Lang.get(code)
+                for sub in grouped_slice(group):
+                    for activity in cls.browse([a.id for a in sub]):
+                        label, description = activity._reminder_text(
+                            kind, lang)
+                        notifications.append(Notification(
+                                user=activity.owner,
+                                label=label,
+                                description=description,
+                                icon=activity.icon or 'tryton-calendar',
+                                model=cls.__name__,
+                                records=json.dumps([activity.id])))
+                        if email and activity.owner.email:
+                            try:
+                                Email.send(
+                                    to=activity.owner.email,
+                                    subject=label,
+                                    body=description,
+                                    record=[cls.__name__, activity.id])
+                            except Exception:
+                                # The notification is what counts: a mail
+                                # server down must not stop the others.
+                                logger.exception(
+                                    "reminder e-mail for activity %d failed",
+                                    activity.id)
+        Notification.save(notifications)
+
+    def _reminder_text(self, kind, lang):
+        "The label and description of a reminder, in lang"
+        zone = self.company.timezone if self.company else None
+        due = self.due.replace(tzinfo=tz.UTC).astimezone(
+            tz.get_tzinfo(zone) if zone else tz.UTC)
+        when = lang.strftime(due, lang.date + ' %H:%M')
+        about = ', '.join(r.rec_name for r in [self.party, self.opportunity]
+            if r)
+        label = gettext(
+            'crm_kit_activity.msg_reminder_%s' % kind,
+            type=self.type.rec_name, subject=self.subject)
+        description = gettext(
+            'crm_kit_activity.msg_reminder_description',
+            due=when, about=about or '-')
+        return label, description
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.append(
+            ('crm.activity|send_reminders', "Send Activity Reminders"))
 
 
 class ActivityDoneStart(ModelView):
