@@ -94,14 +94,16 @@ class Activity(Workflow, ModelSQL, ModelView):
                 ('party', 'in', [None, Eval('party', -1)]),
                 ()),
             ])
-    due = fields.DateTime("Due", required=True, states=_PLANNED)
+    due = fields.DateTime(
+        "Due", required=True, format='%H:%M', states=_PLANNED)
     duration = fields.TimeDelta(
         "Duration", states=_PLANNED,
         domain=['OR',
             ('duration', '=', None),
             ('duration', '>=', dt.timedelta()),
             ])
-    end = fields.Function(fields.DateTime("End"), 'on_change_with_end')
+    # Stored for the calendar, which searches activities by their end.
+    end = fields.DateTime("End", readonly=True)
     state = fields.Selection(
         STATES, "State", readonly=True, required=True, sort=False)
     outcome = fields.Text(
@@ -195,8 +197,7 @@ class Activity(Workflow, ModelSQL, ModelView):
 
     @fields.depends('due', 'duration')
     def on_change_with_end(self, name=None):
-        if self.due:
-            return self.due + (self.duration or dt.timedelta())
+        return compute_end(self.due, self.duration)
 
     @fields.depends('opportunity', 'party', 'contact', 'owner',
         '_parent_opportunity.party', '_parent_opportunity.contact',
@@ -256,10 +257,32 @@ class Activity(Workflow, ModelSQL, ModelView):
     @classmethod
     def preprocess_values(cls, mode, values):
         values = super().preprocess_values(mode, values)
-        if mode == 'write' and 'due' in values:
+        if values.get('due'):
+            # Due to the minute, as shown and as the reminders count.
+            values['due'] = values['due'].replace(second=0, microsecond=0)
+        if mode == 'create':
+            values['end'] = compute_end(
+                values.get('due'), values.get('duration'))
+        elif 'due' in values:
             values.setdefault('reminder_sent', None)
             values.setdefault('overdue_sent', None)
         return values
+
+    @classmethod
+    def write(cls, *args):
+        super().write(*args)
+        actions = iter(args)
+        moved = set()
+        for activities, values in zip(actions, actions):
+            if values.keys() & {'due', 'duration'}:
+                moved.update(activities)
+        ends = defaultdict(list)
+        for activity in cls.browse(list(moved)):
+            ends[compute_end(activity.due, activity.duration)].append(
+                activity)
+        if ends:
+            super().write(*(x for end, activities in ends.items()
+                    for x in (activities, {'end': end})))
 
     @classmethod
     def copy(cls, activities, default=None):
@@ -388,6 +411,12 @@ class Activity(Workflow, ModelSQL, ModelView):
         return label, description
 
 
+def compute_end(due, duration):
+    "When an activity due then and lasting duration ends"
+    if due:
+        return due + (duration or dt.timedelta())
+
+
 class Cron(metaclass=PoolMeta):
     __name__ = 'ir.cron'
 
@@ -417,7 +446,7 @@ class ActivityDoneStart(ModelView):
             'required': Bool(Eval('schedule_next')),
             })
     next_due = fields.DateTime(
-        "Due",
+        "Due", format='%H:%M',
         states={
             'invisible': ~Eval('schedule_next'),
             'required': Bool(Eval('schedule_next')),

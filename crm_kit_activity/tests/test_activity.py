@@ -83,6 +83,28 @@ class ActivityLifecycleTestCase(ActivityTestCase):
                 dt.datetime(2026, 12, 1, 11, 0))
 
     @with_transaction()
+    def test_end_kept_for_the_calendar(self):
+        "The calendar finds activities by their end, kept on every change"
+        pool = Pool()
+        Activity = pool.get('crm.activity')
+        crm = setup_crm()
+        due = dt.datetime(2026, 12, 1, 10, 0)
+        activity = create_activity(crm, due=due,
+            duration=dt.timedelta(minutes=30))
+        self.assertEqual(activity.end, dt.datetime(2026, 12, 1, 10, 30))
+        Activity.write([activity], {'duration': dt.timedelta(hours=2)})
+        self.assertEqual(Activity(activity.id).end,
+            dt.datetime(2026, 12, 1, 12, 0))
+        Activity.write([activity], {'due': due + dt.timedelta(days=1)})
+        self.assertEqual(Activity(activity.id).end,
+            dt.datetime(2026, 12, 2, 12, 0))
+        # As sao's calendar asks for a week.
+        self.assertEqual(Activity.search([
+                    ('due', '<=', dt.datetime(2026, 12, 7)),
+                    ('end', '>=', dt.datetime(2026, 12, 2, 11, 0)),
+                    ]), [activity])
+
+    @with_transaction()
     def test_negative_duration_refused(self):
         crm = setup_crm()
         with self.assertRaises(ValidationError):
