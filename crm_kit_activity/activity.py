@@ -256,6 +256,8 @@ class Activity(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def preprocess_values(cls, mode, values):
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
         values = super().preprocess_values(mode, values)
         if values.get('due'):
             # Due to the minute, as shown and as the reminders count.
@@ -263,6 +265,12 @@ class Activity(Workflow, ModelSQL, ModelView):
         if mode == 'create':
             values['end'] = compute_end(
                 values.get('due'), values.get('duration'))
+            # As the form's on_change does, for the API and the rules: the
+            # customer's history then shows the activity.
+            if values.get('opportunity') and not values.get('party'):
+                opportunity = Opportunity(values['opportunity'])
+                if opportunity.party:
+                    values['party'] = opportunity.party.id
         elif 'due' in values:
             values.setdefault('reminder_sent', None)
             values.setdefault('overdue_sent', None)

@@ -62,6 +62,13 @@ class ActivityLifecycleTestCase(ActivityTestCase):
             lead, = Opportunity.create([{'description': "Web lead"}])
         activity = create_activity(crm, party=None, opportunity=lead.id)
         self.assertEqual(activity.opportunity, lead)
+        self.assertIsNone(activity.party)
+
+        # The opportunity's customer, when it has one, is the activity's.
+        opportunity = create_opportunity(crm)
+        activity = create_activity(
+            crm, party=None, opportunity=opportunity.id)
+        self.assertEqual(activity.party, crm.customer)
 
     @with_transaction()
     def test_on_changes(self):
