@@ -328,7 +328,6 @@ class Activity(Workflow, ModelSQL, ModelView):
     def plan(cls, activities):
         cls.write(activities, {'done_date': None})
 
-
     @classmethod
     def send_reminders(cls, now=None):
         """Cron: tell owners of the activities due soon and of those that
