@@ -3,8 +3,8 @@
 """Commercial actions: the calls, meetings, e-mails, visits and to-dos a
 rep plans and does for a customer or an opportunity."""
 import datetime as dt
+import html
 import json
-import logging
 from collections import defaultdict
 
 from sql import Cast, Literal, Null
@@ -22,7 +22,7 @@ from trytond.tools import timezone as tz
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
-logger = logging.getLogger(__name__)
+from crm_kit.mail import send_background_email
 
 STATES = [
     ('planned', "Planned"),
@@ -365,7 +365,6 @@ class Activity(Workflow, ModelSQL, ModelView):
         pool = Pool()
         Notification = pool.get('res.notification')
         Lang = pool.get('ir.lang')
-        Email = pool.get('ir.email')
         by_language = defaultdict(list)
         for activity in activities:
             language = activity.owner.language
@@ -387,18 +386,10 @@ class Activity(Workflow, ModelSQL, ModelView):
                                 model=cls.__name__,
                                 records=json.dumps([activity.id])))
                         if email and activity.owner.email:
-                            try:
-                                Email.send(
-                                    to=activity.owner.email,
-                                    subject=label,
-                                    body=description,
-                                    record=[cls.__name__, activity.id])
-                            except Exception:
-                                # The notification is what counts: a mail
-                                # server down must not stop the others.
-                                logger.exception(
-                                    "reminder e-mail for activity %d failed",
-                                    activity.id)
+                            send_background_email(
+                                activity.owner.email, label,
+                                html.escape(description),
+                                (cls.__name__, activity.id))
         Notification.save(notifications)
 
     def _reminder_text(self, kind, lang):
