@@ -24,6 +24,8 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from crm_kit.mail import send_background_email
 
+from .automation import touch_last_activity
+
 STATES = [
     ('planned', "Planned"),
     ('done', "Done"),
@@ -37,6 +39,7 @@ _PLANNED = {'readonly': Eval('state') != 'planned'}
 class ActivityType(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
     "Activity Type"
     __name__ = 'crm.activity.type'
+    __string__ = "Activity Type"
 
     name = fields.Char("Name", required=True, translate=True)
     icon = fields.Selection('list_icons', "Icon", translate=False)
@@ -58,6 +61,7 @@ class ActivityType(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
 class Activity(Workflow, ModelSQL, ModelView):
     "Activity"
     __name__ = 'crm.activity'
+    __string__ = "Activity"
     _rec_name = 'subject'
 
     company = fields.Many2One(
@@ -291,6 +295,13 @@ class Activity(Workflow, ModelSQL, ModelView):
         if ends:
             super().write(*(x for end, activities in ends.items()
                     for x in (activities, {'end': end})))
+
+    @classmethod
+    def on_modification(cls, mode, activities, field_names=None):
+        super().on_modification(mode, activities, field_names=field_names)
+        # Planned or done, the customer and the opportunity are not idle.
+        if mode == 'create' or (mode == 'write' and 'done_date' in field_names):
+            touch_last_activity(activities)
 
     @classmethod
     def copy(cls, activities, default=None):

@@ -2,6 +2,8 @@
 # this repository contains the full copyright notices and license terms.
 "Activities through the REST API: the same rules and the same lifecycle."
 import datetime as dt
+import json
+from base64 import urlsafe_b64encode
 
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME
@@ -25,7 +27,7 @@ class ActivityRestTestCase(CrmRouteTestCase):
         cls.own = create_activity(crm, owner=crm.rep).id
         cls.other = create_activity(crm, owner=crm.rep2).id
         cls.keys = {}
-        for user in [crm.rep, crm.manager]:
+        for user in [crm.rep, crm.manager, crm.admin]:
             application = Application(
                 user=user, application='rest', state='validated')
             application.save()
@@ -35,6 +37,9 @@ class ActivityRestTestCase(CrmRouteTestCase):
         headers = kwargs.pop('headers', {})
         headers['Authorization'] = f'bearer {self.keys[login]}'
         headers.setdefault('Accept-Language', 'en')
+        # As sao does, the client says which company it works in.
+        headers.setdefault('X-Tryton-Context', urlsafe_b64encode(
+                json.dumps({'company': self.company}).encode()).decode())
         return getattr(self.client(), method)(
             f'/{DB_NAME}/rest/model/{path}', headers=headers, **kwargs)
 
@@ -94,3 +99,60 @@ class ActivityRestTestCase(CrmRouteTestCase):
                 })
         self.assertEqual(response.status_code, 400, response.text)
         self.assertIn("needs a customer or an opportunity", response.text)
+
+    def test_rule_plans_a_call_for_a_lead_from_the_api(self):
+        "A rule acts on what the API creates; the rep sees its result"
+        with Transaction().start(DB_NAME, 0) as transaction:
+            pool = Pool()
+            Rule = pool.get('crm.automation.rule')
+            ModelData = pool.get('ir.model.data')
+            rule = Rule(ModelData.get_id(
+                    'crm_kit_activity', 'rule_new_lead_call'))
+            Rule.write([rule], {'active': True})
+            transaction.commit()
+        try:
+            response = self.request('post', 'sale.opportunity', json={
+                    'description': "Lead desde la API",
+                    'party': self.customer,
+                    })
+            self.assertEqual(response.status_code, 200, response.text)
+            lead = response.json['id']
+        finally:
+            with Transaction().start(DB_NAME, 0) as transaction:
+                Rule = Pool().get('crm.automation.rule')
+                Rule.write([Rule(rule.id)], {'active': False})
+                transaction.commit()
+        response = self.request('get', 'crm.activity',
+            query_string={'f': ['opportunity', 'subject', 'state']})
+        self.assertEqual(response.status_code, 200, response.text)
+        call, = [a for a in response.json if a['opportunity'] == lead]
+        self.assertTrue(call['subject'].startswith("Call the new lead"))
+        self.assertEqual(call['state'], 'planned')
+
+    def test_rules_are_for_administrators(self):
+        response = self.request('get', 'crm.automation.rule')
+        self.assertEqual(response.status_code, 400, response.text)
+        self.assertIn('not allowed to access "Automation Rule"',
+            response.json['message'])
+        response = self.request('get', 'crm.automation.rule', login='admin')
+        self.assertEqual(response.status_code, 200, response.text)
+
+        # A bad rule through the API: a clear 400, nothing stored.
+        response = self.request('post', 'crm.automation.rule', login='admin',
+            json={
+                'name': "Regla por API",
+                'model': 'sale.opportunity',
+                'trigger': 'created',
+                'condition': '[["importe", ">", 10]]',
+                })
+        self.assertEqual(response.status_code, 400, response.text)
+        self.assertIn('there is no field "importe"', response.json['message'])
+        response = self.request('post', 'crm.automation.rule', login='admin',
+            json={
+                'name': "Regla por API",
+                'model': 'sale.opportunity',
+                'trigger': 'created',
+                'active': False,
+                'condition': '[["amount", ">", 10]]',
+                })
+        self.assertEqual(response.status_code, 200, response.text)

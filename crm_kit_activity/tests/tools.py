@@ -5,7 +5,7 @@ import datetime as dt
 
 from crm_kit.tests.tools import (  # noqa: F401
     CrmRouteTestCase, create_opportunity, load_spanish, missing_translations,
-    setup_crm)
+    setup_crm, stage)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import TestCase, activate_module, drop_db
 from trytond.transaction import Transaction

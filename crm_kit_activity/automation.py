@@ -1,0 +1,1182 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"""Automation rules: what the CRM does by itself when a lead, customer or
+quote is created or changes, or when time passes (no activity for some
+days, a date coming near)."""
+import datetime as dt
+import itertools
+import json
+import logging
+import string
+from collections import defaultdict
+from contextlib import contextmanager
+from decimal import Decimal
+
+from sql import Null
+from sql.aggregate import Max
+from sql.conditionals import Coalesce
+
+from trytond.cache import Cache
+from trytond.exceptions import UserError, UserWarning
+from trytond.i18n import gettext
+from trytond.model import (
+    DeactivableMixin, Index, Model, ModelSQL, ModelView, fields,
+    sequence_ordered)
+from trytond.model.exceptions import ValidationError
+from trytond.model.fields import domain_validate
+from trytond.model.modelstorage import is_leaf
+from trytond.pool import Pool, PoolMeta
+from trytond.pyson import Eval, If, PYSONDecoder
+from trytond.transaction import Transaction, without_check_access
+
+from crm_kit.mail import send_background_email
+
+logger = logging.getLogger(__name__)
+
+MODELS = [
+    ('sale.opportunity', "Leads and Opportunities"),
+    ('party.party', "Customers"),
+    ('sale.sale', "Quotes"),
+    ]
+TRIGGERS = [
+    ('created', "Record Created"),
+    ('stage', "Stage Changed To"),
+    ('field', "Field Changed"),
+    ('inactive', "No Activity For Some Days"),
+    ('date', "Date Approaching or Reached"),
+    ]
+EVENT_TRIGGERS = {'created', 'stage', 'field'}
+ACTIONS = [
+    ('activity', "Create Activity"),
+    ('notify', "Notify"),
+    ('email', "Send E-mail"),
+    ('stage', "Move to Stage"),
+    ]
+ASSIGNEES = [
+    ('owner', "Owner"),
+    ('team_manager', "Team Manager"),
+    ('user', "User"),
+    ]
+# What time-based rules look at: open leads and opportunities, quotes not
+# yet confirmed, customers still active.
+OPEN_DOMAINS = {
+    'sale.opportunity': [
+        ('state', 'in', ['lead', 'opportunity', 'converted'])],
+    'sale.sale': [('state', 'in', ['draft', 'quotation'])],
+    'party.party': [],
+    }
+# The field that keeps the last activity of each model, the field of
+# crm.activity that links to it and the activities of a record
+LAST_ACTIVITY = {
+    'sale.opportunity': 'last_activity',
+    'party.party': 'crm_last_activity',
+    }
+ACTIVITY_LINK = {
+    'sale.opportunity': 'opportunity',
+    'party.party': 'party',
+    }
+ACTIVITIES = {
+    'sale.opportunity': 'activities',
+    'party.party': 'crm_activities',
+    }
+CHAIN = '_crm_automation_chain'
+_savepoints = itertools.count()
+
+
+class AutomationError(ValidationError):
+    pass
+
+
+class AutomationRunError(UserError):
+    "An action that can not be done for one record; logged, not raised"
+
+
+@contextmanager
+def savepoint():
+    """Undo what a block wrote when it fails, and only that: one record's
+    failing rule must leave the change or the scheduler pass that ran it
+    intact (PostgreSQL aborts the whole transaction on a failed
+    statement otherwise)."""
+    transaction = Transaction()
+    connection = transaction.connection
+    cursor = connection.cursor()
+    if getattr(connection, 'in_transaction', True) is False:
+        # SQLite: an outermost savepoint would commit at its release.
+        cursor.execute('BEGIN IMMEDIATE')
+    name = 'crm_automation_%d' % next(_savepoints)
+    cursor.execute('SAVEPOINT %s' % name)
+    try:
+        yield
+    except BaseException:
+        cursor.execute('ROLLBACK TO SAVEPOINT %s' % name)
+        cursor.execute('RELEASE SAVEPOINT %s' % name)
+        transaction.cache.clear()
+        raise
+    else:
+        cursor.execute('RELEASE SAVEPOINT %s' % name)
+
+
+def model_label(model):
+    "The name people know model by in the rules"
+    Rule = Pool().get('crm.automation.rule')
+    return dict(Rule.fields_get(['model'])['model']['selection']
+        ).get(model, model)
+
+
+class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
+    "Automation Rule"
+    __name__ = 'crm.automation.rule'
+    __string__ = "Automation Rule"
+
+    name = fields.Char("Name", required=True, translate=True)
+    model = fields.Selection(
+        MODELS, "Applies To", required=True, sort=False)
+    trigger = fields.Selection(
+        TRIGGERS, "Trigger", required=True, sort=False)
+    stage = fields.Many2One(
+        'crm.stage', "Stage", ondelete='RESTRICT',
+        states={
+            'invisible': Eval('trigger') != 'stage',
+            'required': Eval('trigger') == 'stage',
+            })
+    field = fields.Many2One(
+        'ir.model.field', "Field", ondelete='CASCADE',
+        domain=[
+            ('model', '=', Eval('model', '')),
+            If(Eval('trigger') == 'date',
+                ('ttype', 'in', ['date', 'datetime']),
+                ('ttype', 'not in', ['one2many', 'many2many'])),
+            ],
+        states={
+            'invisible': ~Eval('trigger').in_(['field', 'date']),
+            'required': Eval('trigger').in_(['field', 'date']),
+            })
+    days = fields.Integer(
+        "Days",
+        domain=[
+            If(Eval('trigger') == 'inactive',
+                ('days', '>', 0),
+                If(Eval('trigger') == 'date',
+                    ('days', '>=', 0),
+                    ())),
+            ],
+        states={
+            'invisible': ~Eval('trigger').in_(['inactive', 'date']),
+            'required': Eval('trigger').in_(['inactive', 'date']),
+            },
+        help="No activity: how many days without one.\n"
+        "Date: how many days before the date (0: on the day).")
+    condition = fields.Char(
+        "Condition",
+        help="Only the records that match this domain, "
+        'for example [["amount", ">=", 5000]]. Empty: all records.')
+    actions = fields.One2Many(
+        'crm.automation.action', 'rule', "Actions")
+    logs = fields.One2Many(
+        'crm.automation.log', 'rule', "Log", readonly=True,
+        order=[('id', 'DESC')])
+    last_run = fields.DateTime(
+        "Last Run", readonly=True,
+        help="When the scheduler last looked for records for this rule.")
+
+    _event_rules_cache = Cache(
+        'crm.automation.rule.event_rules', context=False)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order.insert(0, ('name', 'ASC'))
+        cls._buttons.update({
+                'run': {
+                    'invisible': (Eval('trigger').in_(list(EVENT_TRIGGERS))
+                        | ~Eval('active', False)),
+                    'depends': ['trigger', 'active'],
+                    },
+                })
+
+    @classmethod
+    def default_model(cls):
+        return 'sale.opportunity'
+
+    @classmethod
+    def default_trigger(cls):
+        return 'created'
+
+    @fields.depends('trigger', 'days')
+    def on_change_trigger(self):
+        if self.trigger in {'inactive', 'date'} and self.days is None:
+            self.days = 14 if self.trigger == 'inactive' else 3
+
+    # Validation at save time
+
+    @classmethod
+    def validate_fields(cls, rules, field_names):
+        super().validate_fields(rules, field_names)
+        cls.check_trigger(rules, field_names)
+        cls.check_condition(rules, field_names)
+
+    @classmethod
+    def check_trigger(cls, rules, field_names=None):
+        if field_names and not (
+                {'model', 'trigger', 'stage', 'field'} & field_names):
+            return
+        pool = Pool()
+        for rule in rules:
+            Model = pool.get(rule.model)
+            if rule.trigger == 'stage' and rule.model != 'sale.opportunity':
+                raise AutomationError(gettext(
+                        'crm_kit_activity.msg_automation_stage_model',
+                        rule=rule.rec_name))
+            if rule.trigger == 'inactive' and rule.model not in LAST_ACTIVITY:
+                raise AutomationError(gettext(
+                        'crm_kit_activity.msg_automation_inactive_model',
+                        rule=rule.rec_name))
+            if rule.trigger in {'field', 'date'} and rule.field:
+                if rule.field.model != rule.model:
+                    raise AutomationError(gettext(
+                            'crm_kit_activity.msg_automation_field_model',
+                            rule=rule.rec_name,
+                            field=rule.field.rec_name,
+                            model=model_label(rule.model)))
+                field = Model._fields.get(rule.field.name)
+                # Stored, for the window in SQL on every database.
+                if rule.trigger == 'date' and not (
+                        field and field._type in {'date', 'datetime'}
+                        and not isinstance(field, fields.Function)):
+                    raise AutomationError(gettext(
+                            'crm_kit_activity.msg_automation_date_field',
+                            rule=rule.rec_name,
+                            field=rule.field.rec_name))
+            rule.check_loop()
+
+    def check_loop(self):
+        "Refuse a rule that starts itself again by moving the stage"
+        if self.trigger == 'stage':
+            started_by = lambda a: a.stage == self.stage  # noqa: E731
+        elif self.trigger == 'field' and self.field and self.field.name in {
+                'stage', 'state'}:
+            started_by = lambda a: True  # noqa: E731
+        else:
+            return
+        for action in self.actions:
+            if action.action == 'stage' and action.stage and started_by(
+                    action):
+                raise AutomationError(gettext(
+                        'crm_kit_activity.msg_automation_loop',
+                        rule=self.rec_name,
+                        stage=action.stage.rec_name))
+
+    @classmethod
+    def check_condition(cls, rules, field_names=None):
+        if field_names and not ({'condition', 'model'} & field_names):
+            return
+        for rule in rules:
+            if rule.condition:
+                rule.get_condition()
+
+    def get_condition(self):
+        "The condition as a domain; raise a clear error when it is not one"
+        pool = Pool()
+        Model = pool.get(self.model)
+
+        def error(reason):
+            return AutomationError(gettext(
+                    'crm_kit_activity.msg_automation_invalid_condition',
+                    rule=self.rec_name, condition=self.condition,
+                    reason=reason))
+        if not self.condition:
+            return []
+        try:
+            domain = PYSONDecoder({}).decode(self.condition)
+            domain_validate(domain)
+        except Exception:
+            raise error(gettext(
+                    'crm_kit_activity.msg_automation_condition_syntax'))
+
+        def check(domain, Model, prefix=''):
+            if is_leaf(domain):
+                path = prefix + domain[0]
+                name, _, rest = domain[0].partition('.')
+                field = Model._fields.get(name)
+                if not field or (rest and not hasattr(field, 'get_target')):
+                    raise error(gettext(
+                            'crm_kit_activity.msg_automation_unknown_field',
+                            field=path))
+                if rest:
+                    check([(rest,) + tuple(domain[1:])], field.get_target(),
+                        prefix=path[:-len(rest)])
+            elif domain:
+                start = 1 if domain[0] in ('AND', 'OR') else 0
+                for sub in domain[start:]:
+                    check(sub, Model, prefix)
+        check(domain, Model)
+        return domain
+
+    # Event triggers: run inside the change that starts them
+
+    @classmethod
+    def event_rules(cls, model):
+        """The active event rules of model as (id, trigger, stage id, field
+        name), cached: every save of a lead asks for them"""
+        rules = cls._event_rules_cache.get(model)
+        if rules is None:
+            with without_check_access():
+                rules = [(r.id, r.trigger, r.stage.id if r.stage else None,
+                        r.field.name if r.field else None)
+                    for r in cls.search([
+                            ('model', '=', model),
+                            ('trigger', 'in', list(EVENT_TRIGGERS)),
+                            ], order=[('id', 'ASC')])]
+            cls._event_rules_cache.set(model, rules)
+        return rules
+
+    @classmethod
+    def watched_fields(cls, model):
+        "The fields whose change may start a rule on model"
+        return {('stage' if trigger == 'stage' else field)
+            for _, trigger, _, field in cls.event_rules(model)
+            if trigger in {'stage', 'field'}}
+
+    @classmethod
+    def on_created(cls, records):
+        if not records:
+            return
+        model = records[0].__name__
+        ids = [r for r, trigger, _, _ in cls.event_rules(model)
+            if trigger == 'created']
+        if ids:
+            with without_check_access():
+                for rule in cls.browse(ids):
+                    rule.apply(records, 'created')
+
+    @classmethod
+    def on_changed(cls, records, before):
+        """Run the rules whose stage or field changed on records; before
+        maps each record id to the watched values before the change"""
+        if not records:
+            return
+        model = records[0].__name__
+        with without_check_access():
+            for rule_id, trigger, stage, field in cls.event_rules(model):
+                if trigger == 'stage':
+                    changed = [r for r in records
+                        if r.stage and r.stage.id == stage
+                        and before[r.id].get('stage') != stage]
+                    occurrence = 'stage:%s' % stage
+                elif trigger == 'field':
+                    changed = [r for r in records
+                        if field in before[r.id]
+                        and _value(getattr(r, field)) != before[r.id][field]]
+                    occurrence = 'field:%s' % field
+                else:
+                    continue
+                if changed:
+                    cls(rule_id).apply(changed, occurrence)
+
+    # Time triggers: run by the scheduler
+
+    @classmethod
+    def run_scheduled(cls, rules=None, now=None):
+        "Cron: act on the records that time made match the rules"
+        now = now or dt.datetime.now()
+        if rules is None:
+            with without_check_access():
+                rules = cls.search([
+                        ('trigger', 'not in', list(EVENT_TRIGGERS)),
+                        ], order=[('id', 'ASC')])
+        with without_check_access():
+            cls._run_scheduled(rules, now)
+
+    @classmethod
+    def _run_scheduled(cls, rules, now):
+        for rule in rules:
+            try:
+                with savepoint():
+                    records = rule.candidates(now)
+            except Exception as exception:
+                # A rule that can not even select its records (a condition
+                # the database refuses) is logged; the others go on.
+                logger.exception("automation rule %d failed", rule.id)
+                cls._log_failure(rule, exception)
+                continue
+            rule.apply(records, now=now)
+            rule.last_run = now
+        cls.save(rules)
+
+    @classmethod
+    @ModelView.button
+    def run(cls, rules):
+        "Look now for the records a time-based rule acts on"
+        cls.run_scheduled(
+            [r for r in rules if r.trigger not in EVENT_TRIGGERS])
+
+    def candidates(self, now):
+        """The records the rule should act on now and has not yet, selected
+        in SQL: the window since its last pass and an index bound them, so
+        a pass costs what it finds, not the size of the table"""
+        pool = Pool()
+        Model = pool.get(self.model)
+        domain = list(OPEN_DOMAINS[self.model])
+        if self.trigger == 'inactive':
+            name = LAST_ACTIVITY[self.model]
+            cutoff = now - dt.timedelta(days=self.days)
+            domain.append((name, '<=', cutoff))
+            if self.last_run:
+                domain.append((name, '>',
+                        min(self.last_run, now) - dt.timedelta(days=self.days)))
+            # A record with an activity still ahead is not idle.
+            domain.append((ACTIVITIES[self.model], 'not where', [
+                        ('state', '=', 'planned'),
+                        ('due', '>=', now),
+                        ]))
+            key = name
+        elif self.trigger == 'date':
+            name = self.field.name
+            if self.field.ttype == 'datetime':
+                start, end = now, now + dt.timedelta(days=self.days)
+            else:
+                start = now.date()
+                end = start + dt.timedelta(days=self.days)
+            domain.extend([(name, '>=', start), (name, '<=', end)])
+            key = name
+        else:
+            return []
+        domain.extend(self.get_condition())
+        records = Model.search(domain, order=[('id', 'ASC')])
+        # Once per occurrence: the date, or the last activity, it is for.
+        done = self.done_occurrences(records)
+        return [(r, _occurrence(getattr(r, key))) for r in records
+            if (r.id, _occurrence(getattr(r, key))) not in done]
+
+    def done_occurrences(self, records):
+        pool = Pool()
+        Log = pool.get('crm.automation.log')
+        done = set()
+        for sub in _slices([r.id for r in records]):
+            for log in Log.search([
+                        ('rule', '=', self.id),
+                        ('record_id', 'in', sub),
+                        ('state', '!=', 'failed'),
+                        ]):
+                done.add((log.record_id, log.occurrence))
+        return done
+
+    # Running the actions
+
+    def apply(self, records, occurrence=None, now=None):
+        """Run the actions on each record that meets the condition, each in
+        a savepoint, and log it.  records may be pairs (record,
+        occurrence)."""
+        pool = Pool()
+        Log = pool.get('crm.automation.log')
+        now = now or dt.datetime.now()
+        pairs = [r if isinstance(r, tuple) else (r, occurrence)
+            for r in records]
+        if not pairs:
+            return
+        if self.condition and self.trigger in EVENT_TRIGGERS:
+            try:
+                matching = set(self.filter_condition([r for r, _ in pairs]))
+            except Exception as exception:
+                logger.exception("automation rule %d failed", self.id)
+                self._log_failure(self, exception)
+                return
+            pairs = [(r, o) for r, o in pairs if r.id in matching]
+        transaction = Transaction()
+        chain = tuple(transaction.context.get(CHAIN) or ())
+        logs = []
+        for record, key in pairs:
+            link = '%s:%s' % (self.id, record.id)
+            log = Log(
+                rule=self, record=record, record_id=record.id,
+                occurrence=key or '', date=now)
+            if link in chain:
+                log.state = 'skipped'
+                log.error = gettext('crm_kit_activity.msg_automation_looped')
+                logs.append(log)
+                continue
+            done = []
+            try:
+                with transaction.set_context(**{CHAIN: chain + (link,)}), \
+                        savepoint():
+                    for action in self.actions:
+                        done.append(action.execute(record, now))
+            except Exception as exception:
+                if not isinstance(exception, (UserError, UserWarning)):
+                    logger.exception(
+                        "automation rule %d failed on %s", self.id, record)
+                log.state = 'failed'
+                log.error = _message(exception)
+            else:
+                log.state = 'done'
+                log.actions = '\n'.join(done)
+            logs.append(log)
+        Log.save(logs)
+
+    def filter_condition(self, records):
+        pool = Pool()
+        Model = pool.get(self.model)
+        ids = []
+        condition = self.get_condition()
+        for sub in _slices([r.id for r in records]):
+            ids.extend(r.id for r in Model.search(
+                    [('id', 'in', sub)] + condition))
+        return ids
+
+    @classmethod
+    def _log_failure(cls, rule, exception):
+        pool = Pool()
+        Log = pool.get('crm.automation.log')
+        Log.save([Log(rule=rule, state='failed', occurrence='',
+                    error=_message(exception))])
+
+    @classmethod
+    def on_modification(cls, mode, rules, field_names=None):
+        super().on_modification(mode, rules, field_names=field_names)
+        cls._event_rules_cache.clear()
+
+
+def _slices(ids, size=1000):
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
+def _value(value):
+    "A comparable value of a field: a record by its id"
+    if isinstance(value, Model):
+        return value.id
+    if isinstance(value, (list, tuple)):
+        return tuple(_value(v) for v in value)
+    return value
+
+
+def _occurrence(value):
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return str(value or '')
+
+
+def _message(exception):
+    if isinstance(exception, (UserError, UserWarning)):
+        return exception.message
+    return '%s: %s' % (exception.__class__.__name__, exception)
+
+
+class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
+    "Automation Action"
+    __name__ = 'crm.automation.action'
+    __string__ = "Automation Action"
+
+    rule = fields.Many2One(
+        'crm.automation.rule', "Rule", required=True, ondelete='CASCADE')
+    rule_model = fields.Function(
+        fields.Selection(MODELS, "Applies To"), 'on_change_with_rule_model')
+    action = fields.Selection(ACTIONS, "Action", required=True, sort=False)
+    activity_type = fields.Many2One(
+        'crm.activity.type', "Activity Type", ondelete='RESTRICT',
+        states={
+            'invisible': Eval('action') != 'activity',
+            'required': Eval('action') == 'activity',
+            })
+    subject = fields.Char(
+        "Subject", translate=True,
+        states={
+            'invisible': ~Eval('action').in_(['activity', 'notify']),
+            'required': Eval('action').in_(['activity', 'notify']),
+            },
+        help="Placeholders in braces are filled from the record, "
+        "for example {party.name} or {rec_name}.")
+    message = fields.Text(
+        "Message", translate=True,
+        states={
+            'invisible': ~Eval('action').in_(['activity', 'notify']),
+            },
+        help="The activity's notes, or the notification's text; "
+        "placeholders as in the subject.")
+    due_days = fields.Integer(
+        "Due in (Days)",
+        domain=[
+            If(Eval('action') == 'activity',
+                ('due_days', '>=', 0),
+                ()),
+            ],
+        states={
+            'invisible': Eval('action') != 'activity',
+            'required': Eval('action') == 'activity',
+            })
+    working_days = fields.Boolean(
+        "Working Days",
+        states={
+            'invisible': Eval('action') != 'activity',
+            },
+        help="Count only Monday to Friday.")
+    assignee = fields.Selection(
+        ASSIGNEES, "Assignee", sort=False,
+        states={
+            'invisible': ~Eval('action').in_(['activity', 'notify']),
+            'required': Eval('action').in_(['activity', 'notify']),
+            },
+        help="Owner: of the record (of a customer: of their latest "
+        "opportunity, else who created the customer).\n"
+        "Team Manager: the manager of the record's team.")
+    user = fields.Many2One(
+        'res.user', "User", ondelete='SET NULL',
+        states={
+            'invisible': ((Eval('assignee') != 'user')
+                | ~Eval('action').in_(['activity', 'notify'])),
+            'required': ((Eval('assignee') == 'user')
+                & Eval('action').in_(['activity', 'notify'])),
+            })
+    email_template = fields.Many2One(
+        'ir.email.template', "E-mail Template", ondelete='RESTRICT',
+        domain=[
+            ('model.name', '=', Eval('rule_model', '')),
+            ],
+        states={
+            'invisible': Eval('action') != 'email',
+            'required': Eval('action') == 'email',
+            })
+    stage = fields.Many2One(
+        'crm.stage', "Stage", ondelete='RESTRICT',
+        states={
+            'invisible': Eval('action') != 'stage',
+            'required': Eval('action') == 'stage',
+            })
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.__access__.add('rule')
+
+    @classmethod
+    def default_action(cls):
+        return 'activity'
+
+    @classmethod
+    def default_due_days(cls):
+        return 1
+
+    @classmethod
+    def default_assignee(cls):
+        return 'owner'
+
+    @fields.depends('rule', '_parent_rule.model')
+    def on_change_with_rule_model(self, name=None):
+        if self.rule:
+            return self.rule.model
+
+    @fields.depends('activity_type', 'subject')
+    def on_change_activity_type(self):
+        if self.activity_type and not self.subject:
+            self.subject = '%s: {rec_name}' % self.activity_type.name
+
+    def get_rec_name(self, name):
+        label = dict(self.fields_get(['action'])['action']['selection'])
+        return label.get(self.action, self.action or '')
+
+    @classmethod
+    def validate_fields(cls, actions, field_names):
+        super().validate_fields(actions, field_names)
+        for action in actions:
+            action.check_action()
+
+    def check_action(self):
+        "Refuse what would fail on every record"
+        rule = self.rule
+        for text in [self.subject, self.message]:
+            if self.action in {'activity', 'notify'} and text:
+                check_placeholders(text, rule, self)
+        if (self.action in {'activity', 'notify'}
+                and self.assignee == 'user' and self.user
+                and not self.user.active):
+            raise AutomationError(gettext(
+                    'crm_kit_activity.msg_automation_user_inactive',
+                    rule=rule.rec_name, user=self.user.rec_name))
+        if (self.action == 'email' and self.email_template
+                and self.email_template.model.name != rule.model):
+            raise AutomationError(gettext(
+                    'crm_kit_activity.msg_automation_template_model',
+                    rule=rule.rec_name,
+                    template=self.email_template.rec_name,
+                    model=model_label(rule.model)))
+        if self.action == 'stage' and rule.model != 'sale.opportunity':
+            raise AutomationError(gettext(
+                    'crm_kit_activity.msg_automation_stage_action_model',
+                    rule=rule.rec_name))
+        rule.check_loop()
+
+    # Doing it
+
+    def execute(self, record, now):
+        "Do the action on record and say what was done"
+        return getattr(self, '_execute_%s' % self.action)(record, now)
+
+    def _execute_activity(self, record, now):
+        pool = Pool()
+        Activity = pool.get('crm.activity')
+        Lang = pool.get('ir.lang')
+        owner = self.get_assignee(record)
+        due = add_days(now, self.due_days or 0, self.working_days)
+        due = due.replace(second=0, microsecond=0)
+        subject, notes = self.texts_for(owner, record)
+        values = {
+            'company': record_company(record),
+            'type': self.activity_type.id,
+            'owner': owner.id,
+            'subject': subject,
+            'notes': notes,
+            'due': due,
+            'duration': self.activity_type.default_duration,
+            }
+        values.update(activity_links(record))
+        with Transaction().set_context(company=values['company']):
+            activity, = Activity.create([values])
+        lang = Lang.get()
+        return gettext('crm_kit_activity.msg_automation_did_activity',
+            subject=activity.subject, user=owner.rec_name,
+            due=lang.strftime(due, lang.date + ' %H:%M'))
+
+    def _execute_notify(self, record, now):
+        pool = Pool()
+        Notification = pool.get('res.notification')
+        user = self.get_assignee(record)
+        label, description = self.texts_for(user, record)
+        Notification(
+            user=user, label=label, description=description,
+            icon='tryton-notification', model=record.__name__,
+            records=json.dumps([record.id])).save()
+        return gettext('crm_kit_activity.msg_automation_did_notify',
+            user=user.rec_name)
+
+    def _execute_email(self, record, now):
+        template = self.email_template
+        values = template.get(record)
+        to = values.get('to')
+        if not to:
+            raise AutomationRunError(gettext(
+                    'crm_kit_activity.msg_automation_no_recipient',
+                    template=template.rec_name, record=record.rec_name))
+        send_background_email(
+            ', '.join(to), values.get('subject', ''), values.get('body', ''),
+            (record.__name__, record.id), reports=values.get('reports'))
+        return gettext('crm_kit_activity.msg_automation_did_email',
+            to=', '.join(to))
+
+    def _execute_stage(self, record, now):
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        if record.stage != self.stage:
+            Opportunity.write([record], {'stage': self.stage.id})
+        return gettext('crm_kit_activity.msg_automation_did_stage',
+            stage=self.stage.rec_name)
+
+    def texts_for(self, user, record):
+        "The subject and message filled for record, in user's language"
+        language = user.language.code if user.language else None
+        with Transaction().set_context(language=language):
+            action = self.__class__(self.id)
+            record = record.__class__(record.id)
+            return (fill_placeholders(action.subject, record)[:250],
+                fill_placeholders(action.message, record))
+
+    def get_assignee(self, record):
+        "The active user the action is for, or a clear error"
+        if self.assignee == 'user':
+            user = self.user
+            if not user or not user.active:
+                raise AutomationRunError(gettext(
+                        'crm_kit_activity.msg_automation_user_missing',
+                        user=user.rec_name if user else '-'))
+            return user
+        if self.assignee == 'owner':
+            user = record_owner(record)
+        else:
+            team = record_team(record)
+            user = team.manager if team else None
+        if not user or not user.active:
+            label = dict(self.fields_get(['assignee'])['assignee']['selection'])
+            raise AutomationRunError(gettext(
+                    'crm_kit_activity.msg_automation_no_assignee',
+                    record=record.rec_name,
+                    assignee=label[self.assignee]))
+        return user
+
+
+def add_days(moment, days, working_days=False):
+    "moment days later, counting only Monday to Friday if working_days"
+    if not working_days:
+        return moment + dt.timedelta(days=days)
+    while moment.weekday() >= 5:
+        moment += dt.timedelta(days=1)
+    while days:
+        moment += dt.timedelta(days=1)
+        if moment.weekday() < 5:
+            days -= 1
+    return moment
+
+
+def record_company(record):
+    pool = Pool()
+    Company = pool.get('company.company')
+    company = getattr(record, 'company', None)
+    if company:
+        return company.id
+    company = Transaction().context.get('company')
+    if company:
+        return company
+    company, = Company.search([], limit=1, order=[('id', 'ASC')])
+    return company.id
+
+
+def latest_opportunity(party):
+    pool = Pool()
+    Opportunity = pool.get('sale.opportunity')
+    opportunities = Opportunity.search([
+            ('party', '=', party.id),
+            ], order=[('create_date', 'DESC'), ('id', 'DESC')], limit=1)
+    return opportunities[0] if opportunities else None
+
+
+def record_owner(record):
+    if record.__name__ == 'party.party':
+        opportunity = latest_opportunity(record)
+        if opportunity and opportunity.owner:
+            return opportunity.owner
+        return record.create_uid
+    return record.owner
+
+
+def record_team(record):
+    if record.__name__ == 'party.party':
+        record = latest_opportunity(record)
+    return record.team if record else None
+
+
+def activity_links(record):
+    "The customer and opportunity an activity about record belongs to"
+    pool = Pool()
+    Opportunity = pool.get('sale.opportunity')
+    if record.__name__ == 'party.party':
+        return {'party': record.id}
+    if record.__name__ == 'sale.opportunity':
+        return {'opportunity': record.id,
+            'party': record.party.id if record.party else None}
+    links = {'party': record.party.id if record.party else None}
+    if isinstance(record.origin, Opportunity):
+        links['opportunity'] = record.origin.id
+    return links
+
+
+class _Formatter(string.Formatter):
+    "Only plain field paths: no indexing, conversion or format spec"
+
+    def parse_fields(self, text):
+        for _, name, spec, conversion in self.parse(text):
+            if name is not None:
+                if spec or conversion or not name or '[' in name:
+                    raise ValueError(name)
+                yield name
+
+
+_formatter = _Formatter()
+
+
+def check_placeholders(text, rule, action):
+    pool = Pool()
+    Model = pool.get(rule.model)
+    try:
+        names = list(_formatter.parse_fields(text))
+    except ValueError:
+        raise AutomationError(gettext(
+                'crm_kit_activity.msg_automation_bad_template',
+                rule=rule.rec_name, text=text))
+    for name in names:
+        Target = Model
+        for part in name.split('.'):
+            field = Target._fields.get(part) if Target else None
+            if not field:
+                raise AutomationError(gettext(
+                        'crm_kit_activity.msg_automation_unknown_placeholder',
+                        rule=rule.rec_name, action=action.rec_name,
+                        placeholder=name, model=model_label(rule.model)))
+            Target = (field.get_target() if hasattr(field, 'get_target')
+                else None)
+
+
+def fill_placeholders(text, record):
+    "text with each {field.path} replaced by the record's value, for people"
+    pool = Pool()
+    Lang = pool.get('ir.lang')
+    if not text:
+        return text
+    lang = Lang.get()
+    result = []
+    for literal, name, _, _ in _formatter.parse(text):
+        result.append(literal)
+        if name is None:
+            continue
+        value, owner, last = record, None, None
+        for part in name.split('.'):
+            if value is None:
+                break
+            owner, last = value, part
+            value = getattr(value, part, None)
+        result.append(_display(value, owner, last, lang))
+    return ''.join(result)
+
+
+def _display(value, owner, name, lang):
+    if value is None or value is False:
+        return ''
+    if isinstance(value, Model):
+        return value.rec_name
+    if isinstance(value, (list, tuple)):
+        return ', '.join(_display(v, None, None, lang) for v in value)
+    if isinstance(value, dt.datetime):
+        return lang.strftime(value, lang.date + ' %H:%M')
+    if isinstance(value, dt.date):
+        return lang.strftime(value)
+    if isinstance(value, Decimal):
+        return lang.format('%.2f', value, grouping=True)
+    if owner is not None and owner._fields[name]._type == 'selection':
+        selection = owner.fields_get([name])[name]['selection']
+        if isinstance(selection, list):
+            return dict(selection).get(value, value)
+    return str(value)
+
+
+class AutomationLog(ModelSQL, ModelView):
+    "Automation Log"
+    __name__ = 'crm.automation.log'
+    __string__ = "Automation Log"
+
+    rule = fields.Many2One(
+        'crm.automation.rule', "Rule", required=True, ondelete='CASCADE',
+        readonly=True)
+    date = fields.DateTime("Date", readonly=True)
+    record = fields.Reference(
+        "Record", selection=[(None, '')] + MODELS, readonly=True)
+    record_id = fields.Integer("Record ID", readonly=True)
+    occurrence = fields.Char(
+        "Occurrence", readonly=True,
+        help="What the rule ran for: the date or last activity of a "
+        "time-based rule, the event otherwise.")
+    state = fields.Selection([
+            ('done', "Done"),
+            ('failed', "Failed"),
+            ('skipped', "Skipped"),
+            ], "State", readonly=True, sort=False)
+    actions = fields.Text("Actions Taken", readonly=True)
+    error = fields.Text("Error", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.add(
+            Index(t,
+                (t.rule, Index.Range()),
+                (t.record_id, Index.Range())))
+        cls._order = [('date', 'DESC'), ('id', 'DESC')]
+
+    @classmethod
+    def default_date(cls):
+        return dt.datetime.now()
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.append(
+            ('crm.automation.rule|run_scheduled', "Run Automation Rules"))
+
+
+class AutomatedMixin:
+    "Start the event rules of a model when its records are created or change"
+    __slots__ = ()
+
+    @classmethod
+    def on_modification(cls, mode, records, field_names=None):
+        pool = Pool()
+        Rule = pool.get('crm.automation.rule')
+        super().on_modification(mode, records, field_names=field_names)
+        if mode == 'create':
+            Rule.on_created(records)
+
+    @classmethod
+    def on_write(cls, records, values):
+        pool = Pool()
+        Rule = pool.get('crm.automation.rule')
+        callbacks = super().on_write(records, values)
+        names = Rule.watched_fields(cls.__name__) & values.keys()
+        if names:
+            before = {r.id: {n: _value(getattr(r, n)) for n in names}
+                for r in records}
+            callbacks.append(
+                lambda: Rule.on_changed(cls.browse(list(before)), before))
+        return callbacks
+
+
+class LastActivityMixin(AutomatedMixin):
+    """Keep when an activity was last planned or done (LAST_ACTIVITY), for
+    "no activity for N days"; a new record counts from its creation"""
+    __slots__ = ()
+
+    @classmethod
+    def __register__(cls, module):
+        super().__register__(module)
+        fill_last_activity(cls, LAST_ACTIVITY[cls.__name__],
+            ACTIVITY_LINK[cls.__name__])
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        values = super().preprocess_values(mode, values)
+        if mode == 'create':
+            values.setdefault(LAST_ACTIVITY[cls.__name__], dt.datetime.now())
+        return values
+
+    @classmethod
+    def copy(cls, records, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault(LAST_ACTIVITY[cls.__name__])
+        return super().copy(records, default=default)
+
+
+class SaleOpportunity(LastActivityMixin, metaclass=PoolMeta):
+    __name__ = 'sale.opportunity'
+
+    last_activity = fields.DateTime(
+        "Last Activity", readonly=True,
+        help="When an activity was last planned or done for it.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t, (t.last_activity, Index.Range()),
+                    where=t.state.in_(['lead', 'opportunity', 'converted'])),
+                Index(t, (t.expected_close_date, Index.Range()),
+                    where=t.state.in_(['lead', 'opportunity', 'converted'])),
+                })
+
+
+
+class Party(LastActivityMixin, metaclass=PoolMeta):
+    __name__ = 'party.party'
+
+    crm_last_activity = fields.DateTime(
+        "Last Activity", readonly=True,
+        help="When an activity was last planned or done for the customer.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.add(Index(t, (t.crm_last_activity, Index.Range())))
+
+
+
+class Sale(AutomatedMixin, metaclass=PoolMeta):
+    __name__ = 'sale.sale'
+
+    # sale's quotation_expire is computed and its SQL search does not work
+    # on SQLite (a date plus an interval); stored, rules and their index
+    # can use it on both databases.
+    quote_valid_until = fields.Date(
+        "Quote Valid Until", readonly=True,
+        states={
+            'invisible': ~Eval('state').in_(['draft', 'quotation']),
+            },
+        help="The last day the quotation is valid, kept from its date and "
+        "validity.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.add(
+            Index(t, (t.quote_valid_until, Index.Range()),
+                where=t.state.in_(['draft', 'quotation'])))
+
+    @classmethod
+    def __register__(cls, module):
+        super().__register__(module)
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.id,
+                where=(table.quote_valid_until == Null)
+                & (table.quotation_validity != Null)
+                & table.state.in_(['draft', 'quotation'])))
+        cls._store_quote_valid_until(cls.browse([i for i, in cursor]))
+
+    @classmethod
+    def on_modification(cls, mode, sales, field_names=None):
+        if mode == 'create' or (mode == 'write' and {
+                    'quotation_date', 'quotation_validity', 'company',
+                    } & field_names):
+            cls._store_quote_valid_until(sales)
+        super().on_modification(mode, sales, field_names=field_names)
+
+    @classmethod
+    def _store_quote_valid_until(cls, sales):
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        by_date = defaultdict(list)
+        for sale in cls.browse(sales):
+            by_date[sale.on_change_with_quotation_expire()].append(sale.id)
+        for date, ids in by_date.items():
+            for sub in _slices(ids):
+                cursor.execute(*table.update(
+                        [table.quote_valid_until], [date],
+                        where=table.id.in_(sub)))
+        for cache in Transaction().cache.values():
+            cache.pop(cls.__name__, None)
+
+    @classmethod
+    def copy(cls, sales, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault('quote_valid_until')
+        return super().copy(sales, default=default)
+
+
+def fill_last_activity(Target, name, link):
+    """Give the records that have none their latest activity, else their
+    creation, so that "no activity for N days" counts from there"""
+    pool = Pool()
+    Activity = pool.get('crm.activity')
+    table = Target.__table__()
+    activity = Activity.__table__()
+    cursor = Transaction().connection.cursor()
+    column = getattr(table, name)
+    latest = activity.select(
+        Max(Coalesce(activity.done_date, activity.create_date)),
+        where=getattr(activity, link) == table.id)
+    cursor.execute(*table.update(
+            [column], [Coalesce(latest, table.create_date)],
+            where=column == Null))
+
+
+def touch_last_activity(activities, now=None):
+    "Record on their opportunities and customers that activities happened"
+    pool = Pool()
+    now = now or dt.datetime.now()
+    cursor = Transaction().connection.cursor()
+    for model, name in LAST_ACTIVITY.items():
+        Target = pool.get(model)
+        link = ACTIVITY_LINK[model]
+        ids = list({getattr(a, link).id for a in activities
+                if getattr(a, link)})
+        table = Target.__table__()
+        column = getattr(table, name)
+        for sub in _slices(ids):
+            cursor.execute(*table.update(
+                    [column], [now],
+                    where=table.id.in_(sub)
+                    & ((column == Null) | (column < now))))
+        # The cached records must not keep the old value.
+        for cache in Transaction().cache.values():
+            cache.pop(Target.__name__, None)
