@@ -622,6 +622,8 @@ def load_demo(seed=DEFAULT_SEED):
         timer("assignment rules and web form created")
         _create_activities(seed)
         timer("activities created")
+        _switch_on_automation()
+        timer("automation rules switched on")
     logger.info("demo: loaded in %.1fs", time.monotonic() - timer.start)
     return True
 
@@ -682,6 +684,18 @@ def _create_activities(seed):
             continue
         values.append(activity)
     Activity.create(values)
+
+
+def _switch_on_automation():
+    """Switch on the shipped automation rules, after the history so that
+    they act on what the visitor does, and run the time-based ones once so
+    that their log shows what they found"""
+    pool = Pool()
+    Rule = pool.get('crm.automation.rule')
+    with Transaction().set_context(active_test=False):
+        rules = Rule.search([('active', '=', False)])
+    Rule.write(rules, {'active': True})
+    Rule.run_scheduled()
 
 
 def _create_lead_capture(users):

@@ -4,6 +4,7 @@ Runs headless Debian chromium through Playwright against the trytond of
 the ``crm_server`` fixture, once with a phone viewport and once with a
 desktop one, and saves a screenshot of each to test-artifacts/."""
 import re
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -424,3 +425,82 @@ def test_mark_activity_done(crm_server, page, viewport):
         assert not page.problems, page.problems
     finally:
         screenshot('last')
+
+
+@pytest.mark.parametrize('viewport', list(VIEWPORTS))
+def test_automation_rule(crm_server, page, viewport):
+    """Switch on the shipped new-lead rule in CRM > Configuration >
+    Automation Rules; a new lead gets its call, and the rule's log says so"""
+    screenshot = numbered_screenshots(page, f'automation-{viewport}')
+    rule_name = "New lead: call within 1 working day"
+    try:
+        login(page, crm_server)
+        expect_ready_desk(page)
+        menu = open_menu(page)
+        menu.locator('div.column-char[title="CRM"]').click()
+        configuration = menu.locator(
+            'div.column-char[title="Configuration"]').first
+        configuration.wait_for(state='visible')
+        configuration.click()
+        rules = menu.locator(
+            'div.column-char[title="Automation Rules"]').first
+        rules.wait_for(state='visible')
+        rules.click()
+        page.locator('#tablist li.active').filter(
+            has_text='Automation Rules').wait_for(state='attached')
+        content = page.locator('#tabcontent .tab-pane.active')
+        row = content.locator('table.tree > tbody > tr').filter(
+            has_text=rule_name)
+        row.wait_for(state='visible')
+        screenshot('rules')
+
+        # Open it, tick Active, save.
+        row.get_by_text(rule_name).click()
+        content.get_by_role('button', name='Switch').first.click()
+        active = content.locator('input[type="checkbox"][name="active"]')
+        active.wait_for(state='visible')
+        assert not active.is_checked()
+        active.click()
+        content.get_by_role('button', name='Save').first.click()
+        for _ in range(50):  # saved when the server says so
+            rule, = rpc(page, 'model.crm.automation.rule.search_read',
+                [('name', '=', rule_name), ('active', 'in', [True, False])],
+                0, None, None, ['active'])
+            if rule['active']:
+                break
+            page.wait_for_timeout(200)
+        assert rule['active']
+        screenshot('switched-on')
+
+        # A new lead: the rule plans the call for its owner.
+        user = page.evaluate('Sao.Session.current_session.user_id')
+        company, = rpc(page, 'model.company.company.search',
+            [], 0, None, None)
+        lead, = rpc(page, 'model.sale.opportunity.create', [{
+                    'description': f"Lead from the {viewport} test",
+                    'owner': user, 'company': company}])
+        calls = rpc(page, 'model.crm.activity.search_read',
+            [('opportunity', '=', lead)], 0, None, None,
+            ['subject', 'owner', 'state'])
+        assert [(c['owner'], c['state']) for c in calls] == [
+            (user, 'planned')], calls
+        assert calls[0]['subject'].startswith("Call the new lead")
+
+        # The rule's log shows it.
+        content.get_by_role('button', name='Reload').first.click()
+        content.locator('.nav-tabs').get_by_text(
+            'Log', exact=True).first.click()
+        line = content.locator('table.tree > tbody > tr').filter(
+            has_text=calls[0]['subject'])
+        line.first.wait_for(state='visible')
+        screenshot('log')
+        assert not page.locator('.error-dialog:visible').count(), (
+            page.locator('.error-dialog').all_inner_texts())
+        assert not page.problems, page.problems
+    finally:
+        screenshot('last')
+        with suppress(Exception):
+            rule_ids = rpc(page, 'model.crm.automation.rule.search',
+                [('name', '=', rule_name)], 0, None, None)
+            rpc(page, 'model.crm.automation.rule.write', rule_ids,
+                {'active': False})

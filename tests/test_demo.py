@@ -399,3 +399,33 @@ def test_import_leads_command(demo_db, tmp_path, capsys):
                 ('lead_email', '=', 'eva@feria-tres.test')])
         assert "Resto de leads" in event.assignment_reason
         assert event.lead_subdivision.code == 'ES-C'
+
+
+def test_automation_rules_on(demo_db):
+    "The shipped rules are on in the demo: a new lead gets its call"
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    name, _, _ = demo_db
+    with _transaction(name) as pool:
+        Rule = pool.get('crm.automation.rule')
+        with Transaction().set_context(active_test=False):
+            rules = Rule.search([])
+        assert len(rules) == 4 and all(r.active for r in rules)
+        assert all(r.last_run for r in rules
+            if r.trigger in {'inactive', 'date'})
+    with Transaction().start(name, 0) as transaction:
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        User = pool.get('res.user')
+        Company = pool.get('company.company')
+        company, = Company.search([])
+        owner, = User.search([('login', '=', demo.USERS[1][0])])
+        with Transaction().set_context(company=company.id):
+            lead, = Opportunity.create([{
+                        'description': "Lead de la prueba",
+                        'owner': owner.id,
+                        }])
+        call, = Opportunity(lead.id).activities
+        assert call.owner == owner
+        assert call.state == 'planned'
+        transaction.rollback()

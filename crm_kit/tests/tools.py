@@ -172,8 +172,9 @@ class CrmRouteTestCase(RouteTestCase):
 
 
 def missing_translations(module, language='es'):
-    """The strings of module without translation in its locale file, and
-    the translations whose placeholders differ from the original's"""
+    """The strings of module without translation in its locale file (a
+    fuzzy one counts as missing: Tryton does not load it), and the
+    translations whose placeholders differ from the original's"""
     import re
     import sys
     from pathlib import Path
@@ -187,7 +188,8 @@ def missing_translations(module, language='es'):
         sys.path.pop(0)
     placeholder = re.compile(r'%\(\w+\)s|\$\{[^}]*\}')
     po = polib.pofile(str(root / module / 'locale' / f'{language}.po'))
-    translated = {(e.msgctxt, e.msgid): e.msgstr for e in po if e.msgid}
+    translated = {(e.msgctxt, e.msgid): e.msgstr for e in po
+        if e.msgid and not e.fuzzy}
     missing = [f'{ctxt} {msgid!r}'
         for ctxt, msgid in current_strings(module)
         if not translated.get((ctxt, msgid))]
