@@ -58,7 +58,7 @@ ASSIGNEES = [
     ('user', "User"),
     ]
 # What time-based rules look at: open leads and opportunities, quotes not
-# yet confirmed, customers still active.
+# yet confirmed, and customers (see open_domain).
 OPEN_DOMAINS = {
     'sale.opportunity': [
         ('state', 'in', ['lead', 'opportunity', 'converted'])],
@@ -416,7 +416,7 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
         a pass costs what it finds, not the size of the table"""
         pool = Pool()
         Model = pool.get(self.model)
-        domain = list(OPEN_DOMAINS[self.model])
+        domain = self.open_domain()
         if self.trigger == 'inactive':
             name = LAST_ACTIVITY[self.model]
             cutoff = now - dt.timedelta(days=self.days)
@@ -447,6 +447,19 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
         done = self.done_occurrences(records)
         return [(r, _occurrence(getattr(r, key))) for r in records
             if (r.id, _occurrence(getattr(r, key))) not in done]
+
+    def open_domain(self):
+        "The records a time-based rule may act on"
+        pool = Pool()
+        Company = pool.get('company.company')
+        Employee = pool.get('company.employee')
+        domain = list(OPEN_DOMAINS[self.model])
+        if self.model == 'party.party':
+            # Not the company itself nor its people: they are no customers.
+            internal = {c.party.id for c in Company.search([])}
+            internal |= {e.party.id for e in Employee.search([])}
+            domain.append(('id', 'not in', list(internal)))
+        return domain
 
     def done_occurrences(self, records):
         pool = Pool()
@@ -484,6 +497,7 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
             pairs = [(r, o) for r, o in pairs if r.id in matching]
         transaction = Transaction()
         chain = tuple(transaction.context.get(CHAIN) or ())
+        batch = Batch(pool.get(self.model), [r.id for r, _ in pairs])
         logs = []
         for record, key in pairs:
             link = '%s:%s' % (self.id, record.id)
@@ -500,7 +514,7 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
                 with transaction.set_context(**{CHAIN: chain + (link,)}), \
                         savepoint():
                     for action in self.actions:
-                        done.append(action.execute(record, now))
+                        done.append(action.execute(record, now, batch))
             except Exception as exception:
                 if not isinstance(exception, (UserError, UserWarning)):
                     logger.exception(
@@ -707,18 +721,20 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
 
     # Doing it
 
-    def execute(self, record, now):
-        "Do the action on record and say what was done"
-        return getattr(self, '_execute_%s' % self.action)(record, now)
+    def execute(self, record, now, batch=None):
+        """Do the action on record and say what was done; batch holds the
+        records acted on together (see Batch)"""
+        batch = batch or Batch(record.__class__, [record.id])
+        return getattr(self, '_execute_%s' % self.action)(record, now, batch)
 
-    def _execute_activity(self, record, now):
+    def _execute_activity(self, record, now, batch):
         pool = Pool()
         Activity = pool.get('crm.activity')
         Lang = pool.get('ir.lang')
         owner = self.get_assignee(record)
         due = add_days(now, self.due_days or 0, self.working_days)
         due = due.replace(second=0, microsecond=0)
-        subject, notes = self.texts_for(owner, record)
+        subject, notes = self.texts_for(owner, record, batch)
         values = {
             'company': record_company(record),
             'type': self.activity_type.id,
@@ -736,11 +752,11 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
             subject=activity.subject, user=owner.rec_name,
             due=lang.strftime(due, lang.date + ' %H:%M'))
 
-    def _execute_notify(self, record, now):
+    def _execute_notify(self, record, now, batch):
         pool = Pool()
         Notification = pool.get('res.notification')
         user = self.get_assignee(record)
-        label, description = self.texts_for(user, record)
+        label, description = self.texts_for(user, record, batch)
         Notification(
             user=user, label=label, description=description,
             icon='tryton-notification', model=record.__name__,
@@ -748,7 +764,7 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
         return gettext('crm_kit_activity.msg_automation_did_notify',
             user=user.rec_name)
 
-    def _execute_email(self, record, now):
+    def _execute_email(self, record, now, batch):
         template = self.email_template
         values = template.get(record)
         to = values.get('to')
@@ -762,7 +778,7 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
         return gettext('crm_kit_activity.msg_automation_did_email',
             to=', '.join(to))
 
-    def _execute_stage(self, record, now):
+    def _execute_stage(self, record, now, batch):
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
         if record.stage != self.stage:
@@ -770,14 +786,10 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
         return gettext('crm_kit_activity.msg_automation_did_stage',
             stage=self.stage.rec_name)
 
-    def texts_for(self, user, record):
+    def texts_for(self, user, record, batch):
         "The subject and message filled for record, in user's language"
         language = user.language.code if user.language else None
-        with Transaction().set_context(language=language):
-            action = self.__class__(self.id)
-            record = record.__class__(record.id)
-            return (fill_placeholders(action.subject, record)[:250],
-                fill_placeholders(action.message, record))
+        return batch.texts(self, language)[record.id]
 
     def get_assignee(self, record):
         "The active user the action is for, or a clear error"
@@ -800,6 +812,31 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
                     record=record.rec_name,
                     assignee=label[self.assignee]))
         return user
+
+
+class Batch:
+    """The records a rule acts on together.  The texts of an action are
+    filled for all of them at once, per language, before they change:
+    reading them record by record between writes would read the whole
+    batch again each time (Tryton drops its prefetched values at every
+    write)."""
+
+    def __init__(self, Model, ids):
+        self.Model = Model
+        self.ids = list(dict.fromkeys(ids))
+        self._texts = {}
+
+    def texts(self, action, language):
+        "{record id: (subject, message)} of action, in language"
+        key = (action.id, language)
+        if key not in self._texts:
+            with Transaction().set_context(language=language):
+                action = action.__class__(action.id)
+                self._texts[key] = {
+                    r.id: (fill_placeholders(action.subject, r)[:250],
+                        fill_placeholders(action.message, r))
+                    for r in self.Model.browse(self.ids)}
+        return self._texts[key]
 
 
 def add_days(moment, days, working_days=False):
@@ -1133,8 +1170,7 @@ class Sale(AutomatedMixin, metaclass=PoolMeta):
                 cursor.execute(*table.update(
                         [table.quote_valid_until], [date],
                         where=table.id.in_(sub)))
-        for cache in Transaction().cache.values():
-            cache.pop(cls.__name__, None)
+        forget_cached(cls, [s.id for s in sales])
 
     @classmethod
     def copy(cls, sales, default=None):
@@ -1177,6 +1213,15 @@ def touch_last_activity(activities, now=None):
                     [column], [now],
                     where=table.id.in_(sub)
                     & ((column == Null) | (column < now))))
-        # The cached records must not keep the old value.
-        for cache in Transaction().cache.values():
-            cache.pop(Target.__name__, None)
+        forget_cached(Target, ids)
+
+
+def forget_cached(Model, ids):
+    """Drop the transaction's cached values of these records only, after
+    an update in SQL: dropping the whole model's cache would read the other
+    records again, one batch per record acted on"""
+    for cache in Transaction().cache.values():
+        if Model.__name__ in cache:
+            records = cache[Model.__name__]
+            for id_ in ids:
+                records.pop(id_, None)

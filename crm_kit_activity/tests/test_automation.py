@@ -283,6 +283,33 @@ class AutomationTestCase(ActivityTestCase):
         self.assertEqual(len({log.occurrence for log in logs_of(rule)}), 2)
 
     @with_transaction()
+    def test_idle_customer(self):
+        "No contact with a customer for 30 days: their rep is told"
+        pool = Pool()
+        Rule = pool.get('crm.automation.rule')
+        Party = pool.get('party.party')
+        crm = setup_crm()
+        rule = make_rule([{
+                    'action': 'notify', 'assignee': 'owner',
+                    'subject': "No contact with {name} for 30 days",
+                    }],
+            model='party.party', trigger='inactive', days=30)
+        create_opportunity(crm)
+        now = dt.datetime.now()
+        table = Party.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.update(
+                [table.crm_last_activity], [now - dt.timedelta(days=31)]))
+        Transaction().cache.clear()
+        Rule.run_scheduled(now=now)
+        notice, = notifications(crm.rep)
+        self.assertEqual(notice.label,
+            "No contact with %s for 30 days" % crm.customer.name)
+        # The company's own party is no customer.
+        self.assertEqual(
+            [log.record for log in logs_of(rule)], [crm.customer])
+
+    @with_transaction()
     def test_quote_expiring_notifies_owner(self):
         "Shipped: a quote that expires in 3 days is told to its owner once"
         pool = Pool()
