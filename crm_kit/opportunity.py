@@ -312,6 +312,19 @@ class SaleOpportunity(metaclass=PoolMeta):
                     StageLog.from_move(o, None, None) for o in opportunities])
 
     @classmethod
+    def _bulk_insert_values(cls):
+        """Column values modules keep on every new opportunity, for the
+        rows inserted in bulk without create (the lead import)"""
+        return {}
+
+    @classmethod
+    def _after_bulk_insert(cls, ids):
+        """What create would have started for the opportunities of ids,
+        inserted in bulk, once they are stored (browse them in slices: a
+        browse of thousands of ids costs their square)"""
+        pass
+
+    @classmethod
     def copy(cls, opportunities, default=None):
         default = default.copy() if default is not None else {}
         default.setdefault('stage_logs')

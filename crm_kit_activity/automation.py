@@ -1096,10 +1096,28 @@ class SaleOpportunity(LastActivityMixin, metaclass=PoolMeta):
         cls._sql_indexes.update({
                 Index(t, (t.last_activity, Index.Range()),
                     where=t.state.in_(['lead', 'opportunity', 'converted'])),
+                # Leads seldom have one: no entry for them (each index
+                # entry costs the lead import).
                 Index(t, (t.expected_close_date, Index.Range()),
-                    where=t.state.in_(['lead', 'opportunity', 'converted'])),
+                    where=t.state.in_(['lead', 'opportunity', 'converted'])
+                    & (t.expected_close_date != Null)),
                 })
 
+    @classmethod
+    def _bulk_insert_values(cls):
+        values = super()._bulk_insert_values()
+        values['last_activity'] = dt.datetime.now()
+        return values
+
+    @classmethod
+    def _after_bulk_insert(cls, ids):
+        pool = Pool()
+        Rule = pool.get('crm.automation.rule')
+        super()._after_bulk_insert(ids)
+        if any(trigger == 'created'
+                for _, trigger, _, _ in Rule.event_rules(cls.__name__)):
+            for sub in _slices(ids):
+                Rule.on_created(cls.browse(sub))
 
 
 class Party(LastActivityMixin, metaclass=PoolMeta):

@@ -438,6 +438,7 @@ class SaleOpportunity(metaclass=PoolMeta):
                 }
 
         rows = []
+        extra = cls._bulk_insert_values()
         for values, choice in zip(values_list, choices):
             pipeline_id = values.get('pipeline') or main.id
             stage_id, probability = first_stage(pipeline_id)
@@ -454,6 +455,7 @@ class SaleOpportunity(metaclass=PoolMeta):
                     'stage_date': now,
                     'create_uid': user,
                     'create_date': now,
+                    **extra,
                     })
             if choice and choice.user:
                 row.update(owner_values(choice.user))
@@ -669,16 +671,6 @@ def insert_rows(Model, rows, later=None):
             ids.extend(sub_ids)
         else:
             return ids
-    for row in rows[len(ids):]:
-        values = [row.get(c) for c in columns]
-        if database.has_returning():
-            cursor.execute(*table.insert(
-                    sql_columns, [values], [table.id]))
-            ids.append(cursor.fetchone()[0])
-        else:
-            cursor.execute(*table.insert(sql_columns, [values]))
-            ids.append(database.lastid(cursor))
-    return ids
     for row in rows[len(ids):]:
         values = [row.get(c) for c in columns]
         if database.has_returning():

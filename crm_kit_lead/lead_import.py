@@ -297,6 +297,7 @@ class LeadImport(Workflow, ModelSQL, ModelView):
     def import_rows(self, start, size=None):
         """Import up to size rows from data row start; return where the
         next chunk starts, or None when the file is done"""
+        Opportunity = Pool().get('sale.opportunity')
         size = size or CHUNK
         table = self.table()
         converter = LeadRowConverter(self.mapping(), columns=table.columns)
@@ -305,6 +306,7 @@ class LeadImport(Workflow, ModelSQL, ModelView):
             ['created', 'updated', 'skipped', 'rejected'], 0)
         read = 0
         sent = None
+        inserted = []
         # One assigner for the chunk: the rules are read once and the open
         # leads counted once, then followed as leads are given out.
         assigner = LeadAssigner()
@@ -315,12 +317,14 @@ class LeadImport(Workflow, ModelSQL, ModelView):
                     break
                 read += len(batch)
                 batch_counts, sent = self.import_batch(
-                    converter, batch, assigner, sent)
+                    converter, batch, assigner, sent, inserted)
                 for status, count in batch_counts.items():
                     counts[status] += count
         finally:
             wait(sent)
         assigner.save()
+        # Stored: what create would have started (automation rules…).
+        Opportunity._after_bulk_insert(inserted)
         values = {k: getattr(self, k) + v for k, v in counts.items()}
         values['processed_rows'] = processed = self.processed_rows + read
         self.write([self], values)
@@ -329,13 +333,15 @@ class LeadImport(Workflow, ModelSQL, ModelView):
             return None
         return start + size
 
-    def import_batch(self, converter, batch, assigner, sent=None):
+    def import_batch(
+            self, converter, batch, assigner, sent=None, inserted=None):
         """Validate, de-duplicate, assign and insert one batch of rows;
         return the count of each outcome and what send returned.
 
         sent is what the previous batch sent: its rows are checked while
         the database stores that batch, then waited for.  assigner is the
-        chunk's LeadAssigner, which the caller saves."""
+        chunk's LeadAssigner, which the caller saves; the ids of the new
+        leads are added to inserted."""
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
         Duplicate = pool.get('crm.lead.duplicate')
@@ -444,7 +450,9 @@ class LeadImport(Workflow, ModelSQL, ModelView):
                 elif choices[i] is not None:
                     choices[i].user = importer
         later = [] if backend.name == 'postgresql' else None
-        Opportunity.insert_leads(to_insert, choices, later=later)
+        ids = Opportunity.insert_leads(to_insert, choices, later=later)
+        if inserted is not None:
+            inserted.extend(ids)
         for lead_id, values in to_update:
             values = {k: v for k, v in values.items()
                 if k not in {'import_fingerprint', 'owner', 'party'}}
