@@ -27,6 +27,7 @@ from trytond.model.fields import domain_validate
 from trytond.model.modelstorage import is_leaf
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval, If, PYSONDecoder
+from trytond.sendmail import SMTPDataManager
 from trytond.transaction import Transaction, without_check_access
 
 from crm_kit.mail import send_background_email
@@ -105,15 +106,25 @@ def savepoint():
         cursor.execute('BEGIN IMMEDIATE')
     name = 'crm_automation_%d' % next(_savepoints)
     cursor.execute('SAVEPOINT %s' % name)
+    # E-mails wait in the transaction's SMTP managers for the commit: those
+    # queued by the failed block go with its rows.
+    queued = {id(m): len(m.queue) for m in _mail_managers(transaction)}
     try:
         yield
     except BaseException:
         cursor.execute('ROLLBACK TO SAVEPOINT %s' % name)
         cursor.execute('RELEASE SAVEPOINT %s' % name)
         transaction.cache.clear()
+        for manager in _mail_managers(transaction):
+            del manager.queue[queued.get(id(manager), 0):]
         raise
     else:
         cursor.execute('RELEASE SAVEPOINT %s' % name)
+
+
+def _mail_managers(transaction):
+    return [m for m in (transaction._datamanagers or [])
+        if isinstance(m, SMTPDataManager)]
 
 
 def model_label(model):

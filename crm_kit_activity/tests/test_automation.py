@@ -526,6 +526,38 @@ class AutomationTestCase(ActivityTestCase):
             stage('stage_new'))
 
     @with_transaction()
+    def test_failed_rule_sends_no_email(self):
+        "The e-mail of a rule that then fails is not sent at the commit"
+        pool = Pool()
+        Template = pool.get('ir.email.template')
+        Model = pool.get('ir.model')
+        crm = setup_crm()
+        model, = Model.search([('name', '=', 'sale.opportunity')])
+        template, = Template.create([{
+                    'model': model.id,
+                    'name': "Bienvenida",
+                    'recipients': model_field('sale.opportunity', 'party').id,
+                    'subject': "Gracias",
+                    }])
+        email_first = make_rule([
+                {'action': 'email', 'email_template': template.id},
+                {'action': 'stage', 'stage': stage('stage_offer').id},
+                ])
+        create_opportunity(crm)
+        self.assertEqual(logs_of(email_first)[0].state, 'failed')
+        queued = [message for manager in Transaction()._datamanagers
+            for message in getattr(manager, 'queue', [])]
+        self.assertEqual(queued, [])
+
+        # Without the failing action the e-mail waits for the commit.
+        Action = pool.get('crm.automation.action')
+        Action.delete([email_first.actions[1]])
+        create_opportunity(crm)
+        queued = [message for manager in Transaction()._datamanagers
+            for message in getattr(manager, 'queue', [])]
+        self.assertEqual(len(queued), 1)
+
+    @with_transaction()
     def test_loop_between_rules_stops(self):
         "Two rules moving each other's stage: each runs once, then skipped"
         pool = Pool()

@@ -22,6 +22,15 @@ def notifications(user):
         [('user', '=', user.id)], order=[('id', 'ASC')])
 
 
+def email_reminders_to(user):
+    "Switch reminder e-mails on and give user an address"
+    pool = Pool()
+    Configuration = pool.get('crm.activity.configuration')
+    User = pool.get('res.user')
+    Configuration.write([Configuration(1)], {'reminder_email': True})
+    User.write([user], {'email': 'rep@crm.test'})
+
+
 class ReminderTestCase(ActivityTestCase):
 
     @with_transaction()
@@ -115,15 +124,11 @@ class ReminderTestCase(ActivityTestCase):
     def test_by_email_when_configured(self):
         pool = Pool()
         Activity = pool.get('crm.activity')
-        Configuration = pool.get('crm.activity.configuration')
-        User = pool.get('res.user')
         crm = setup_crm()
-        Configuration.write([Configuration(1)], {'reminder_email': True})
-        User.write([crm.rep], {'email': 'rep@crm.test'})
+        email_reminders_to(crm.rep)
         create_activity(crm, due=NOW - dt.timedelta(minutes=1))
         create_activity(crm, owner=crm.rep2, due=NOW - dt.timedelta(minutes=1))
-        with patch('crm_kit.mail.send_message_transactional'
-                ) as send:
+        with patch('crm_kit.mail.send_message_transactional') as send:
             Activity.send_reminders(NOW)
         message, = [c.args[0] for c in send.call_args_list]
         self.assertEqual(message['To'], 'rep@crm.test')
@@ -136,13 +141,10 @@ class ReminderTestCase(ActivityTestCase):
         "An unreachable mail server is logged at commit, nothing rolls back"
         pool = Pool()
         Activity = pool.get('crm.activity')
-        Configuration = pool.get('crm.activity.configuration')
         Email = pool.get('ir.email')
-        User = pool.get('res.user')
         transaction = Transaction()
         crm = setup_crm()
-        Configuration.write([Configuration(1)], {'reminder_email': True})
-        User.write([crm.rep], {'email': 'rep@crm.test'})
+        email_reminders_to(crm.rep)
         first = create_activity(crm, due=NOW - dt.timedelta(minutes=2))
         second = create_activity(crm, due=NOW - dt.timedelta(minutes=1))
         Activity.send_reminders(NOW)
