@@ -624,6 +624,8 @@ def load_demo(seed=DEFAULT_SEED):
         timer("activities created")
         _switch_on_automation()
         timer("automation rules switched on")
+        _flag_customers(seed)
+        timer("customers flagged")
     logger.info("demo: loaded in %.1fs", time.monotonic() - timer.start)
     return True
 
@@ -684,6 +686,28 @@ def _create_activities(seed):
             continue
         values.append(activity)
     Activity.create(values)
+
+
+# How many customers carry each shipped flag in the demo.
+FLAGS = [('flag_vip', 6), ('flag_complaint', 3), ('flag_payment_issue', 2)]
+
+
+def _flag_customers(seed):
+    """Flag a few customers who have won deals, as their reps would: they
+    show in the lists with their icon and colour"""
+    pool = Pool()
+    Party = pool.get('party.party')
+    ModelData = pool.get('ir.model.data')
+    rng = random.Random(seed)
+    customers = Party.search(
+        [('crm_lifecycle', '=', 'customer')], order=[('id', 'ASC')])
+    picked = rng.sample(customers, sum(n for _, n in FLAGS))
+    args = []
+    for xml_id, count in FLAGS:
+        flag = ModelData.get_id('crm_kit_alert', xml_id)
+        chosen, picked = picked[:count], picked[count:]
+        args.extend((chosen, {'crm_flags': [('add', [flag])]}))
+    Party.write(*args)
 
 
 def _switch_on_automation():

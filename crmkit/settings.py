@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 DEFAULT_DATABASE = 'crm'
-MODULES = ['crm_kit', 'crm_kit_lead', 'crm_kit_activity']
+MODULES = ['crm_kit', 'crm_kit_lead', 'crm_kit_activity', 'crm_kit_alert']
 LANGUAGES = ['es']
 
 

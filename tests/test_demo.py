@@ -429,3 +429,15 @@ def test_automation_rules_on(demo_db):
         assert call.owner == owner
         assert call.state == 'planned'
         transaction.rollback()
+
+
+def test_flagged_customers(demo_db):
+    "A few customers carry the shipped flags, the first one shown"
+    name, _, _ = demo_db
+    with _transaction(name) as pool:
+        Party = pool.get('party.party')
+        flagged = Party.search([('crm_flags', '!=', None)])
+        assert len(flagged) == sum(n for _, n in demo.FLAGS)
+        assert all(p.crm_lifecycle == 'customer' for p in flagged)
+        icons = {p.crm_flag_icon for p in Party.browse(flagged)}
+        assert icons == {'tryton-star', 'tryton-warning', 'tryton-error'}

@@ -2,6 +2,8 @@
 # this repository contains the full copyright notices and license terms.
 "Builders shared by the crm_kit tests: a company with its sales setup, the "
 "three roles, a team, a customer and a product."
+import json
+from base64 import urlsafe_b64encode
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -169,6 +171,18 @@ class CrmRouteTestCase(RouteTestCase):
                     exception.fix(extras)
                     continue
                 break
+
+    def rest(self, method, path, key, company=None, **kwargs):
+        """Call /<db>/rest/model/<path> with the bearer key, in English and,
+        as sao does, in company"""
+        headers = kwargs.pop('headers', {})
+        headers['Authorization'] = f'bearer {key}'
+        headers.setdefault('Accept-Language', 'en')
+        if company is not None:
+            headers.setdefault('X-Tryton-Context', urlsafe_b64encode(
+                    json.dumps({'company': company}).encode()).decode())
+        return getattr(self.client(), method)(
+            f'/{DB_NAME}/rest/model/{path}', headers=headers, **kwargs)
 
 
 def missing_translations(module, language='es'):

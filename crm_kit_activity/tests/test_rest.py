@@ -2,8 +2,6 @@
 # this repository contains the full copyright notices and license terms.
 "Activities through the REST API: the same rules and the same lifecycle."
 import datetime as dt
-import json
-from base64 import urlsafe_b64encode
 
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME
@@ -34,14 +32,8 @@ class ActivityRestTestCase(CrmRouteTestCase):
             cls.keys[user.login] = application.key
 
     def request(self, method, path, login='rep', **kwargs):
-        headers = kwargs.pop('headers', {})
-        headers['Authorization'] = f'bearer {self.keys[login]}'
-        headers.setdefault('Accept-Language', 'en')
-        # As sao does, the client says which company it works in.
-        headers.setdefault('X-Tryton-Context', urlsafe_b64encode(
-                json.dumps({'company': self.company}).encode()).decode())
-        return getattr(self.client(), method)(
-            f'/{DB_NAME}/rest/model/{path}', headers=headers, **kwargs)
+        return self.rest(
+            method, path, self.keys[login], self.company, **kwargs)
 
     def test_rep_lists_only_own(self):
         response = self.request('get', 'crm.activity')

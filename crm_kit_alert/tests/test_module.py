@@ -1,0 +1,12 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+from trytond.modules.company.tests import CompanyTestMixin
+from trytond.tests.test_tryton import ModuleTestCase
+
+
+class CrmKitAlertTestCase(CompanyTestMixin, ModuleTestCase):
+    "Test crm_kit_alert module"
+    module = 'crm_kit_alert'
+
+
+del ModuleTestCase
