@@ -9,7 +9,7 @@ from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction, without_check_access
 
-from .pipeline import OPPORTUNITY_STATES
+from .pipeline import OPEN_STATES, OPPORTUNITY_STATES
 from .team import current_user_team
 
 # The workflow method of sale.opportunity that reaches each state.
@@ -80,8 +80,7 @@ class SaleOpportunity(metaclass=PoolMeta):
                 })
         cls._buttons.update({
                 'create_quote': {
-                    'invisible': ~Eval('state').in_(
-                        ['lead', 'opportunity', 'converted']),
+                    'invisible': ~Eval('state').in_(OPEN_STATES),
                     'depends': ['state'],
                     },
                 'send_quote': {

@@ -17,6 +17,8 @@ OPPORTUNITY_STATES = [
     ('lost', "Lost"),
     ('cancelled', "Cancelled"),
     ]
+# The states of a deal still being worked on.
+OPEN_STATES = ['lead', 'opportunity', 'converted']
 
 
 class Pipeline(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):

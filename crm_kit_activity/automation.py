@@ -28,9 +28,11 @@ from trytond.model.modelstorage import is_leaf
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval, If, PYSONDecoder
 from trytond.sendmail import SMTPDataManager
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
 from crm_kit.mail import send_background_email
+from crm_kit.pipeline import OPEN_STATES
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ ASSIGNEES = [
 # yet confirmed, and customers (see open_domain).
 OPEN_DOMAINS = {
     'sale.opportunity': [
-        ('state', 'in', ['lead', 'opportunity', 'converted'])],
+        ('state', 'in', OPEN_STATES)],
     'sale.sale': [('state', 'in', ['draft', 'quotation'])],
     'party.party': [],
     }
@@ -132,6 +134,53 @@ def model_label(model):
     Rule = Pool().get('crm.automation.rule')
     return dict(Rule.fields_get(['model'])['model']['selection']
         ).get(model, model)
+
+
+def condition_domain(model, condition, error):
+    """The domain a rule's condition (PYSON or JSON) says on model, its
+    field paths checked; error(reason) makes the exception raised"""
+    Model = Pool().get(model)
+    if not condition:
+        return []
+    try:
+        domain = PYSONDecoder({}).decode(condition)
+        domain_validate(domain)
+    except Exception:
+        raise error(gettext(
+                'crm_kit_activity.msg_automation_condition_syntax'))
+
+    def check(domain, Model, prefix=''):
+        if is_leaf(domain):
+            path = prefix + domain[0]
+            name, _, rest = domain[0].partition('.')
+            field = Model._fields.get(name)
+            if not field or (rest and not hasattr(field, 'get_target')):
+                raise error(gettext(
+                        'crm_kit_activity.msg_automation_unknown_field',
+                        field=path))
+            if rest:
+                check([(rest,) + tuple(domain[1:])], field.get_target(),
+                    prefix=path[:-len(rest)])
+        elif domain:
+            start = 1 if domain[0] in ('AND', 'OR') else 0
+            for sub in domain[start:]:
+                check(sub, Model, prefix)
+    check(domain, Model)
+    return domain
+
+
+def open_domain(model):
+    "The records of model time-based rules and alerts look at"
+    pool = Pool()
+    Company = pool.get('company.company')
+    Employee = pool.get('company.employee')
+    domain = list(OPEN_DOMAINS[model])
+    if model == 'party.party':
+        # Not the company itself nor its people: they are no customers.
+        internal = {c.party.id for c in Company.search([])}
+        internal |= {e.party.id for e in Employee.search([])}
+        domain.append(('id', 'not in', list(internal)))
+    return domain
 
 
 class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
@@ -287,41 +336,12 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
 
     def get_condition(self):
         "The condition as a domain; raise a clear error when it is not one"
-        pool = Pool()
-        Model = pool.get(self.model)
-
         def error(reason):
             return AutomationError(gettext(
                     'crm_kit_activity.msg_automation_invalid_condition',
                     rule=self.rec_name, condition=self.condition,
                     reason=reason))
-        if not self.condition:
-            return []
-        try:
-            domain = PYSONDecoder({}).decode(self.condition)
-            domain_validate(domain)
-        except Exception:
-            raise error(gettext(
-                    'crm_kit_activity.msg_automation_condition_syntax'))
-
-        def check(domain, Model, prefix=''):
-            if is_leaf(domain):
-                path = prefix + domain[0]
-                name, _, rest = domain[0].partition('.')
-                field = Model._fields.get(name)
-                if not field or (rest and not hasattr(field, 'get_target')):
-                    raise error(gettext(
-                            'crm_kit_activity.msg_automation_unknown_field',
-                            field=path))
-                if rest:
-                    check([(rest,) + tuple(domain[1:])], field.get_target(),
-                        prefix=path[:-len(rest)])
-            elif domain:
-                start = 1 if domain[0] in ('AND', 'OR') else 0
-                for sub in domain[start:]:
-                    check(sub, Model, prefix)
-        check(domain, Model)
-        return domain
+        return condition_domain(self.model, self.condition, error)
 
     # Event triggers: run inside the change that starts them
 
@@ -461,25 +481,16 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
 
     def open_domain(self):
         "The records a time-based rule may act on"
-        pool = Pool()
-        Company = pool.get('company.company')
-        Employee = pool.get('company.employee')
-        domain = list(OPEN_DOMAINS[self.model])
-        if self.model == 'party.party':
-            # Not the company itself nor its people: they are no customers.
-            internal = {c.party.id for c in Company.search([])}
-            internal |= {e.party.id for e in Employee.search([])}
-            domain.append(('id', 'not in', list(internal)))
-        return domain
+        return open_domain(self.model)
 
     def done_occurrences(self, records):
         pool = Pool()
         Log = pool.get('crm.automation.log')
         done = set()
-        for sub in _slices([r.id for r in records]):
+        for sub in grouped_slice([r.id for r in records], 1000):
             for log in Log.search([
                         ('rule', '=', self.id),
-                        ('record_id', 'in', sub),
+                        ('record_id', 'in', list(sub)),
                         ('state', '!=', 'failed'),
                         ]):
                 done.add((log.record_id, log.occurrence))
@@ -543,9 +554,9 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
         Model = pool.get(self.model)
         ids = []
         condition = self.get_condition()
-        for sub in _slices([r.id for r in records]):
+        for sub in grouped_slice([r.id for r in records], 1000):
             ids.extend(r.id for r in Model.search(
-                    [('id', 'in', sub)] + condition))
+                    [('id', 'in', list(sub))] + condition))
         return ids
 
     @classmethod
@@ -559,11 +570,6 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
     def on_modification(cls, mode, rules, field_names=None):
         super().on_modification(mode, rules, field_names=field_names)
         cls._event_rules_cache.clear()
-
-
-def _slices(ids, size=1000):
-    for i in range(0, len(ids), size):
-        yield ids[i:i + size]
 
 
 def _value(value):
@@ -837,15 +843,18 @@ class Batch:
         self.ids = list(dict.fromkeys(ids))
         self._texts = {}
 
-    def texts(self, action, language):
-        "{record id: (subject, message)} of action, in language"
-        key = (action.id, language)
+    def texts(self, holder, language, names=('subject', 'message')):
+        """{record id: (filled text of each of names)} of holder (an action,
+        an alert rule), in language; the first text cut to 250 characters"""
+        key = (str(holder), language, names)
         if key not in self._texts:
             with Transaction().set_context(language=language):
-                action = action.__class__(action.id)
+                holder = holder.__class__(holder.id)
+                templates = [getattr(holder, n) for n in names]
                 self._texts[key] = {
-                    r.id: (fill_placeholders(action.subject, r)[:250],
-                        fill_placeholders(action.message, r))
+                    r.id: tuple(fill_placeholders(t, r)[:250] if not i
+                        else fill_placeholders(t, r)
+                        for i, t in enumerate(templates))
                     for r in self.Model.browse(self.ids)}
         return self._texts[key]
 
@@ -929,26 +938,32 @@ class _Formatter(string.Formatter):
 _formatter = _Formatter()
 
 
-def check_placeholders(text, rule, action):
-    pool = Pool()
-    Model = pool.get(rule.model)
-    try:
-        names = list(_formatter.parse_fields(text))
-    except ValueError:
-        raise AutomationError(gettext(
-                'crm_kit_activity.msg_automation_bad_template',
-                rule=rule.rec_name, text=text))
-    for name in names:
+def unknown_placeholder(text, model):
+    """The first {field.path} of text that is no field path of model, or
+    raise ValueError when text is no valid template"""
+    Model = Pool().get(model)
+    for name in _formatter.parse_fields(text):
         Target = Model
         for part in name.split('.'):
             field = Target._fields.get(part) if Target else None
             if not field:
-                raise AutomationError(gettext(
-                        'crm_kit_activity.msg_automation_unknown_placeholder',
-                        rule=rule.rec_name, action=action.rec_name,
-                        placeholder=name, model=model_label(rule.model)))
+                return name
             Target = (field.get_target() if hasattr(field, 'get_target')
                 else None)
+
+
+def check_placeholders(text, rule, action):
+    try:
+        name = unknown_placeholder(text, rule.model)
+    except ValueError:
+        raise AutomationError(gettext(
+                'crm_kit_activity.msg_automation_bad_template',
+                rule=rule.rec_name, text=text))
+    if name:
+        raise AutomationError(gettext(
+                'crm_kit_activity.msg_automation_unknown_placeholder',
+                rule=rule.rec_name, action=action.rec_name,
+                placeholder=name, model=model_label(rule.model)))
 
 
 def fill_placeholders(text, record):
@@ -1106,11 +1121,11 @@ class SaleOpportunity(LastActivityMixin, metaclass=PoolMeta):
         t = cls.__table__()
         cls._sql_indexes.update({
                 Index(t, (t.last_activity, Index.Range()),
-                    where=t.state.in_(['lead', 'opportunity', 'converted'])),
+                    where=t.state.in_(OPEN_STATES)),
                 # Leads seldom have one: no entry for them (each index
                 # entry costs the lead import).
                 Index(t, (t.expected_close_date, Index.Range()),
-                    where=t.state.in_(['lead', 'opportunity', 'converted'])
+                    where=t.state.in_(OPEN_STATES)
                     & (t.expected_close_date != Null)),
                 })
 
@@ -1127,8 +1142,8 @@ class SaleOpportunity(LastActivityMixin, metaclass=PoolMeta):
         super()._after_bulk_insert(ids)
         if any(trigger == 'created'
                 for _, trigger, _, _ in Rule.event_rules(cls.__name__)):
-            for sub in _slices(ids):
-                Rule.on_created(cls.browse(sub))
+            for sub in grouped_slice(ids, 1000):
+                Rule.on_created(cls.browse(list(sub)))
 
 
 class Party(LastActivityMixin, metaclass=PoolMeta):
@@ -1143,7 +1158,6 @@ class Party(LastActivityMixin, metaclass=PoolMeta):
         super().__setup__()
         t = cls.__table__()
         cls._sql_indexes.add(Index(t, (t.crm_last_activity, Index.Range())))
-
 
 
 class Sale(AutomatedMixin, metaclass=PoolMeta):
@@ -1195,10 +1209,10 @@ class Sale(AutomatedMixin, metaclass=PoolMeta):
         for sale in cls.browse(sales):
             by_date[sale.on_change_with_quotation_expire()].append(sale.id)
         for date, ids in by_date.items():
-            for sub in _slices(ids):
+            for sub in grouped_slice(ids, 1000):
                 cursor.execute(*table.update(
                         [table.quote_valid_until], [date],
-                        where=table.id.in_(sub)))
+                        where=table.id.in_(list(sub))))
         forget_cached(cls, [s.id for s in sales])
 
     @classmethod
@@ -1237,10 +1251,10 @@ def touch_last_activity(activities, now=None):
                 if getattr(a, link)})
         table = Target.__table__()
         column = getattr(table, name)
-        for sub in _slices(ids):
+        for sub in grouped_slice(ids, 1000):
             cursor.execute(*table.update(
                     [column], [now],
-                    where=table.id.in_(sub)
+                    where=table.id.in_(list(sub))
                     & ((column == Null) | (column < now))))
         forget_cached(Target, ids)
 

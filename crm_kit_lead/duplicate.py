@@ -20,11 +20,12 @@ from trytond.pool import Pool
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
+from crm_kit.pipeline import OPEN_STATES
+
 # The key fields of a lead, in the order a match is explained.
 KEYS = ['email_key', 'phone_key', 'tax_key', 'company_key']
-# The open states: a won, lost or cancelled deal is history, and a new
-# lead from the same person is new business, not a duplicate.
-OPEN_STATES = ['lead', 'opportunity', 'converted']
+# Only open deals (OPEN_STATES) are duplicates: a won, lost or cancelled
+# deal is history, and a new lead from the same person is new business.
 
 # Legal forms dropped from company names so that "Gómez S.L." and
 # "GOMEZ SL" are the same company.

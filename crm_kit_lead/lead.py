@@ -20,6 +20,8 @@ from trytond.pyson import Eval
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
+from crm_kit.pipeline import OPEN_STATES
+
 from .duplicate import KEYS
 from .lead_file import check_email, check_phone, check_tax_identifier
 
@@ -153,8 +155,7 @@ class SaleOpportunity(metaclass=PoolMeta):
     def view_attributes(cls):
         return super().view_attributes() + [
             ('/form/notebook/page[@id="lead"]', 'states', {
-                    'invisible': ~Eval('state').in_(
-                        ['lead', 'opportunity', 'converted']),
+                    'invisible': ~Eval('state').in_(OPEN_STATES),
                     }),
             ]
 
