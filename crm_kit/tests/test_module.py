@@ -3,8 +3,10 @@
 from trytond.modules.company.tests import CompanyTestMixin
 from trytond.tests.test_tryton import ModuleTestCase
 
+from .tools import SaoListsMixin
 
-class CrmKitTestCase(CompanyTestMixin, ModuleTestCase):
+
+class CrmKitTestCase(CompanyTestMixin, SaoListsMixin, ModuleTestCase):
     "Test crm_kit module"
     module = 'crm_kit'
 

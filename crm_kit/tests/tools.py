@@ -10,7 +10,8 @@ from types import SimpleNamespace
 
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
-    DB_NAME, RouteTestCase, TestCase, activate_module, drop_db)
+    DB_NAME, RouteTestCase, TestCase, activate_module, drop_db,
+    with_transaction)
 from trytond.transaction import Transaction, TransactionError
 
 
@@ -211,3 +212,31 @@ def missing_translations(module, language='es'):
         if sorted(placeholder.findall(msgid))
         != sorted(placeholder.findall(msgstr))]
     return missing, mismatched
+
+
+class SaoListsMixin:
+    "For a ModuleTestCase: every list of the module can be drawn by sao"
+
+    @with_transaction()
+    def test_lists_draw_in_sao(self):
+        """sao has no date-time column: a date-time field in a list needs
+        widget="date" or "time", or the list, and any form that shows it,
+        fails to open ("ColumnFactory is not a constructor")"""
+        from lxml import etree
+        pool = Pool()
+        View = pool.get('ir.ui.view')
+        for view in View.search([('module', '=', self.module)]):
+            base = view
+            while base.inherit:
+                base = base.inherit
+            if base.type != 'tree':
+                continue
+            result = pool.get(base.model).fields_view_get(base.id, 'tree')
+            for field in etree.fromstring(result['arch']).iter('field'):
+                name = field.get('name')
+                ttype = result['fields'][name]['type']
+                with self.subTest(view=view.name, field=name):
+                    self.assertFalse(
+                        ttype in {'datetime', 'timestamp'}
+                        and not field.get('widget'),
+                        f"{base.model} list: {name} needs a widget")

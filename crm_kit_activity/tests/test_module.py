@@ -3,8 +3,10 @@
 from trytond.modules.company.tests import CompanyTestMixin
 from trytond.tests.test_tryton import ModuleTestCase
 
+from crm_kit.tests.tools import SaoListsMixin
 
-class CrmKitActivityTestCase(CompanyTestMixin, ModuleTestCase):
+
+class CrmKitActivityTestCase(CompanyTestMixin, SaoListsMixin, ModuleTestCase):
     "Test crm_kit_activity module"
     module = 'crm_kit_activity'
 

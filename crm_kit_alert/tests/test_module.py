@@ -3,8 +3,10 @@
 from trytond.modules.company.tests import CompanyTestMixin
 from trytond.tests.test_tryton import ModuleTestCase
 
+from crm_kit.tests.tools import SaoListsMixin
 
-class CrmKitAlertTestCase(CompanyTestMixin, ModuleTestCase):
+
+class CrmKitAlertTestCase(CompanyTestMixin, SaoListsMixin, ModuleTestCase):
     "Test crm_kit_alert module"
     module = 'crm_kit_alert'
 
