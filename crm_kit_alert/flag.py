@@ -9,7 +9,7 @@ from sql.conditionals import Coalesce
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, fields, sequence_ordered)
 from trytond.pool import Pool, PoolMeta
-from trytond.pyson import Bool, Eval, If
+from trytond.pyson import Bool, Eval
 
 # The colours sao draws a list row or cell in (tree "visual"), by the
 # urgency they say.
@@ -112,9 +112,8 @@ class Party(metaclass=PoolMeta):
 
     @classmethod
     def view_attributes(cls):
+        # The row colour: see alert.row_visual.
         return super().view_attributes() + [
-            ('/tree', 'visual', Eval('crm_flag_colour', ''),
-                ['crm_flag_colour']),
             ('//label[@name="crm_flag_summary"]', 'states', {
                     'invisible': ~Bool(Eval('crm_flag_summary')),
                     }),
@@ -158,11 +157,8 @@ class SaleOpportunity(metaclass=PoolMeta):
 
     @classmethod
     def view_attributes(cls):
-        # sale_opportunity greys the cancelled rows: keep that first.
+        # The row colour: see alert.row_visual.
         return super().view_attributes() + [
-            ('/tree', 'visual', If(Eval('state') == 'cancelled', 'muted',
-                    Eval('party_flag_colour', '')),
-                ['state', 'party_flag_colour']),
             ('//label[@name="party_flag_summary"]', 'states', {
                     'invisible': ~Bool(Eval('party_flag_summary')),
                     }),

@@ -626,6 +626,8 @@ def load_demo(seed=DEFAULT_SEED):
         timer("automation rules switched on")
         _flag_customers(seed)
         timer("customers flagged")
+        _check_alerts()
+        timer("alerts checked")
     logger.info("demo: loaded in %.1fs", time.monotonic() - timer.start)
     return True
 
@@ -708,6 +710,14 @@ def _flag_customers(seed):
         chosen, picked = picked[:count], picked[count:]
         args.extend((chosen, {'crm_flags': [('add', [flag])]}))
     Party.write(*args)
+
+
+def _check_alerts():
+    """Run the shipped alert rules once, as the scheduler would, so that
+    the lists show the overdue, stuck and forgotten deals at once"""
+    pool = Pool()
+    Rule = pool.get('crm.alert.rule')
+    Rule.check_alerts()
 
 
 def _switch_on_automation():

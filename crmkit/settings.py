@@ -59,6 +59,11 @@ length = 8
 
 [session]
 # Secure cookies work on https and on http://localhost.
+
+[bus]
+# sao listens for the alerts' pop-ups (needs PostgreSQL: on SQLite the
+# alerts still reach the notifications menu, without a pop-up).
+allow_subscribe = True
 """
 
 

@@ -57,7 +57,7 @@ def page(browser, request):
     page = context.new_page()
     page.problems = []
     page.on('pageerror', lambda error: page.problems.append(
-            f"JavaScript error: {error}"))
+            f"JavaScript error: {error} {error.stack}"))
     page.on('response', lambda response: response.status >= 500
         and page.problems.append(
             f"HTTP {response.status} for {response.request.method} "
@@ -504,3 +504,102 @@ def test_automation_rule(crm_server, page, viewport):
                 [('name', '=', rule_name)], 0, None, None)
             rpc(page, 'model.crm.automation.rule.write', rule_ids,
                 {'active': False})
+
+
+@pytest.mark.parametrize('viewport', list(VIEWPORTS))
+def test_alerts(crm_server, page, viewport):
+    """An overdue activity raises the shipped alert: its icon and count in
+    the opportunity list, the row in red, the message at the top of the
+    form; acknowledged in CRM > Alerts, it leaves the list"""
+    from playwright.sync_api import expect
+
+    screenshot = numbered_screenshots(page, f'alerts-{viewport}')
+    opportunity = crm_server.opportunities[1 if viewport == 'phone' else 2]
+    message = f"An activity of {opportunity['number']}"
+    try:
+        login(page, crm_server)
+        expect_ready_desk(page)
+        call, = rpc(page, 'model.crm.activity.type.search',
+            [('name', '=', 'Call')], 0, None, None)
+        user = page.evaluate('Sao.Session.current_session.user_id')
+        company, = rpc(page, 'model.company.company.search',
+            [], 0, None, None)
+        yesterday = page.evaluate("""() => {
+            const d = new Date(Date.now() - 24 * 3600 * 1000);
+            return {'__class__': 'datetime', 'year': d.getUTCFullYear(),
+                'month': d.getUTCMonth() + 1, 'day': d.getUTCDate(),
+                'hour': 9, 'minute': 0, 'second': 0, 'microsecond': 0};
+            }""")
+        rpc(page, 'model.crm.activity.create', [{
+                    'type': call, 'subject': f"Late call ({viewport})",
+                    'owner': user, 'company': company,
+                    'opportunity': opportunity['id'], 'due': yesterday}])
+
+        rows = rpc(page, 'model.sale.opportunity.read',
+            [opportunity['id']], ['crm_alert_count', 'crm_alert_icon'])
+        assert [(r['crm_alert_count'], r['crm_alert_icon']) for r in rows
+            ] == [(1, 'tryton-date')], rows
+
+        menu = open_menu(page)
+        crm = menu.locator('div.column-char[title="CRM"]')
+        crm.wait_for(state='visible')
+        opportunities = menu.locator(
+            'div.column-char[title="Opportunities"]').first
+        if not opportunities.is_visible():
+            crm.click()
+        opportunities.click()
+        page.locator('#tablist li.active').filter(
+            has_text='Opportunities').wait_for(state='attached')
+        content = page.locator('#tabcontent .tab-pane.active')
+        row = content.locator('table.tree > tbody > tr').filter(
+            has_text=opportunity['party'])
+        row.wait_for(state='visible')
+        # The icon of the rule and the count, in a red row.
+        row.locator('img.column-affix[src]').first.wait_for(
+            state='visible')
+        expect(row).to_have_class(re.compile(r'\bdanger\b'))
+        row.scroll_into_view_if_needed()
+        screenshot('list')
+
+        # The form says why.
+        row.get_by_text(opportunity['number'], exact=True).first.click()
+        content.get_by_role('button', name='Switch').first.click()
+        banner = content.locator('label, .form-label, span').filter(
+            has_text=message).first
+        banner.wait_for(state='visible')
+        content.locator('.form-image_ img[src]').first.wait_for(
+            state='visible')
+        banner.scroll_into_view_if_needed()
+        box = banner.bounding_box()
+        assert box['x'] >= 0
+        assert box['x'] + min(box['width'], 1) <= page.viewport_size['width']
+        screenshot('form')
+
+        # CRM > Alerts: acknowledge it.
+        menu = open_menu(page)
+        alerts = menu.locator('div.column-char[title="Alerts"]').first
+        if not alerts.is_visible():
+            crm.click()
+        alerts.click()
+        page.locator('#tablist li.active').filter(
+            has_text='Alerts').wait_for(state='attached')
+        content = page.locator('#tabcontent .tab-pane.active')
+        line = content.locator('table.tree > tbody > tr').filter(
+            has_text=message)
+        line.wait_for(state='visible')
+        screenshot('alerts')
+        line.get_by_text(message).first.click()
+        line.get_by_role('button', name='Acknowledge').click()
+        expect(line.get_by_role('button', name='Acknowledge')).to_be_hidden()
+        content.get_by_role('button', name='Reload').first.click()
+        expect(line).to_have_count(0)
+        screenshot('acknowledged')
+        rows = rpc(page, 'model.sale.opportunity.read',
+            [opportunity['id']], ['crm_alert_count'])
+        assert rows[0]['crm_alert_count'] is None, rows
+
+        assert not page.locator('.error-dialog:visible').count(), (
+            page.locator('.error-dialog').all_inner_texts())
+        assert not page.problems, page.problems
+    finally:
+        screenshot('last')

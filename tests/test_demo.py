@@ -441,3 +441,24 @@ def test_flagged_customers(demo_db):
         assert all(p.crm_lifecycle == 'customer' for p in flagged)
         icons = {p.crm_flag_icon for p in Party.browse(flagged)}
         assert icons == {'tryton-star', 'tryton-warning', 'tryton-error'}
+
+
+def test_alerts(demo_db):
+    """The shipped alert rules ran once: overdue activities and stuck deals
+    show in the lists, told to their owners"""
+    name, _, _ = demo_db
+    with _transaction(name) as pool:
+        Alert = pool.get('crm.alert')
+        Opportunity = pool.get('sale.opportunity')
+        ModelData = pool.get('ir.model.data')
+        active = Alert.search([('state', '=', 'active')])
+        rules = {ModelData.get_id('crm_kit_alert', x): x for x in [
+                'rule_overdue_activity', 'rule_stuck_in_stage']}
+        found = {rules.get(a.rule.id) for a in active}
+        assert set(rules.values()) <= found, found
+        assert all(a.recipients for a in active
+            if a.record_model == 'sale.opportunity')
+        shown = Opportunity.search([('crm_alert_count', '!=', None)])
+        assert shown
+        assert all(o.state in {'lead', 'opportunity', 'converted'}
+            for o in shown)

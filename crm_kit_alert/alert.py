@@ -1,0 +1,1116 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"""Customer alerts: rules an administrator defines ("overdue activity",
+"no contact for 30 days"…) that raise an alert on each customer, lead,
+opportunity or quote they match, shown where people work (an icon, a
+count and a row colour in the lists, a line on the form) and told to the
+responsible users as a pop-up and a notification.
+
+The alerts are kept in a table, started and ended by the scheduler and by
+the changes of the records, so that the lists read them in their own
+query."""
+import datetime as dt
+import json
+import logging
+from collections import defaultdict
+
+from sql import Cast, Literal, Null
+from sql.aggregate import Count
+from sql.conditionals import Case, Coalesce, NullIf
+from sql.operators import Exists
+
+from trytond.cache import Cache
+from trytond.i18n import gettext
+from trytond.model import (
+    DeactivableMixin, Index, ModelSQL, ModelView, fields, sequence_ordered)
+from trytond.model.exceptions import ValidationError
+from trytond.pool import Pool, PoolMeta
+from trytond.pyson import Bool, Eval, If
+from trytond.tools import grouped_slice
+from trytond.transaction import Transaction, without_check_access
+from trytond.wizard import Button, StateTransition, StateView, Wizard
+
+from crm_kit_activity.automation import (
+    ACTIVITIES, LAST_ACTIVITY, MODELS, Batch, condition_domain,
+    fill_placeholders, model_label, open_domain, record_owner, record_team,
+    savepoint, unknown_placeholder)
+
+logger = logging.getLogger(__name__)
+
+SEVERITIES = [
+    ('info', "Information"),
+    ('warning', "Warning"),
+    ('danger', "Danger"),
+    ]
+# What a rule looks at besides its condition
+KINDS = [
+    ('condition', "Condition Only"),
+    ('overdue_activity', "Overdue Activity"),
+    ('no_activity', "No Activity For Some Days"),
+    ('stage_age', "In the Same Stage For Some Days"),
+    ('date', "Date Approaching"),
+    ('unassigned', "Unassigned For Some Hours"),
+    ]
+# The models each kind applies to (all when not listed)
+KIND_MODELS = {
+    'overdue_activity': {'sale.opportunity', 'party.party'},
+    'no_activity': {'sale.opportunity', 'party.party'},
+    'stage_age': {'sale.opportunity'},
+    'unassigned': {'sale.opportunity'},
+    }
+
+
+class AlertError(ValidationError):
+    pass
+
+
+class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
+    "Alert Rule"
+    __name__ = 'crm.alert.rule'
+    __string__ = "Alert Rule"
+
+    name = fields.Char("Name", required=True, translate=True)
+    model = fields.Selection(
+        MODELS, "Applies To", required=True, sort=False)
+    kind = fields.Selection(
+        KINDS, "When", required=True, sort=False,
+        help="What the records must show, besides the condition, "
+        "to raise the alert.")
+    days = fields.Integer(
+        "Days",
+        domain=[If(Eval('kind').in_(['no_activity', 'stage_age', 'date']),
+                ('days', '>=', 0), ())],
+        states={
+            'invisible': ~Eval('kind').in_(
+                ['no_activity', 'stage_age', 'date']),
+            'required': Eval('kind').in_(
+                ['no_activity', 'stage_age', 'date']),
+            },
+        help="No activity or same stage: for how many days.\n"
+        "Date: how many days before the date (0: on the day).")
+    hours = fields.Integer(
+        "Hours",
+        domain=[If(Eval('kind') == 'unassigned', ('hours', '>=', 0), ())],
+        states={
+            'invisible': Eval('kind') != 'unassigned',
+            'required': Eval('kind') == 'unassigned',
+            },
+        help="For how many hours since its creation it has had no owner.")
+    field = fields.Many2One(
+        'ir.model.field', "Date Field", ondelete='CASCADE',
+        domain=[
+            ('model', '=', Eval('model', '')),
+            ('ttype', 'in', ['date', 'datetime']),
+            ],
+        states={
+            'invisible': Eval('kind') != 'date',
+            'required': Eval('kind') == 'date',
+            })
+    condition = fields.Char(
+        "Condition",
+        help="Only the records that match this domain, "
+        'for example [["amount", ">=", 5000]]. Empty: all records.')
+    severity = fields.Selection(
+        SEVERITIES, "Severity", required=True, sort=False,
+        help="Danger and warning colour the record's row red or orange.")
+    icon = fields.Selection('list_icons', "Icon", required=True)
+    message = fields.Text(
+        "Message", required=True, translate=True,
+        help="Shown on the record and in the notification; "
+        "{field} or {field.subfield} is replaced by the record's value, "
+        "for example {party.name}.")
+    notify_owner = fields.Boolean(
+        "Owner", help="Tell the owner of the record.")
+    notify_team_manager = fields.Boolean(
+        "Team Manager", help="Tell the manager of the record's team.")
+    notify_group = fields.Many2One(
+        'res.group', "Group", ondelete='SET NULL',
+        help="Tell every user of this group.")
+    alerts = fields.One2Many(
+        'crm.alert', 'rule', "Alerts", readonly=True,
+        order=[('start', 'DESC'), ('id', 'DESC')])
+    last_check = fields.DateTime("Last Check", readonly=True)
+    last_error = fields.Text(
+        "Last Error", readonly=True,
+        states={
+            'invisible': ~Eval('last_error'),
+            })
+
+    _model_rules_cache = Cache('crm.alert.rule.model_rules', context=False)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._buttons.update({
+                'check': {
+                    'invisible': ~Eval('active', False),
+                    'depends': ['active'],
+                    },
+                })
+
+    @classmethod
+    def default_model(cls):
+        return 'sale.opportunity'
+
+    @classmethod
+    def default_kind(cls):
+        return 'condition'
+
+    @classmethod
+    def default_severity(cls):
+        return 'warning'
+
+    @classmethod
+    def default_icon(cls):
+        return 'tryton-warning'
+
+    @classmethod
+    def default_notify_owner(cls):
+        return True
+
+    @classmethod
+    def default_notify_team_manager(cls):
+        return False
+
+    @classmethod
+    def list_icons(cls):
+        pool = Pool()
+        Flag = pool.get('crm.customer.flag')
+        return Flag.list_icons()
+
+    @fields.depends('kind', 'model', 'field')
+    def on_change_model(self):
+        if self.field and self.field.model != self.model:
+            self.field = None
+
+    @classmethod
+    def validate_fields(cls, rules, field_names):
+        super().validate_fields(rules, field_names)
+        for rule in rules:
+            rule.check_kind()
+            rule.get_condition()
+            rule.check_message()
+            rule.check_audience()
+
+    def check_kind(self):
+        models = KIND_MODELS.get(self.kind)
+        if models and self.model not in models:
+            kinds = dict(self.fields_get(['kind'])['kind']['selection'])
+            raise AlertError(gettext('crm_kit_alert.msg_alert_kind_model',
+                    rule=self.rec_name, kind=kinds[self.kind],
+                    model=model_label(self.model)))
+        if (self.kind == 'date' and self.field
+                and self.field.model != self.model):
+            raise AlertError(gettext('crm_kit_alert.msg_alert_field_model',
+                    rule=self.rec_name, field=self.field.field_description,
+                    model=model_label(self.model)))
+
+    def get_condition(self):
+        "The condition as a domain; raise a clear error when it is not one"
+        def error(reason):
+            return AlertError(gettext(
+                    'crm_kit_alert.msg_alert_invalid_condition',
+                    rule=self.rec_name, condition=self.condition,
+                    reason=reason))
+        return condition_domain(self.model, self.condition, error)
+
+    def check_message(self):
+        try:
+            name = unknown_placeholder(self.message or '', self.model)
+        except ValueError:
+            raise AlertError(gettext('crm_kit_alert.msg_alert_bad_message',
+                    rule=self.rec_name, message=self.message))
+        if name:
+            raise AlertError(gettext(
+                    'crm_kit_alert.msg_alert_unknown_placeholder',
+                    rule=self.rec_name, placeholder=name,
+                    model=model_label(self.model)))
+
+    def check_audience(self):
+        if not (self.notify_owner or self.notify_team_manager
+                or self.notify_group):
+            raise AlertError(gettext('crm_kit_alert.msg_alert_no_audience',
+                    rule=self.rec_name))
+
+    def get_domain(self, now):
+        "The records that must have this rule's alert at now"
+        domain = open_domain(self.model)
+        if self.kind == 'overdue_activity':
+            domain.append((ACTIVITIES[self.model], 'where', [
+                        ('state', '=', 'planned'),
+                        ('due', '<', now),
+                        ]))
+        elif self.kind == 'no_activity':
+            domain.append((LAST_ACTIVITY[self.model], '<=',
+                    now - dt.timedelta(days=self.days)))
+            # An activity planned ahead is contact on its way.
+            domain.append((ACTIVITIES[self.model], 'not where', [
+                        ('state', '=', 'planned'),
+                        ('due', '>=', now),
+                        ]))
+        elif self.kind == 'stage_age':
+            domain.append(
+                ('stage_date', '<=', now - dt.timedelta(days=self.days)))
+        elif self.kind == 'date':
+            if self.field.ttype == 'datetime':
+                start, end = now, now + dt.timedelta(days=self.days)
+            else:
+                start = now.date()
+                end = start + dt.timedelta(days=self.days)
+            domain.extend([
+                    (self.field.name, '>=', start),
+                    (self.field.name, '<=', end)])
+        elif self.kind == 'unassigned':
+            domain.extend([
+                    ('owner', '=', None),
+                    ('create_date', '<=',
+                        now - dt.timedelta(hours=self.hours)),
+                    ])
+        domain.extend(self.get_condition())
+        return domain
+
+    def matching(self, now, ids=None):
+        "The ids of the records (among ids) that match the rule at now"
+        pool = Pool()
+        Model = pool.get(self.model)
+        cursor = Transaction().connection.cursor()
+        domain = self.get_domain(now)
+        result = set()
+        if ids is None:
+            cursor.execute(*Model.search(domain, query=True, order=[]))
+            result.update(i for i, in cursor)
+        else:
+            for sub in grouped_slice(ids, 1000):
+                cursor.execute(*Model.search(
+                        domain + [('id', 'in', list(sub))],
+                        query=True, order=[]))
+                result.update(i for i, in cursor)
+        return result
+
+    # Starting and ending the alerts
+
+    @classmethod
+    def check_alerts(cls, rules=None, now=None):
+        """Cron: start the alerts of the records that now match a rule, end
+        those that no longer do and bring back the snoozed ones"""
+        pool = Pool()
+        Dismissal = pool.get('crm.alert.dismissal')
+        now = now or dt.datetime.now()
+        with without_check_access():
+            if rules is None:
+                rules = cls.search([], order=[('sequence', 'ASC')])
+            for rule in rules:
+                rule.last_check = now
+                try:
+                    with savepoint():
+                        rule.refresh(now=now)
+                except Exception as exception:
+                    # A rule that fails is told on its form and skipped:
+                    # the other rules go on.
+                    logger.exception("alert rule %d failed", rule.id)
+                    rule.last_error = _message(exception)
+                else:
+                    rule.last_error = None
+            cls.save(rules)
+            Dismissal.bring_back(now)
+
+    @classmethod
+    @ModelView.button
+    def check(cls, rules):
+        "Look now for the records of the rules, as the scheduler does"
+        cls.check_alerts([r for r in rules if r.active])
+
+    @classmethod
+    def model_rules(cls, model):
+        "The ids of the active rules on model, cached: every save asks"
+        ids = cls._model_rules_cache.get(model)
+        if ids is None:
+            with without_check_access():
+                ids = [r.id for r in cls.search([('model', '=', model)],
+                        order=[('sequence', 'ASC'), ('id', 'ASC')])]
+            cls._model_rules_cache.set(model, ids)
+        return ids
+
+    @classmethod
+    def refresh_records(cls, model, ids):
+        "Start and end the alerts of these records after they changed"
+        ids = list(ids)
+        rule_ids = cls.model_rules(model)
+        if not ids or not rule_ids:
+            return
+        now = dt.datetime.now()
+        with without_check_access():
+            for rule in cls.browse(rule_ids):
+                try:
+                    with savepoint():
+                        rule.refresh(ids=ids, now=now)
+                except Exception:
+                    # The user's save goes on; the scheduler's pass tells
+                    # the failure on the rule.
+                    logger.exception("alert rule %d failed", rule.id)
+
+    def refresh(self, ids=None, now=None):
+        """Start the alerts of the records (among ids) that match the rule
+        and have none, end the active ones of those that no longer match"""
+        pool = Pool()
+        Alert = pool.get('crm.alert')
+        now = now or dt.datetime.now()
+        matching = self.matching(now, ids)
+        domain = [('rule', '=', self.id), ('state', '=', 'active')]
+        active = {}
+        if ids is None:
+            for alert in Alert.search(domain):
+                active[alert.record_id] = alert
+        else:
+            for sub in grouped_slice(ids, 1000):
+                for alert in Alert.search(
+                        domain + [('record_id', 'in', list(sub))]):
+                    active[alert.record_id] = alert
+        ended = [a for i, a in active.items() if i not in matching]
+        if ended:
+            Alert.write(ended, {'state': 'ended', 'end': now})
+        started = sorted(matching - active.keys())
+        for sub in grouped_slice(started, 1000):
+            self.start(list(sub), now)
+
+    def start(self, ids, now):
+        "Create the alerts of the records ids and tell their audience"
+        pool = Pool()
+        Alert = pool.get('crm.alert')
+        Model = pool.get(self.model)
+        records = Model.browse(ids)
+        recipients = {r.id: self.get_audience(r) for r in records}
+        alerts = Alert.create([{
+                    'rule': self.id,
+                    'record_model': self.model,
+                    'record_id': r.id,
+                    'party': record_party(r),
+                    'start': now,
+                    'recipients': [('add', [u.id for u in recipients[r.id]])],
+                    } for r in records])
+        self.notify(alerts, Batch(Model, ids))
+
+    def get_audience(self, record):
+        "The active users this rule tells about record"
+        users = set()
+        if self.notify_owner:
+            users.add(record_owner(record))
+        if self.notify_team_manager:
+            team = record_team(record)
+            users.add(team.manager if team else None)
+        if self.notify_group:
+            users.update(self.notify_group.users)
+        return sorted((u for u in users if u and u.active),
+            key=lambda u: u.id)
+
+    def notify(self, alerts, batch):
+        """Tell each recipient, in their language, with a pop-up and an
+        entry in their notifications: one per alert, or one for them all
+        when a pass starts many at once"""
+        pool = Pool()
+        Notification = pool.get('res.notification')
+        by_user = defaultdict(list)
+        for alert in alerts:
+            for user in alert.recipients:
+                by_user[user].append(alert)
+        notifications = []
+        for user, user_alerts in by_user.items():
+            language = user.language.code if user.language else None
+            texts = batch.texts(self, language, names=('name', 'message'))
+            if len(user_alerts) <= 3:
+                for alert in user_alerts:
+                    label, description = texts[alert.record_id]
+                    notifications.append(Notification(
+                            user=user, label=label,
+                            description=description[:250],
+                            icon=self.icon, model=self.model,
+                            records=json.dumps([alert.record_id])))
+            else:
+                label, _ = texts[user_alerts[0].record_id]
+                with Transaction().set_context(language=language):
+                    description = gettext(
+                        'crm_kit_alert.msg_alert_started_many',
+                        count=len(user_alerts))
+                notifications.append(Notification(
+                        user=user, label=label, description=description,
+                        icon=self.icon, model=self.model,
+                        records=json.dumps(
+                            [a.record_id for a in user_alerts])))
+        Notification.save(notifications)
+
+    @classmethod
+    def on_modification(cls, mode, rules, field_names=None):
+        pool = Pool()
+        Alert = pool.get('crm.alert')
+        super().on_modification(mode, rules, field_names=field_names)
+        cls._model_rules_cache.clear()
+        if mode == 'write':
+            # What the rule looks at has changed: its alerts start afresh
+            # at the next pass.
+            changed = {'model', 'kind', 'days', 'hours', 'field', 'condition',
+                'active'}
+            if field_names is None or changed & set(field_names):
+                with without_check_access():
+                    Alert.write(Alert.search([
+                                ('rule', 'in', [r.id for r in rules]),
+                                ('state', '=', 'active'),
+                                ]), {
+                            'state': 'ended',
+                            'end': dt.datetime.now(),
+                            })
+
+    @classmethod
+    def copy(cls, rules, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault('alerts')
+        default.setdefault('last_check')
+        default.setdefault('last_error')
+        return super().copy(rules, default=default)
+
+
+def record_party(record):
+    "The customer an alert on record is about"
+    if record.__name__ == 'party.party':
+        return record.id
+    return record.party.id if record.party else None
+
+
+def _message(exception):
+    return getattr(exception, 'message', None) or '%s: %s' % (
+        exception.__class__.__name__, exception)
+
+
+class Alert(ModelSQL, ModelView):
+    "Alert"
+    __name__ = 'crm.alert'
+    __string__ = "Alert"
+
+    rule = fields.Many2One(
+        'crm.alert.rule', "Rule", required=True, readonly=True,
+        ondelete='CASCADE')
+    record_model = fields.Selection(
+        MODELS, "Applies To", required=True, readonly=True)
+    record_id = fields.Integer("Record ID", required=True, readonly=True)
+    record = fields.Function(
+        fields.Reference("Record", selection=MODELS), 'get_record',
+        searcher='search_record')
+    party = fields.Many2One(
+        'party.party', "Customer", readonly=True, ondelete='CASCADE')
+    severity = fields.Function(
+        fields.Selection(SEVERITIES, "Severity"), 'get_rule_field',
+        searcher='search_rule_field')
+    icon = fields.Function(
+        fields.Selection('list_icons', "Icon"), 'get_rule_field')
+    message = fields.Function(fields.Text("Message"), 'get_message')
+    start = fields.DateTime("Since", required=True, readonly=True)
+    end = fields.DateTime("Ended", readonly=True)
+    state = fields.Selection([
+            ('active', "Active"),
+            ('ended', "Ended"),
+            ], "State", required=True, readonly=True, sort=False)
+    recipients = fields.Many2Many(
+        'crm.alert-res.user', 'alert', 'user', "Told", readonly=True)
+    dismissals = fields.One2Many(
+        'crm.alert.dismissal', 'alert', "Dismissals", readonly=True)
+    mine = fields.Function(
+        fields.Boolean("For Me"), 'get_mine', searcher='search_mine')
+    dismissed = fields.Function(
+        fields.Boolean(
+            "Dismissed",
+            help="Acknowledged or snoozed by the current user."),
+        'get_dismissed', searcher='search_dismissed')
+    snoozed_until = fields.Function(
+        fields.DateTime("Snoozed Until"), 'get_snoozed_until')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                # The lists read the active alerts of their rows.
+                Index(t, (t.record_model, Index.Equality()),
+                    (t.record_id, Index.Range()),
+                    where=t.state == 'active'),
+                Index(t, (t.rule, Index.Range()), (t.state, Index.Equality())),
+                Index(t, (t.party, Index.Range())),
+                })
+        cls._order = [('start', 'DESC'), ('id', 'DESC')]
+        cls._buttons.update({
+                'acknowledge': {
+                    'invisible': ((Eval('state') != 'active')
+                        | (Bool(Eval('dismissed'))
+                            & ~Eval('snoozed_until'))),
+                    'depends': ['state', 'dismissed', 'snoozed_until'],
+                    },
+                'snooze': {
+                    'invisible': Eval('state') != 'active',
+                    'depends': ['state'],
+                    },
+                'restore': {
+                    'invisible': ~Eval('dismissed'),
+                    'depends': ['dismissed'],
+                    },
+                })
+
+    @classmethod
+    def default_state(cls):
+        return 'active'
+
+    @classmethod
+    def list_icons(cls):
+        pool = Pool()
+        Rule = pool.get('crm.alert.rule')
+        return Rule.list_icons()
+
+    def get_rec_name(self, name):
+        return self.rule.rec_name
+
+    def get_record(self, name):
+        pool = Pool()
+        Model = pool.get(self.record_model)
+        with without_check_access():
+            if Model.search([('id', '=', self.record_id)],
+                    count=True, limit=1):
+                return '%s,%s' % (self.record_model, self.record_id)
+
+    @classmethod
+    def search_record(cls, name, clause):
+        "record = 'model,id' or ('model', id)"
+        _, operator, value = clause[:3]
+        if not value:
+            # Every alert has its record (deleted with it).
+            return [('id', '=' if operator == '=' else '!=', None)]
+        if isinstance(value, str):
+            model, _, id_ = value.partition(',')
+            value = (model, int(id_) if id_.isdigit() else -1)
+        domain = [
+            ('record_model', '=', value[0]),
+            ('record_id', '=', value[1]),
+            ]
+        return domain if operator == '=' else ['NOT', domain]
+
+    def get_rule_field(self, name):
+        return getattr(self.rule, name)
+
+    @classmethod
+    def search_rule_field(cls, name, clause):
+        return [('rule.' + clause[0],) + tuple(clause[1:])]
+
+    @classmethod
+    def get_message(cls, alerts, name):
+        "The rule's message for the record, in the reader's language"
+        pool = Pool()
+        messages = {}
+        by_model = defaultdict(list)
+        for alert in alerts:
+            by_model[alert.record_model].append(alert)
+        with without_check_access():
+            for model, model_alerts in by_model.items():
+                Model = pool.get(model)
+                existing = {r.id: r for r in Model.search([
+                            ('id', 'in', [a.record_id for a in model_alerts]),
+                            ])}
+                for alert in model_alerts:
+                    record = existing.get(alert.record_id)
+                    messages[alert.id] = (
+                        fill_placeholders(alert.rule.message, record)
+                        if record else alert.rule.message)
+        return messages
+
+    @classmethod
+    def get_mine(cls, alerts, name):
+        user = Transaction().user
+        return {a.id: user in {u.id for u in a.recipients} for a in alerts}
+
+    @classmethod
+    def search_mine(cls, name, clause):
+        _, operator, value = clause[:3]
+        mine = (operator == '=') == bool(value)
+        user = Transaction().user
+        return [('recipients', '=' if mine else '!=', user)]
+
+    @classmethod
+    def _my_dismissals(cls, alerts):
+        pool = Pool()
+        Dismissal = pool.get('crm.alert.dismissal')
+        result = {}
+        with without_check_access():
+            for sub in grouped_slice([a.id for a in alerts], 1000):
+                for dismissal in Dismissal.search([
+                            ('alert', 'in', list(sub)),
+                            ('user', '=', Transaction().user),
+                            ]):
+                    if dismissal.in_force():
+                        result[dismissal.alert.id] = dismissal
+        return result
+
+    @classmethod
+    def get_dismissed(cls, alerts, name):
+        dismissals = cls._my_dismissals(alerts)
+        return {a.id: a.id in dismissals for a in alerts}
+
+    @classmethod
+    def get_snoozed_until(cls, alerts, name):
+        dismissals = cls._my_dismissals(alerts)
+        return {a.id: dismissals[a.id].until if a.id in dismissals else None
+            for a in alerts}
+
+    @classmethod
+    def search_dismissed(cls, name, clause):
+        _, operator, value = clause[:3]
+        dismissed = (operator == '=') == bool(value)
+        table = cls.__table__()
+        query = table.select(table.id,
+            where=dismissed_by(table.id, Transaction().user))
+        return [('id', 'in' if dismissed else 'not in', query)]
+
+    @classmethod
+    @ModelView.button
+    def acknowledge(cls, alerts):
+        "Hide the alerts for the current user until they start again"
+        pool = Pool()
+        Dismissal = pool.get('crm.alert.dismissal')
+        Dismissal.dismiss(alerts, None)
+
+    @classmethod
+    @ModelView.button_action('crm_kit_alert.wizard_alert_snooze')
+    def snooze(cls, alerts):
+        pass
+
+    @classmethod
+    @ModelView.button
+    def restore(cls, alerts):
+        "Show again the alerts the current user dismissed"
+        pool = Pool()
+        Dismissal = pool.get('crm.alert.dismissal')
+        with without_check_access():
+            Dismissal.delete(Dismissal.search([
+                        ('alert', 'in', [a.id for a in alerts]),
+                        ('user', '=', Transaction().user),
+                        ]))
+
+
+def dismissed_by(alert_column, user, now=None):
+    "SQL: the alert is acknowledged or snoozed by user at now"
+    pool = Pool()
+    Dismissal = pool.get('crm.alert.dismissal')
+    dismissal = Dismissal.__table__()
+    now = now or dt.datetime.now()
+    return Exists(dismissal.select(dismissal.id,
+            where=(dismissal.alert == alert_column)
+            & (dismissal.user == user)
+            & ((dismissal.until == Null) | (dismissal.until > now))))
+
+
+class AlertRecipient(ModelSQL):
+    "Alert Recipient"
+    __name__ = 'crm.alert-res.user'
+    __string__ = "Alert Recipient"
+
+    alert = fields.Many2One(
+        'crm.alert', "Alert", required=True, ondelete='CASCADE')
+    user = fields.Many2One(
+        'res.user', "User", required=True, ondelete='CASCADE')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.add(
+            Index(t, (t.user, Index.Range()), (t.alert, Index.Range())))
+
+
+class AlertDismissal(ModelSQL, ModelView):
+    "Alert Dismissal"
+    __name__ = 'crm.alert.dismissal'
+    __string__ = "Alert Dismissal"
+
+    alert = fields.Many2One(
+        'crm.alert', "Alert", required=True, ondelete='CASCADE')
+    user = fields.Many2One(
+        'res.user', "User", required=True, ondelete='CASCADE',
+        readonly=True)
+    until = fields.DateTime(
+        "Snoozed Until",
+        help="Empty: acknowledged, hidden until the alert starts again.")
+    brought_back = fields.Boolean("Brought Back", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t, (t.alert, Index.Range()), (t.user, Index.Range())),
+                Index(t, (t.until, Index.Range()),
+                    where=t.brought_back == Literal(False)),
+                })
+
+    @classmethod
+    def default_user(cls):
+        return Transaction().user
+
+    @classmethod
+    def default_brought_back(cls):
+        return False
+
+    def in_force(self, now=None):
+        now = now or dt.datetime.now()
+        return self.until is None or self.until > now
+
+    @classmethod
+    def validate_fields(cls, dismissals, field_names):
+        super().validate_fields(dismissals, field_names)
+        if field_names and 'until' not in field_names:
+            return
+        now = dt.datetime.now()
+        for dismissal in dismissals:
+            if dismissal.until and dismissal.until <= now \
+                    and not dismissal.brought_back:
+                raise AlertError(gettext('crm_kit_alert.msg_alert_snooze_past',
+                        alert=dismissal.alert.rec_name))
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        values = super().preprocess_values(mode, values)
+        if mode == 'create':
+            # One's own: acknowledged or snoozed for oneself only.
+            values['user'] = Transaction().user
+        return values
+
+    @classmethod
+    def on_modification(cls, mode, dismissals, field_names=None):
+        super().on_modification(mode, dismissals, field_names=field_names)
+        if mode == 'create':
+            # The last word counts: a snooze replaces an acknowledgement.
+            with without_check_access():
+                older = cls.search([
+                        ('alert', 'in', [d.alert.id for d in dismissals]),
+                        ('user', 'in', [d.user.id for d in dismissals]),
+                        ('id', 'not in', [d.id for d in dismissals]),
+                        ])
+                cls.delete([d for d in older
+                        if any(d.alert == n.alert and d.user == n.user
+                            for n in dismissals)])
+
+    @classmethod
+    def dismiss(cls, alerts, until):
+        "Acknowledge (until None) or snooze alerts for the current user"
+        cls.create([{'alert': a.id, 'until': until} for a in alerts])
+
+    @classmethod
+    def bring_back(cls, now):
+        """Tell the users whose snooze of an alert still active has ended:
+        the alert is back"""
+        pool = Pool()
+        Notification = pool.get('res.notification')
+        ended = cls.search([
+                ('until', '<=', now),
+                ('brought_back', '=', False),
+                ])
+        notifications = []
+        for dismissal in ended:
+            alert = dismissal.alert
+            if alert.state != 'active':
+                continue
+            user = dismissal.user
+            language = user.language.code if user.language else None
+            with Transaction().set_context(language=language):
+                alert = alert.__class__(alert.id)
+                notifications.append(Notification(
+                        user=user, label=alert.rule.rec_name,
+                        description=(alert.message or '')[:250],
+                        icon=alert.rule.icon, model=alert.record_model,
+                        records=json.dumps([alert.record_id])))
+        Notification.save(notifications)
+        cls.write(ended, {'brought_back': True})
+
+
+class AlertSnoozeStart(ModelView):
+    "Snooze Alert"
+    __name__ = 'crm.alert.snooze.start'
+    __string__ = "Snooze Alert"
+
+    until = fields.DateTime(
+        "Until", required=True,
+        help="The alert is hidden for you until then.")
+
+    @classmethod
+    def default_until(cls):
+        # Tomorrow morning, when the day's work starts again.
+        tomorrow = dt.date.today() + dt.timedelta(days=1)
+        return dt.datetime.combine(tomorrow, dt.time(8, 0))
+
+
+class AlertSnooze(Wizard):
+    "Snooze Alert"
+    __name__ = 'crm.alert.snooze'
+    start = StateView('crm.alert.snooze.start',
+        'crm_kit_alert.alert_snooze_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Snooze", 'snooze', 'tryton-ok', default=True),
+            ])
+    snooze = StateTransition()
+
+    def transition_snooze(self):
+        pool = Pool()
+        Dismissal = pool.get('crm.alert.dismissal')
+        Dismissal.dismiss(
+            [r for r in self.records if r.state == 'active'],
+            self.start.until)
+        return 'end'
+
+
+def alert_column(table, model, name):
+    """The SQL value, for the list row of record table.id of model, of the
+    active alerts the current user has not dismissed: the icon or the
+    severity of the most severe one, or their number"""
+    pool = Pool()
+    Alert = pool.get('crm.alert')
+    Rule = pool.get('crm.alert.rule')
+    alert = Alert.__table__()
+    rule = Rule.__table__()
+    where = ((alert.record_model == model)
+        & (alert.record_id == table.id)
+        & (alert.state == 'active')
+        & ~dismissed_by(alert.id, Transaction().user))
+    if name == 'count':
+        query = alert.select(Count(alert.id), where=where)
+        return NullIf(query, 0)
+    level = Case(
+        (rule.severity == 'danger', 3),
+        (rule.severity == 'warning', 2),
+        else_=1)
+    query = alert.join(rule, condition=alert.rule == rule.id).select(
+        getattr(rule, name), where=where,
+        order_by=[level.desc, rule.sequence.asc.nulls_last, alert.id.asc],
+        limit=1)
+    # Parenthesised when a domain compares it (see top_flag_column).
+    return Coalesce(query, Null)
+
+
+def alert_summary(record):
+    "The messages of the record's alerts the user has not dismissed"
+    pool = Pool()
+    Alert = pool.get('crm.alert')
+    levels = {'danger': 0, 'warning': 1, 'info': 2}
+    with without_check_access():
+        alerts = Alert.search([
+                ('record_model', '=', record.__name__),
+                ('record_id', '=', record.id),
+                ('state', '=', 'active'),
+                ('dismissed', '=', False),
+                ])
+        alerts.sort(key=lambda a: (levels[a.rule.severity],
+                a.rule.sequence or 0, a.id))
+        return ' · '.join(a.message for a in alerts)
+
+
+def row_visual(flag_colour):
+    "The colour of a list row: the worst alert's, else the customer flag's"
+    severity = Eval('crm_alert_severity', '')
+    return If(severity == 'danger', 'danger',
+        If(severity == 'warning', 'warning', flag_colour))
+
+
+class AlertedMixin:
+    "The alerts of a record, for its list row and its form"
+    __slots__ = ()
+
+    crm_alert_icon = fields.Function(
+        fields.Selection('list_alert_icons', "Alert Icon"))
+    crm_alert_severity = fields.Function(
+        fields.Selection([(None, '')] + SEVERITIES, "Alert Severity"))
+    crm_alert_count = fields.Function(
+        fields.Integer(
+            "Alerts", help="The active alerts you have not dismissed."))
+    crm_alert_summary = fields.Function(
+        fields.Char("Alerts"), 'get_crm_alert_summary')
+
+    @classmethod
+    def list_alert_icons(cls):
+        pool = Pool()
+        Rule = pool.get('crm.alert.rule')
+        return [(None, '')] + Rule.list_icons()
+
+    @classmethod
+    def column_crm_alert_icon(cls, tables):
+        table, _ = tables[None]
+        return alert_column(table, cls.__name__, 'icon')
+
+    @classmethod
+    def column_crm_alert_severity(cls, tables):
+        table, _ = tables[None]
+        return alert_column(table, cls.__name__, 'severity')
+
+    @classmethod
+    def column_crm_alert_count(cls, tables):
+        table, _ = tables[None]
+        return alert_column(table, cls.__name__, 'count')
+
+    def get_crm_alert_summary(self, name):
+        return alert_summary(self)
+
+    @classmethod
+    def view_attributes(cls):
+        return super().view_attributes() + [
+            ('//group[@id="crm_alerts"]', 'states', {
+                    'invisible': ~Eval('crm_alert_summary'),
+                    }),
+            ]
+
+    @classmethod
+    def on_modification(cls, mode, records, field_names=None):
+        pool = Pool()
+        Rule = pool.get('crm.alert.rule')
+        Alert = pool.get('crm.alert')
+        super().on_modification(mode, records, field_names=field_names)
+        ids = [r.id for r in records]
+        if mode == 'delete':
+            with without_check_access():
+                Alert.delete(Alert.search([
+                            ('record_model', '=', cls.__name__),
+                            ('record_id', 'in', ids),
+                            ]))
+        else:
+            Rule.refresh_records(cls.__name__, ids)
+
+
+class SaleOpportunity(AlertedMixin, metaclass=PoolMeta):
+    __name__ = 'sale.opportunity'
+
+    @classmethod
+    def _after_bulk_insert(cls, ids):
+        pool = Pool()
+        Rule = pool.get('crm.alert.rule')
+        super()._after_bulk_insert(ids)
+        # Imported leads start their alerts as created ones do.
+        Rule.refresh_records(cls.__name__, ids)
+
+    @classmethod
+    def view_attributes(cls):
+        # sale_opportunity greys the cancelled rows: keep that first.
+        return super().view_attributes() + [
+            ('/tree', 'visual', If(Eval('state') == 'cancelled', 'muted',
+                    row_visual(Eval('party_flag_colour', ''))),
+                ['state', 'crm_alert_severity', 'party_flag_colour']),
+            ]
+
+
+class Party(AlertedMixin, metaclass=PoolMeta):
+    __name__ = 'party.party'
+
+    @classmethod
+    def view_attributes(cls):
+        return super().view_attributes() + [
+            ('/tree', 'visual', row_visual(Eval('crm_flag_colour', '')),
+                ['crm_alert_severity', 'crm_flag_colour']),
+            ]
+
+
+class Sale(AlertedMixin, metaclass=PoolMeta):
+    __name__ = 'sale.sale'
+
+    @classmethod
+    def view_attributes(cls):
+        return super().view_attributes() + [
+            ('/tree', 'visual', row_visual(''), ['crm_alert_severity']),
+            ]
+
+
+class Activity(metaclass=PoolMeta):
+    __name__ = 'crm.activity'
+
+    # Planning, doing, cancelling or deleting an activity starts or ends
+    # the alerts on its opportunity and customer (overdue, no activity).
+
+    @classmethod
+    def on_modification(cls, mode, activities, field_names=None):
+        super().on_modification(mode, activities, field_names=field_names)
+        if mode != 'delete':
+            cls._refresh_alerts(cls._alert_links(activities))
+
+    @classmethod
+    def on_delete(cls, activities):
+        callbacks = super().on_delete(activities)
+        links = cls._alert_links(activities)
+        callbacks.append(lambda: cls._refresh_alerts(links))
+        return callbacks
+
+    @staticmethod
+    def _alert_links(activities):
+        return {
+            'sale.opportunity': {a.opportunity.id
+                for a in activities if a.opportunity},
+            'party.party': {a.party.id for a in activities if a.party},
+            }
+
+    @staticmethod
+    def _refresh_alerts(links):
+        pool = Pool()
+        Rule = pool.get('crm.alert.rule')
+        for model, ids in links.items():
+            Rule.refresh_records(model, ids)
+
+
+class CustomerHistory(metaclass=PoolMeta):
+    "The alerts a customer had, and on what, in their history"
+    __name__ = 'crm.customer.history'
+
+    alert = fields.Many2One('crm.alert', "Alert")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.kind.selection.append(('alert', "Alert"))
+
+    @classmethod
+    def _history_columns(cls):
+        return super()._history_columns() + ['alert']
+
+    @classmethod
+    def _history_queries(cls):
+        pool = Pool()
+        Rule = pool.get('ir.rule')
+        Alert = pool.get('crm.alert')
+        alert = Alert.__table__()
+        id_type = cls.id.sql_type().base
+        queries = super()._history_queries()
+        for query in queries:
+            query.columns = (*query.columns, Cast(Null, id_type).as_('alert'))
+        rule = Rule.query_get('crm.alert')
+        visible = alert.id.in_(rule) if rule is not None else Literal(True)
+
+        def record_of(model):
+            return Case((alert.record_model == model, alert.record_id),
+                else_=Cast(Null, id_type))
+        columns = {
+            'id': alert.id,
+            'party': alert.party,
+            'date': alert.start,
+            'kind': Literal('alert'),
+            'opportunity': record_of('sale.opportunity'),
+            'sale': record_of('sale.sale'),
+            'alert': alert.id,
+            }
+        queries.append(alert.select(*(
+                    columns.get(name, Cast(Null, cls._history_type(name))
+                        ).as_(name)
+                    for name in cls._history_columns()),
+                where=(alert.party != Null) & visible))
+        return queries
+
+    @classmethod
+    def _history_type(cls, name):
+        if name == 'amount':
+            return cls.amount.sql_type().base
+        return cls.id.sql_type().base
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.append(
+            ('crm.alert.rule|check_alerts', "Check Alerts"))
