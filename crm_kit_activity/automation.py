@@ -12,7 +12,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 from decimal import Decimal
 
-from sql import Null
+from sql import Null, Union
 from sql.aggregate import Max
 from sql.conditionals import Coalesce
 
@@ -177,9 +177,11 @@ def open_domain(model):
     domain = list(OPEN_DOMAINS[model])
     if model == 'party.party':
         # Not the company itself nor its people: they are no customers.
-        internal = {c.party.id for c in Company.search([])}
-        internal |= {e.party.id for e in Employee.search([])}
-        domain.append(('id', 'not in', list(internal)))
+        company = Company.__table__()
+        employee = Employee.__table__()
+        domain.append(('id', 'not in', Union(
+                    company.select(company.party),
+                    employee.select(employee.party))))
     return domain
 
 

@@ -322,20 +322,24 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
 
     @classmethod
     def model_rules(cls, model):
-        "The ids of the active rules on model, cached: every save asks"
-        ids = cls._model_rules_cache.get(model)
-        if ids is None:
+        """The (id, kind) of the active rules on model, cached: every save
+        asks"""
+        rules = cls._model_rules_cache.get(model)
+        if rules is None:
             with without_check_access():
-                ids = [r.id for r in cls.search([('model', '=', model)],
+                rules = [(r.id, r.kind) for r in cls.search(
+                        [('model', '=', model)],
                         order=[('sequence', 'ASC'), ('id', 'ASC')])]
-            cls._model_rules_cache.set(model, ids)
-        return ids
+            cls._model_rules_cache.set(model, rules)
+        return rules
 
     @classmethod
-    def refresh_records(cls, model, ids):
-        "Start and end the alerts of these records after they changed"
+    def refresh_records(cls, model, ids, kinds=None):
+        """Start and end the alerts of these records after they changed,
+        for the rules of kinds (all when None)"""
         ids = list(ids)
-        rule_ids = cls.model_rules(model)
+        rule_ids = [r for r, kind in cls.model_rules(model)
+            if kinds is None or kind in kinds]
         if not ids or not rule_ids:
             return
         now = dt.datetime.now()
@@ -1020,14 +1024,30 @@ class Sale(AlertedMixin, metaclass=PoolMeta):
 class Activity(metaclass=PoolMeta):
     __name__ = 'crm.activity'
 
-    # Planning, doing, cancelling or deleting an activity starts or ends
-    # the alerts on its opportunity and customer (overdue, no activity).
+    # Planning, doing, cancelling, moving or deleting an activity starts or
+    # ends the alerts that look at activities (overdue, no activity) on
+    # its opportunity and customer; the other rules wait for the
+    # scheduler: an activity is saved often (automation, imports) and each
+    # rule checked costs a few queries.
+    _alert_kinds = {'overdue_activity', 'no_activity'}
+    _alert_fields = {'state', 'due', 'done_date', 'opportunity', 'party'}
 
     @classmethod
     def on_modification(cls, mode, activities, field_names=None):
         super().on_modification(mode, activities, field_names=field_names)
-        if mode != 'delete':
+        if mode == 'create' or (mode == 'write'
+                and (field_names is None
+                    or cls._alert_fields & set(field_names))):
             cls._refresh_alerts(cls._alert_links(activities))
+
+    @classmethod
+    def on_write(cls, activities, values):
+        callbacks = super().on_write(activities, values)
+        if {'opportunity', 'party'} & values.keys():
+            # The records it leaves
+            links = cls._alert_links(activities)
+            callbacks.append(lambda: cls._refresh_alerts(links))
+        return callbacks
 
     @classmethod
     def on_delete(cls, activities):
@@ -1044,12 +1064,12 @@ class Activity(metaclass=PoolMeta):
             'party.party': {a.party.id for a in activities if a.party},
             }
 
-    @staticmethod
-    def _refresh_alerts(links):
+    @classmethod
+    def _refresh_alerts(cls, links):
         pool = Pool()
         Rule = pool.get('crm.alert.rule')
         for model, ids in links.items():
-            Rule.refresh_records(model, ids)
+            Rule.refresh_records(model, ids, kinds=cls._alert_kinds)
 
 
 class CustomerHistory(metaclass=PoolMeta):
