@@ -347,6 +347,24 @@ def test_import_leads(crm_server, page, viewport, tmp_path):
         screenshot('last')
 
 
+def create_overdue_call(page, opportunity, subject):
+    "A call on opportunity for the logged-in user, due yesterday at 9:00"
+    call, = rpc(page, 'model.crm.activity.type.search',
+        [('name', '=', 'Call')], 0, None, None)
+    user = page.evaluate('Sao.Session.current_session.user_id')
+    company, = rpc(page, 'model.company.company.search', [], 0, None, None)
+    yesterday = page.evaluate("""() => {
+        const d = new Date(Date.now() - 24 * 3600 * 1000);
+        return {'__class__': 'datetime', 'year': d.getUTCFullYear(),
+            'month': d.getUTCMonth() + 1, 'day': d.getUTCDate(),
+            'hour': 9, 'minute': 0, 'second': 0, 'microsecond': 0};
+        }""")
+    rpc(page, 'model.crm.activity.create', [{
+                'type': call, 'subject': subject, 'owner': user,
+                'company': company, 'opportunity': opportunity['id'],
+                'due': yesterday}])
+
+
 @pytest.mark.parametrize('viewport', ['phone'])
 def test_mark_activity_done(crm_server, page, viewport):
     "Mark an overdue call done from CRM > My Activities on a phone"
@@ -359,22 +377,8 @@ def test_mark_activity_done(crm_server, page, viewport):
         expect_ready_desk(page)
 
         # An overdue call on the first opportunity: the first tab.
-        call, = rpc(page, 'model.crm.activity.type.search',
-            [('name', '=', 'Call')], 0, None, None)
-        user = page.evaluate('Sao.Session.current_session.user_id')
-        company, = rpc(page, 'model.company.company.search',
-            [], 0, None, None)
-        opportunity = crm_server.opportunities[0]
-        yesterday = page.evaluate("""() => {
-            const d = new Date(Date.now() - 24 * 3600 * 1000);
-            return {'__class__': 'datetime', 'year': d.getUTCFullYear(),
-                'month': d.getUTCMonth() + 1, 'day': d.getUTCDate(),
-                'hour': 9, 'minute': 0, 'second': 0, 'microsecond': 0};
-            }""")
-        rpc(page, 'model.crm.activity.create', [{
-                    'type': call, 'subject': "Call about the browser demo",
-                    'owner': user, 'company': company,
-                    'opportunity': opportunity['id'], 'due': yesterday}])
+        create_overdue_call(page, crm_server.opportunities[0],
+            "Call about the browser demo")
 
         menu = open_menu(page)
         crm = menu.locator('div.column-char[title="CRM"]')
@@ -519,21 +523,7 @@ def test_alerts(crm_server, page, viewport):
     try:
         login(page, crm_server)
         expect_ready_desk(page)
-        call, = rpc(page, 'model.crm.activity.type.search',
-            [('name', '=', 'Call')], 0, None, None)
-        user = page.evaluate('Sao.Session.current_session.user_id')
-        company, = rpc(page, 'model.company.company.search',
-            [], 0, None, None)
-        yesterday = page.evaluate("""() => {
-            const d = new Date(Date.now() - 24 * 3600 * 1000);
-            return {'__class__': 'datetime', 'year': d.getUTCFullYear(),
-                'month': d.getUTCMonth() + 1, 'day': d.getUTCDate(),
-                'hour': 9, 'minute': 0, 'second': 0, 'microsecond': 0};
-            }""")
-        rpc(page, 'model.crm.activity.create', [{
-                    'type': call, 'subject': f"Late call ({viewport})",
-                    'owner': user, 'company': company,
-                    'opportunity': opportunity['id'], 'due': yesterday}])
+        create_overdue_call(page, opportunity, f"Late call ({viewport})")
 
         rows = rpc(page, 'model.sale.opportunity.read',
             [opportunity['id']], ['crm_alert_count', 'crm_alert_icon'])
