@@ -102,7 +102,7 @@ def numbered_screenshots(page, prefix):
     .png, n counting the steps; the previous run's files go first"""
     ARTIFACTS.mkdir(exist_ok=True)
     for old in ARTIFACTS.glob(f'{prefix}_*.png'):
-        old.unlink()
+        old.unlink(missing_ok=True)  # the other backend's run
     step = iter(range(1, 100))
 
     def screenshot(name):
