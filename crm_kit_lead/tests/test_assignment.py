@@ -145,7 +145,11 @@ class AssignmentTestCase(LeadTestCase):
         owners = {l.owner for l in pool.get('sale.opportunity').search([])}
         self.assertEqual(owners, {crm.rep, crm.rep2})
 
-        User.write([crm.rep], {'crm_away_until': Date.today()})
+        # The company's today, as the assignment reads it: near midnight
+        # the server's (UTC) date is another day than Madrid's.
+        with Transaction().set_context(company=crm.company.id):
+            today = Date.today()
+        User.write([crm.rep], {'crm_away_until': today})
         User.write([crm.rep2], {'crm_lead_limit': 1})
         lead = create_lead(crm, user=crm.admin)
         self.assertEqual(lead.owner, crm.manager)
@@ -153,7 +157,7 @@ class AssignmentTestCase(LeadTestCase):
         self.assertIn("(fallback)", lead.assignment_reason)
 
         User.write([crm.rep], {
-                'crm_away_until': Date.today() - dt.timedelta(days=1)})
+                'crm_away_until': today - dt.timedelta(days=1)})
         self.assertEqual(create_lead(crm, user=crm.admin).owner, crm.rep)
         User.write([crm.rep], {'active': False})
         self.assertEqual(create_lead(crm, user=crm.admin).owner, crm.manager)
