@@ -72,17 +72,25 @@ class CustomerHistory(ModelSQL, ModelView):
 
     @classmethod
     def table_query(cls):
-        queries = cls._history_queries()
-        # Ids stay unique across the sources: id * 100 + source index.
+        columns = cls._history_columns()
         union = None
-        for index, query in enumerate(queries):
-            source_id = query.columns[0]
-            source_id = getattr(source_id, 'expression', source_id)
-            query.columns = (
-                (source_id * 100 + index).as_('id'),
-                *query.columns[1:])
+        for index, query in enumerate(cls._history_queries()):
+            # Each source gives the columns it knows, by name; the others
+            # are NULL of the field's type so that the union lines up.
+            given = {
+                c.output_name: getattr(c, 'expression', c)
+                for c in query.columns}
+            # Ids stay unique across the sources: id * 100 + source index.
+            query.columns = [(given['id'] * 100 + index).as_('id')] + [
+                given.get(name, Cast(Null, cls._history_sql_type(name))
+                    ).as_(name)
+                for name in columns[1:]]
             union = query if union is None else Union(union, query, all_=True)
         return union
+
+    @classmethod
+    def _history_sql_type(cls, name):
+        return cls._fields[name].sql_type().base
 
     @classmethod
     def _history_columns(cls):
@@ -120,7 +128,6 @@ class CustomerHistory(ModelSQL, ModelView):
                 kind.as_('kind'),
                 opportunity.id.as_('opportunity'),
                 log.to_stage.as_('stage'),
-                Cast(Null, cls.id.sql_type().base).as_('sale'),
                 opportunity.amount.as_('amount'),
                 opportunity.currency.as_('currency'),
                 log.user.as_('user'),
@@ -131,8 +138,6 @@ class CustomerHistory(ModelSQL, ModelView):
             sale.party.as_('party'),
             sale.create_date.as_('date'),
             Literal('quote').as_('kind'),
-            Cast(Null, cls.id.sql_type().base).as_('opportunity'),
-            Cast(Null, cls.id.sql_type().base).as_('stage'),
             sale.id.as_('sale'),
             sale.total_amount_cache.as_('amount'),
             sale.currency.as_('currency'),

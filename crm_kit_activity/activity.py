@@ -7,7 +7,7 @@ import html
 import json
 from collections import defaultdict
 
-from sql import Cast, Literal, Null
+from sql import Literal, Null
 from sql.conditionals import Coalesce
 
 from trytond.i18n import gettext
@@ -553,12 +553,7 @@ class CustomerHistory(metaclass=PoolMeta):
         Rule = pool.get('ir.rule')
         Activity = pool.get('crm.activity')
         activity = Activity.__table__()
-        id_type = cls.id.sql_type().base
         queries = super()._history_queries()
-        for query in queries:
-            if len(query.columns) < len(cls._history_columns()):
-                query.columns = (*query.columns,
-                    Cast(Null, id_type).as_('activity'))
         rule = Rule.query_get('crm.activity')
         visible = (activity.id.in_(rule) if rule is not None
             else Literal(True))
@@ -569,10 +564,6 @@ class CustomerHistory(metaclass=PoolMeta):
                 Coalesce(activity.done_date, activity.due).as_('date'),
                 Literal('activity').as_('kind'),
                 activity.opportunity.as_('opportunity'),
-                Cast(Null, id_type).as_('stage'),
-                Cast(Null, id_type).as_('sale'),
-                Cast(Null, cls.amount.sql_type().base).as_('amount'),
-                Cast(Null, id_type).as_('currency'),
                 activity.owner.as_('user'),
                 activity.id.as_('activity'),
                 where=(activity.party != Null)

@@ -31,7 +31,7 @@ from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from crm_kit_activity.automation import (
-    ACTIVITIES, LAST_ACTIVITY, MODELS, Batch, condition_domain,
+    ACTIVITIES, LAST_ACTIVITY, MODELS, Batch, _message, condition_domain,
     fill_placeholders, model_label, open_domain, record_owner, record_team,
     savepoint, unknown_placeholder)
 
@@ -477,11 +477,6 @@ def record_party(record):
     if record.__name__ == 'party.party':
         return record.id
     return record.party.id if record.party else None
-
-
-def _message(exception):
-    return getattr(exception, 'message', None) or '%s: %s' % (
-        exception.__class__.__name__, exception)
 
 
 class Alert(ModelSQL, ModelView):
@@ -1095,35 +1090,22 @@ class CustomerHistory(metaclass=PoolMeta):
         alert = Alert.__table__()
         id_type = cls.id.sql_type().base
         queries = super()._history_queries()
-        for query in queries:
-            query.columns = (*query.columns, Cast(Null, id_type).as_('alert'))
         rule = Rule.query_get('crm.alert')
         visible = alert.id.in_(rule) if rule is not None else Literal(True)
 
         def record_of(model):
             return Case((alert.record_model == model, alert.record_id),
                 else_=Cast(Null, id_type))
-        columns = {
-            'id': alert.id,
-            'party': alert.party,
-            'date': alert.start,
-            'kind': Literal('alert'),
-            'opportunity': record_of('sale.opportunity'),
-            'sale': record_of('sale.sale'),
-            'alert': alert.id,
-            }
-        queries.append(alert.select(*(
-                    columns.get(name, Cast(Null, cls._history_type(name))
-                        ).as_(name)
-                    for name in cls._history_columns()),
+        queries.append(alert.select(
+                alert.id.as_('id'),
+                alert.party.as_('party'),
+                alert.start.as_('date'),
+                Literal('alert').as_('kind'),
+                record_of('sale.opportunity').as_('opportunity'),
+                record_of('sale.sale').as_('sale'),
+                alert.id.as_('alert'),
                 where=(alert.party != Null) & visible))
         return queries
-
-    @classmethod
-    def _history_type(cls, name):
-        if name == 'amount':
-            return cls.amount.sql_type().base
-        return cls.id.sql_type().base
 
 
 class Cron(metaclass=PoolMeta):

@@ -10,12 +10,10 @@ root user, in the first company, and everything the visitor sends goes
 through ``sale.opportunity.capture_leads`` so that the duplicate policy
 and the assignment rules apply as for every other entry point."""
 import datetime as dt
-import html
 import json
 import logging
 from decimal import Decimal, InvalidOperation
 
-from trytond import config
 from trytond.exceptions import UserError, UserWarning
 from trytond.i18n import gettext
 from trytond.protocols.wrappers import (
@@ -23,6 +21,10 @@ from trytond.protocols.wrappers import (
     set_max_request_size, with_pool, with_transaction)
 from trytond.transaction import Transaction
 from trytond.wsgi import app
+
+from crm_kit.public import (
+    best_language, company_and_language, languages as public_languages,
+    match_language, page)
 
 from .web_form import HONEYPOT
 
@@ -62,9 +64,9 @@ def _post(request, pool, token):
     transaction = Transaction()
     as_json = _wants_json(request)
 
-    company, company_lang = _company(pool)
-    languages = _languages(pool, company_lang)
-    lang = _best_language(request, languages) or company_lang
+    company, company_lang = company_and_language()
+    languages = public_languages(company_lang)
+    lang = best_language(request, languages) or company_lang
     context = {'language': lang}
     if company:
         context['company'] = company.id
@@ -98,7 +100,7 @@ def _post(request, pool, token):
             return _error(HTTPStatus.BAD_REQUEST, as_json,
                 [gettext('crm_kit_lead.msg_web_form_invalid_body')])
 
-        requested = _match_language(_text(data.get('lang')), languages)
+        requested = match_language(_text(data.get('lang')), languages)
         consent_lang = requested or company_lang
         if requested and requested != lang:
             lang = requested
@@ -137,49 +139,6 @@ def _wants_json(request):
         return True
     best = request.accept_mimetypes.best
     return best == 'application/json'
-
-
-def _company(pool):
-    "The company the leads are recorded in and its language code"
-    Company = pool.get('company.company')
-    companies = Company.search([], order=[('id', 'ASC')], limit=1)
-    company = companies[0] if companies else None
-    lang = None
-    if company and company.party.lang:
-        lang = company.party.lang.code
-    return company, lang or config.get('database', 'language') or 'en'
-
-
-def _languages(pool, company_lang):
-    Lang = pool.get('ir.lang')
-    codes = [l.code for l in Lang.search([('translatable', '=', True)])]
-    if company_lang not in codes:
-        codes.insert(0, company_lang)
-    return codes
-
-
-def _best_language(request, languages):
-    header = request.accept_languages
-    if not header:
-        return None
-    best = header.best_match([c.replace('_', '-') for c in languages])
-    if best:
-        return best.replace('-', '_')
-    for value, _ in header:
-        code = _match_language(value, languages)
-        if code:
-            return code
-
-
-def _match_language(value, languages):
-    "The code among languages that value (es, es-ES, es_ES) asks for"
-    if not value:
-        return None
-    value = value.strip().replace('-', '_')
-    by_lower = {c.lower(): c for c in languages}
-    if value.lower() in by_lower:
-        return by_lower[value.lower()]
-    return by_lower.get(value.split('_')[0].lower())
 
 
 def _read(request, as_json):
@@ -314,18 +273,6 @@ def _subdivision(pool, value, country=None):
             return found[0]
 
 
-def _page(title, paragraphs, lang):
-    esc = html.escape
-    items = ''.join('<li>%s</li>' % esc(p) for p in paragraphs)
-    return (
-        '<!DOCTYPE html>\n<html lang="%s"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, '
-        'initial-scale=1"><title>%s</title></head>'
-        '<body><h1>%s</h1>%s</body></html>\n' % (
-            esc((lang or 'en').replace('_', '-')), esc(title), esc(title),
-            '<ul>%s</ul>' % items if items else ''))
-
-
 def _error(status, as_json, messages):
     if as_json:
         body = json.dumps({
@@ -337,7 +284,7 @@ def _error(status, as_json, messages):
             content_type='application/json')
     title = gettext('crm_kit_lead.msg_web_form_error_title')
     return Response(
-        _page(title, messages, Transaction().language),
+        page(title, messages, Transaction().language),
         status=status, headers=CORS_HEADERS,
         content_type='text/html; charset=utf-8')
 
@@ -355,7 +302,7 @@ def _success(form, as_json, status, lead_id=None):
         response.headers.update(CORS_HEADERS)
         return response
     return Response(
-        _page(gettext('crm_kit_lead.msg_web_form_thanks'), [],
+        page(gettext('crm_kit_lead.msg_web_form_thanks'), [],
             Transaction().language),
         status=HTTPStatus.OK, headers=CORS_HEADERS,
         content_type='text/html; charset=utf-8')

@@ -10,7 +10,6 @@ import html
 import secrets
 import urllib.parse
 
-import trytond.config as config
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields,
@@ -19,7 +18,8 @@ from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
-from trytond.url import http_host
+
+from crm_kit.public import base_url, is_web_url
 
 # The lead fields a web form may ask for, in their usual order.
 LEAD_FIELDS = [
@@ -37,7 +37,6 @@ INPUT_TYPES = {
     }
 # The field a human leaves empty because it is hidden; bots fill it.
 HONEYPOT = 'website_url'
-DEFAULT_BASE_URL = 'http://localhost:8000'
 
 
 class WebFormError(ValidationError):
@@ -51,30 +50,6 @@ def new_token():
 def hash_ip(address):
     "The pseudonymised remote address stored in the submission log"
     return hashlib.sha256((address or '').encode()).hexdigest()
-
-
-def is_web_url(value):
-    "Whether value is an absolute http or https URL"
-    try:
-        parts = urllib.parse.urlsplit(value or '')
-    except ValueError:
-        return False
-    return (parts.scheme in {'http', 'https'} and bool(parts.hostname)
-        and not any(c.isspace() for c in value))
-
-
-def base_url():
-    """The public address of this server: [web] hostname, else the host
-    the request came through, else the development server"""
-    hostname = config.get('web', 'hostname')
-    if hostname:
-        if '://' not in hostname:
-            hostname = 'https://' + hostname
-        return hostname.rstrip('/')
-    request = Transaction().context.get('_request') or {}
-    if request.get('http_host'):
-        return http_host().rstrip('/')
-    return DEFAULT_BASE_URL
 
 
 class WebForm(DeactivableMixin, ModelSQL, ModelView):
