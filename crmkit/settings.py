@@ -10,7 +10,9 @@ import os
 from pathlib import Path
 
 DEFAULT_DATABASE = 'crm'
-MODULES = ['crm_kit', 'crm_kit_lead', 'crm_kit_activity', 'crm_kit_alert']
+MODULES = [
+    'crm_kit', 'crm_kit_lead', 'crm_kit_activity', 'crm_kit_alert',
+    'crm_kit_document']
 LANGUAGES = ['es']
 
 

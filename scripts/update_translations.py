@@ -50,12 +50,19 @@ def current_strings(module, language='es'):
         for e in polib.pofile(content.decode('utf-8')) if e.msgid}
 
 
+# The optional dependencies (extras_depend) of the modules.
+EXTRAS = {
+    'crm_kit_document': ['crm_kit_activity'],
+    }
+
+
 def export(module, language='es'):
     "Return the .po content of the module's strings with known translations"
     from trytond.tests.test_tryton import DB_NAME, activate_module
     from trytond.transaction import Transaction
 
-    activate_module(module)
+    # With the modules it has extras for, so their strings are kept too.
+    activate_module([module] + EXTRAS.get(module, []))
     with Transaction().start(DB_NAME, 0) as transaction:
         content = _collect(module, language)
         transaction.rollback()
