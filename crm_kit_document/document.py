@@ -21,6 +21,7 @@ from trytond.transaction import Transaction, without_check_access
 from crm_kit.public import is_web_url
 
 from .content import check_file, checksum, human_size, safe_file_name
+from .content import TYPE_LABELS
 from .content import type_label as mime_label
 from .exceptions import (
     DocumentValidationError, DuplicateDocumentWarning)
@@ -105,7 +106,7 @@ class Document(ModelSQL, ModelView):
             })
     file_type = fields.Char("MIME Type", readonly=True)
     type_label = fields.Function(
-        fields.Char("Type"), 'get_type_label')
+        fields.Char("Type"), 'get_type_label', searcher='search_type_label')
     size = fields.Integer("Size (bytes)", readonly=True)
     size_label = fields.Function(fields.Char("Size"), 'get_size_label')
     checksum = fields.Char(
@@ -228,6 +229,31 @@ class Document(ModelSQL, ModelView):
         if self.kind == 'url':
             return gettext('crm_kit_document.msg_type_web_link')
         return mime_label(self.file_type)
+
+    @classmethod
+    def search_type_label(cls, name, clause):
+        "Search the type as people write it (PDF, Word…) or the MIME type"
+        _, operator, value = clause[:3]
+        if operator not in {'=', '!=', 'ilike', 'not ilike', 'like',
+                'not like'}:
+            return [('file_type', operator, value)]
+        negative = operator.startswith('not') or operator == '!='
+        operator = {'!=': '=', 'not ilike': 'ilike', 'not like': 'like'}.get(
+            operator, operator)
+        pattern = str(value or '').lower()
+        if 'like' in operator:
+            pattern = pattern.strip('%')
+
+        def matches(text):
+            text = (text or '').lower()
+            return pattern in text if 'like' in operator else pattern == text
+        mimes = [m for m, label in TYPE_LABELS.items()
+            if matches(label) or matches(m)]
+        domain = ['OR', ('file_type', 'in', mimes),
+            ('file_type', operator, value)]
+        if matches(gettext('crm_kit_document.msg_type_web_link')):
+            domain.append(('kind', '=', 'url'))
+        return ['NOT', domain] if negative else domain
 
     def get_size_label(self, name):
         return human_size(self.size) if self.size else ''

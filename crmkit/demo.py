@@ -628,6 +628,8 @@ def load_demo(seed=DEFAULT_SEED):
         timer("customers flagged")
         _check_alerts()
         timer("alerts checked")
+        _create_documents(seed)
+        timer("documents created")
     logger.info("demo: loaded in %.1fs", time.monotonic() - timer.start)
     return True
 
@@ -718,6 +720,105 @@ def _check_alerts():
     pool = Pool()
     Rule = pool.get('crm.alert.rule')
     Rule.check_alerts()
+
+
+def demo_pdf(title, lines):
+    "A one-page PDF showing title and lines (what sao previews)"
+    def text(value):
+        value = value.encode('latin-1', 'replace')
+        return value.replace(b'\\', b'\\\\').replace(
+            b'(', b'\\(').replace(b')', b'\\)')
+    content = b'BT /F1 18 Tf 56 780 Td (' + text(title) + b') Tj ET\n'
+    for index, line in enumerate(lines):
+        content += b'BT /F1 11 Tf 56 %d Td (' % (740 - 18 * index) + (
+            text(line) + b') Tj ET\n')
+    objects = [
+        b'<< /Type /Catalog /Pages 2 0 R >>',
+        b'<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+        b'<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] '
+        b'/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>',
+        b'<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica '
+        b'/Encoding /WinAnsiEncoding >>',
+        b'<< /Length %d >>\nstream\n' % len(content) + content
+        + b'endstream',
+        ]
+    pdf = b'%PDF-1.4\n'
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(pdf))
+        pdf += b'%d 0 obj\n' % number + body + b'\nendobj\n'
+    xref = len(pdf)
+    pdf += b'xref\n0 %d\n0000000000 65535 f \n' % (len(objects) + 1)
+    pdf += b''.join(b'%010d 00000 n \n' % o for o in offsets)
+    pdf += b'trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n' % (
+        len(objects) + 1, xref)
+    return pdf
+
+
+def _create_documents(seed):
+    """A signed contract on each of the latest won deals (some expiring
+    soon), the product sheet as a web link on the open ones, and an upload
+    link waiting for a customer's documents"""
+    pool = Pool()
+    Document = pool.get('crm.document')
+    Opportunity = pool.get('sale.opportunity')
+    UploadLink = pool.get('crm.upload.link')
+    ModelData = pool.get('ir.model.data')
+    Date = pool.get('ir.date')
+    rng = random.Random(seed)
+    today = Date.today()
+
+    def category(xml_id):
+        return ModelData.get_id('crm_kit_document', xml_id)
+    won = Opportunity.search([('state', '=', 'won')],
+        order=[('end_date', 'DESC'), ('id', 'DESC')], limit=12)
+    values = []
+    for index, opportunity in enumerate(won):
+        party = opportunity.party
+        # Two contracts run out within the month: the Expiring tab and
+        # their owners' notifications show them.
+        days = rng.randint(5, 25) if index < 2 else rng.randint(200, 700)
+        values.append({
+                'name': "Contrato firmado %s" % party.rec_name,
+                'file_name': 'contrato-%s.pdf' % opportunity.number,
+                'data': demo_pdf("Contrato de servicios", [
+                        "Cliente: %s" % party.rec_name,
+                        "Oportunidad: %s" % opportunity.number,
+                        "Importe: %s EUR" % opportunity.amount,
+                        "Firmado el %s" % (opportunity.end_date or today),
+                        ]),
+                'category': category('category_contract'),
+                'owner': opportunity.owner.id,
+                'expiry_date': today + dt.timedelta(days=days),
+                'links': [('create', [
+                            {'opportunity': opportunity.id},
+                            {'party': party.id}])],
+                })
+    open_ = Opportunity.search([('state', '=', 'opportunity')],
+        order=[('id', 'DESC')], limit=10)
+    if open_:
+        values.append({
+                'name': "Ficha técnica del servicio de mantenimiento",
+                'kind': 'url',
+                'url': 'https://www.example.com/fichas/mantenimiento.pdf',
+                'category': category('category_specification'),
+                'owner': open_[0].owner.id,
+                'links': [('create', [
+                            {'opportunity': o.id} for o in open_])],
+                })
+    # As root: the same-file warning is for people.
+    Document.create(values)
+    if open_:
+        opportunity = open_[0]
+        UploadLink.create([{
+                    'party': opportunity.party.id,
+                    'opportunity': opportunity.id,
+                    'owner': opportunity.owner.id,
+                    'email': opportunity.party.email,
+                    'message': "Envíenos el DNI del firmante y el último "
+                    "recibo, por favor.",
+                    'max_files': 5,
+                    }])
 
 
 def _switch_on_automation():

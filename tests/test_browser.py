@@ -593,3 +593,83 @@ def test_alerts(crm_server, page, viewport):
         assert not page.problems, page.problems
     finally:
         screenshot('last')
+
+
+@pytest.mark.parametrize('viewport', ['phone'])
+def test_customer_upload(crm_server, page, viewport, tmp_path):
+    """A rep makes an upload link for an opportunity; the customer opens
+    it on a phone, in Spanish, and sends a PDF; it arrives linked to the
+    opportunity, provided by the customer, and shows in CRM > Documents
+    with its preview"""
+    from playwright.sync_api import expect
+
+    from crmkit.demo import demo_pdf
+
+    screenshot = numbered_screenshots(page, f'upload-{viewport}')
+    opportunity = crm_server.opportunities[3]
+    try:
+        login(page, crm_server)
+        expect_ready_desk(page)
+        company, = rpc(page, 'model.company.company.search', [], 0, None,
+            None)
+        rows = rpc(page, 'model.sale.opportunity.read',
+            [opportunity['id']], ['party'])
+        link, = rpc(page, 'model.crm.upload.link.create', [{
+                    'company': company, 'party': rows[0]['party'],
+                    'opportunity': opportunity['id'],
+                    'message': "Envíenos el contrato firmado."}])
+        url, = rpc(page, 'model.crm.upload.link.read', [link], ['url'])
+        url = url['url']
+        assert url.startswith(crm_server.url.rstrip('/')), url
+
+        # The customer's page, in Spanish.
+        page.goto(url + '?lang=es')
+        expect(page.locator('h1')).to_contain_text('Envíe sus documentos')
+        page.get_by_text("Envíenos el contrato firmado.").wait_for()
+        assert page.evaluate(
+            'document.documentElement.scrollWidth') <= 390
+        screenshot('page')
+        pdf = tmp_path / 'contrato firmado.pdf'
+        pdf.write_bytes(demo_pdf("Contrato firmado", [opportunity['party']]))
+        page.locator('input[type="file"]').set_input_files(str(pdf))
+        page.get_by_role('button', name='Enviar', exact=True).click()
+        expect(page.locator('h1')).to_contain_text('Gracias')
+        page.get_by_text('contrato firmado.pdf').wait_for()
+        screenshot('received')
+
+        # In the CRM: linked to the opportunity, from the customer.
+        page.goto(crm_server.url)
+        expect_ready_desk(page)
+        documents = rpc(page, 'model.crm.document.search_read',
+            [('upload_link', '=', link)], 0, None, None,
+            ['name', 'origin', 'file_type', 'links'])
+        assert [(d['origin'], d['file_type']) for d in documents] == [
+            ('customer', 'application/pdf')], documents
+
+        menu = open_menu(page)
+        crm = menu.locator('div.column-char[title="CRM"]')
+        crm.wait_for(state='visible')
+        entry = menu.locator('div.column-char[title="Documents"]').first
+        if not entry.is_visible():
+            crm.click()
+        entry.click()
+        page.locator('#tablist li.active').filter(
+            has_text='Documents').wait_for(state='attached')
+        content = page.locator('#tabcontent .tab-pane.active')
+        row = content.locator('table.tree > tbody > tr').filter(
+            has_text='contrato firmado')
+        row.wait_for(state='visible')
+        screenshot('library')
+        row.get_by_text('contrato firmado').first.click()
+        content.get_by_role('button', name='Switch').first.click()
+        content.locator('a[role="tab"], .nav-tabs a').filter(
+            has_text='Preview').first.click()
+        content.locator('.form-document iframe, .form-document object, '
+            '.form-document embed').first.wait_for(state='attached')
+        screenshot('preview')
+
+        assert not page.locator('.error-dialog:visible').count(), (
+            page.locator('.error-dialog').all_inner_texts())
+        assert not page.problems, page.problems
+    finally:
+        screenshot('last')

@@ -462,3 +462,25 @@ def test_alerts(demo_db):
         assert shown
         assert all(o.state in {'lead', 'opportunity', 'converted'}
             for o in shown)
+
+
+def test_documents(demo_db):
+    """Signed contracts on the latest won deals (two expiring within the
+    month), a product sheet linked to several open deals, an upload link
+    waiting for a customer"""
+    name, _, _ = demo_db
+    with _transaction(name) as pool:
+        Document = pool.get('crm.document')
+        UploadLink = pool.get('crm.upload.link')
+        Date = pool.get('ir.date')
+        contracts = Document.search([('file_type', '=', 'application/pdf')])
+        assert len(contracts) == 12
+        assert all(d.customers and d.data.startswith(b'%PDF-')
+            for d in contracts)
+        soon = Document.search([('expiry_date', '<=',
+                    Date.today() + dt.timedelta(days=30))])
+        assert len(soon) == 2
+        sheet, = Document.search([('kind', '=', 'url')])
+        assert len(sheet.links) == 10
+        link, = UploadLink.search([])
+        assert link.state == 'active'

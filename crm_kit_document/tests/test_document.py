@@ -86,6 +86,11 @@ class LibraryTestCase(DocumentTestCase):
             [contract, offer])
         self.assertEqual(
             Document.search([('file_type', '=', 'image/png')]), [offer])
+        self.assertEqual(
+            Document.search([('type_label', 'ilike', '%png%')]), [offer])
+        self.assertEqual(
+            Document.search([('type_label', '=', 'Word')]),
+            Document.search([('file_name', '=', 'otro.docx')]))
         self.assertEqual(Party(crm.customer.id).crm_document_count, 1)
 
         # The customer's history shows each document once.

@@ -3,6 +3,7 @@
 """Upload links through real HTTP requests to trytond's WSGI app: the
 customer's page, files arriving linked and notified, and every way a link
 or a post is refused storing nothing; documents through REST by role."""
+import base64
 import datetime as dt
 import io
 from urllib.parse import quote
@@ -263,3 +264,25 @@ class UploadPageTestCase(CrmRouteTestCase):
             self.keys['rep'], self.company, query_string={'f': ['name']})
         self.assertGreaterEqual(response.status_code, 400)
         self.assertLess(response.status_code, 500)
+
+        # An integrator stores a file on the rep's opportunity.
+        pdf = PDF.replace(b'1.4', b'1.3')
+        response = self.rest('post', 'crm.document', self.keys['rep'],
+            self.company, json={
+                'name': "Pedido", 'file_name': 'pedido.pdf',
+                'data': {'__class__': 'bytes',
+                    'base64': base64.b64encode(pdf).decode()},
+                'links': [['create', [{'opportunity': self.opportunity}]]],
+                }, query_string={'f': ['file_type', 'size', 'customers']})
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(response.json['file_type'], 'application/pdf')
+        self.assertEqual(response.json['size'], len(pdf))
+        # A file of a type not allowed: a clear 4xx.
+        response = self.rest('post', 'crm.document', self.keys['rep'],
+            self.company, json={
+                'name': "Programa", 'file_name': 'programa.pdf',
+                'data': {'__class__': 'bytes',
+                    'base64': base64.b64encode(EXE).decode()},
+                })
+        self.assertEqual(response.status_code, 400, response.text)
+        self.assertIn('programa.pdf', response.text)
