@@ -89,6 +89,13 @@ class CustomerHistory(ModelSQL, ModelView):
         return union
 
     @classmethod
+    def _history_visible(cls, table, model):
+        "The condition that a row of table is one the record rules show"
+        Rule = Pool().get('ir.rule')
+        query = Rule.query_get(model)
+        return table.id.in_(query) if query is not None else Literal(True)
+
+    @classmethod
     def _history_sql_type(cls, name):
         return cls._fields[name].sql_type().base
 
@@ -101,18 +108,12 @@ class CustomerHistory(ModelSQL, ModelView):
     @classmethod
     def _history_queries(cls):
         pool = Pool()
-        Rule = pool.get('ir.rule')
         StageLog = pool.get('crm.stage.log')
         Opportunity = pool.get('sale.opportunity')
         Sale = pool.get('sale.sale')
         log = StageLog.__table__()
         opportunity = Opportunity.__table__()
         sale = Sale.__table__()
-
-        def visible(table, model):
-            # The history shows only what the record rules let the user see.
-            query = Rule.query_get(model)
-            return table.id.in_(query) if query is not None else Literal(True)
 
         kind = Case(
             (log.from_stage == Null,
@@ -132,7 +133,7 @@ class CustomerHistory(ModelSQL, ModelView):
                 opportunity.currency.as_('currency'),
                 log.user.as_('user'),
                 where=(opportunity.party != Null)
-                & visible(opportunity, 'sale.opportunity'))
+                & cls._history_visible(opportunity, 'sale.opportunity'))
         quotes = sale.select(
             sale.id.as_('id'),
             sale.party.as_('party'),
@@ -143,5 +144,5 @@ class CustomerHistory(ModelSQL, ModelView):
             sale.currency.as_('currency'),
             sale.create_uid.as_('user'),
             where=(sale.company == Transaction().context.get('company', -1))
-            & visible(sale, 'sale.sale'))
+            & cls._history_visible(sale, 'sale.sale'))
         return [stage_moves, quotes]

@@ -92,15 +92,16 @@ def match_language(value, codes):
     return by_lower.get(value.split('_')[0].lower())
 
 
-def page(title, paragraphs=(), lang=None, body=''):
-    """A small responsive HTML page: title, paragraphs as a list (escaped)
-    and body (HTML, already escaped by the caller)"""
+def page(title, paragraphs=(), lang=None, body='', nav=''):
+    """A small responsive HTML page: nav above the title, the title,
+    paragraphs as a list (escaped) and body (nav and body are HTML, already
+    escaped by the caller)"""
     esc = html.escape
     items = ''.join('<li>%s</li>' % esc(p) for p in paragraphs)
     return (
         '<!DOCTYPE html>\n<html lang="%s"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, '
         'initial-scale=1"><title>%s</title><style>%s</style></head>'
-        '<body><h1>%s</h1>%s%s</body></html>\n' % (
+        '<body>%s<h1>%s</h1>%s%s</body></html>\n' % (
             esc((lang or 'en').replace('_', '-')), esc(title), PAGE_STYLE,
-            esc(title), '<ul>%s</ul>' % items if items else '', body))
+            nav, esc(title), '<ul>%s</ul>' % items if items else '', body))

@@ -550,13 +550,10 @@ class CustomerHistory(metaclass=PoolMeta):
     @classmethod
     def _history_queries(cls):
         pool = Pool()
-        Rule = pool.get('ir.rule')
         Activity = pool.get('crm.activity')
         activity = Activity.__table__()
         queries = super()._history_queries()
-        rule = Rule.query_get('crm.activity')
-        visible = (activity.id.in_(rule) if rule is not None
-            else Literal(True))
+        visible = cls._history_visible(activity, 'crm.activity')
         queries.append(activity.select(
                 activity.id.as_('id'),
                 activity.party.as_('party'),

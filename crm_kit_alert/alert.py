@@ -1085,13 +1085,11 @@ class CustomerHistory(metaclass=PoolMeta):
     @classmethod
     def _history_queries(cls):
         pool = Pool()
-        Rule = pool.get('ir.rule')
         Alert = pool.get('crm.alert')
         alert = Alert.__table__()
         id_type = cls.id.sql_type().base
         queries = super()._history_queries()
-        rule = Rule.query_get('crm.alert')
-        visible = alert.id.in_(rule) if rule is not None else Literal(True)
+        visible = cls._history_visible(alert, 'crm.alert')
 
         def record_of(model):
             return Case((alert.record_model == model, alert.record_id),

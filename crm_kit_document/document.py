@@ -142,6 +142,9 @@ class Document(ModelSQL, ModelView):
                 },
             depends={'company'}),
         'get_customers', searcher='search_customers')
+    customer_names = fields.Function(
+        fields.Char("Customers"), 'get_customer_names',
+        searcher='search_customer_names')
     upload_link = fields.Many2One(
         'crm.upload.link', "Upload Link", readonly=True,
         ondelete='SET NULL',
@@ -343,6 +346,13 @@ class Document(ModelSQL, ModelView):
                     result[document.id].add(party.id)
         return {k: sorted(v) for k, v in result.items()}
 
+    def get_customer_names(self, name):
+        return ', '.join(p.rec_name for p in self.customers)
+
+    @classmethod
+    def search_customer_names(cls, name, clause):
+        return [('customers.rec_name', *clause[1:])]
+
     @classmethod
     def search_customers(cls, name, clause):
         _, operator, value, *extra = clause
@@ -378,7 +388,8 @@ class Document(ModelSQL, ModelView):
                             'crm_kit_document.msg_url_invalid',
                             url=document.url or '',
                             document=document.rec_name))
-            elif not document.version:
+            elif (not document.version
+                    and not Transaction().context.get('_crm_document_copy')):
                 raise DocumentValidationError(gettext(
                         'crm_kit_document.msg_file_required',
                         document=document.rec_name))
@@ -415,17 +426,19 @@ class Document(ModelSQL, ModelView):
 
     @classmethod
     def copy(cls, documents, default=None):
-        pool = Pool()
-        Version = pool.get('crm.document.version')
         default = default.copy() if default is not None else {}
         default.setdefault('versions', None)
         default.setdefault('version', 0)
+        default.setdefault('checksum', None)
         default.setdefault('expiry_notified', None)
         default.setdefault('upload_link', None)
-        default.setdefault('data', lambda d: (
-                Version.current(cls(d['id'])).data
-                if d.get('version') else None))
-        return super().copy(documents, default=default)
+        # A copy starts with the current file as its first version.
+        with Transaction().set_context(_crm_document_copy=True):
+            copies = super().copy(documents, default=default)
+        for document, copy in zip(documents, copies):
+            if document.kind == 'file' and document.version:
+                cls.write([copy], {'data': document.data})
+        return copies
 
     @classmethod
     def notify_expiring(cls):
@@ -689,13 +702,10 @@ class CustomerHistory(metaclass=PoolMeta):
     @classmethod
     def _history_queries(cls):
         pool = Pool()
-        Rule = pool.get('ir.rule')
         Document = pool.get('crm.document')
         document = Document.__table__()
         queries = super()._history_queries()
-        rule = Rule.query_get('crm.document')
-        visible = (document.id.in_(rule) if rule is not None
-            else Literal(True))
+        visible = cls._history_visible(document, 'crm.document')
         company = Transaction().context.get('company', -1)
         union = None
         for query in cls._history_document_parties():

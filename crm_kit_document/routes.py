@@ -14,8 +14,8 @@ import logging
 
 from trytond.i18n import gettext
 from trytond.protocols.wrappers import (
-    HTTPStatus, Response, exceptions, set_max_request_size, with_pool,
-    with_transaction)
+    HTTPStatus, Response, allow_null_origin, exceptions,
+    set_max_request_size, with_pool, with_transaction)
 from trytond.transaction import Transaction
 from trytond.wsgi import app
 
@@ -38,6 +38,9 @@ UNUSABLE = {
 
 
 @app.route('/<database_name>/crm/upload/<token>', methods={'GET', 'POST'})
+# Browsers that hide the referrer post with "Origin: null"; the page needs
+# no session, so that is no risk.
+@allow_null_origin
 @set_max_request_size(MAX_REQUEST)
 def upload_page(request, database_name, token):
     return _handle(request, database_name, token)
@@ -163,10 +166,11 @@ def _page(status, lang, codes, token, title, paragraphs, body=''):
                 esc(c), esc(c.replace('_', '-')), esc(c.split('_')[0].upper()))
             for c in others)
     return Response(
-        page(title, paragraphs, lang, body=nav + body), status=status,
+        page(title, paragraphs, lang, body=body, nav=nav), status=status,
         headers={
             'Cache-Control': 'no-store',
             'X-Robots-Tag': 'noindex',
-            'Referrer-Policy': 'no-referrer',
+            # The token is in the address: never sent to other sites.
+            'Referrer-Policy': 'same-origin',
             },
         content_type='text/html; charset=utf-8')

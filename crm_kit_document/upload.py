@@ -6,6 +6,7 @@ the page itself)."""
 import datetime as dt
 import html
 import json
+import os
 import secrets
 import urllib.parse
 
@@ -332,7 +333,8 @@ class UploadLink(ModelSQL, ModelView):
                 documents.append(same[0])
                 continue
             document = Document(
-                company=self.company, name=file_name, kind='file',
+                company=self.company, name=os.path.splitext(file_name)[0],
+                kind='file',
                 file_name=file_name, data=data, origin='customer',
                 owner=self.owner, upload_link=self,
                 links=[Link(**{field: record.id})])

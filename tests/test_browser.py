@@ -120,6 +120,21 @@ def open_menu(page):
     return menu
 
 
+def open_crm_entry(page, title):
+    """Open the entry of the CRM menu called title (expanding CRM when the
+    entry is hidden) and return the content of its tab once active"""
+    menu = open_menu(page)
+    crm = menu.locator('div.column-char[title="CRM"]')
+    crm.wait_for(state='visible')
+    entry = menu.locator(f'div.column-char[title="{title}"]').first
+    if not entry.is_visible():
+        crm.click()
+    entry.click()
+    page.locator('#tablist li.active').filter(
+        has_text=title).wait_for(state='attached')
+    return page.locator('#tabcontent .tab-pane.active')
+
+
 @pytest.mark.parametrize('viewport', list(VIEWPORTS))
 def test_opportunity_list(crm_server, page, viewport):
     ARTIFACTS.mkdir(exist_ok=True)
@@ -380,16 +395,7 @@ def test_mark_activity_done(crm_server, page, viewport):
         create_overdue_call(page, crm_server.opportunities[0],
             "Call about the browser demo")
 
-        menu = open_menu(page)
-        crm = menu.locator('div.column-char[title="CRM"]')
-        crm.wait_for(state='visible')
-        mine = menu.locator('div.column-char[title="My Activities"]').first
-        if not mine.is_visible():
-            crm.click()
-        mine.click()
-        page.locator('#tablist li.active').filter(
-            has_text='My Activities').wait_for(state='attached')
-        content = page.locator('#tabcontent .tab-pane.active')
+        content = open_crm_entry(page, 'My Activities')
         row = content.locator('table.tree > tbody > tr').filter(
             has_text="Call about the browser demo")
         row.wait_for(state='visible')
@@ -530,17 +536,7 @@ def test_alerts(crm_server, page, viewport):
         assert [(r['crm_alert_count'], r['crm_alert_icon']) for r in rows
             ] == [(1, 'tryton-date')], rows
 
-        menu = open_menu(page)
-        crm = menu.locator('div.column-char[title="CRM"]')
-        crm.wait_for(state='visible')
-        opportunities = menu.locator(
-            'div.column-char[title="Opportunities"]').first
-        if not opportunities.is_visible():
-            crm.click()
-        opportunities.click()
-        page.locator('#tablist li.active').filter(
-            has_text='Opportunities').wait_for(state='attached')
-        content = page.locator('#tabcontent .tab-pane.active')
+        content = open_crm_entry(page, 'Opportunities')
         row = content.locator('table.tree > tbody > tr').filter(
             has_text=opportunity['party'])
         row.wait_for(state='visible')
@@ -566,14 +562,7 @@ def test_alerts(crm_server, page, viewport):
         screenshot('form')
 
         # CRM > Alerts: acknowledge it.
-        menu = open_menu(page)
-        alerts = menu.locator('div.column-char[title="Alerts"]').first
-        if not alerts.is_visible():
-            crm.click()
-        alerts.click()
-        page.locator('#tablist li.active').filter(
-            has_text='Alerts').wait_for(state='attached')
-        content = page.locator('#tabcontent .tab-pane.active')
+        content = open_crm_entry(page, 'Alerts')
         line = content.locator('table.tree > tbody > tr').filter(
             has_text=message)
         line.wait_for(state='visible')
@@ -622,40 +611,36 @@ def test_customer_upload(crm_server, page, viewport, tmp_path):
         url = url['url']
         assert url.startswith(crm_server.url.rstrip('/')), url
 
-        # The customer's page, in Spanish.
-        page.goto(url + '?lang=es')
-        expect(page.locator('h1')).to_contain_text('Envíe sus documentos')
-        page.get_by_text("Envíenos el contrato firmado.").wait_for()
-        assert page.evaluate(
+        # The customer's page, in Spanish, in a tab of its own.
+        customer = page.context.new_page()
+        customer.on('pageerror', lambda error: page.problems.append(
+                f"JavaScript error on the upload page: {error}"))
+        customer_screenshot = numbered_screenshots(
+            customer, f'upload-{viewport}-customer')
+        customer.goto(url + '?lang=es')
+        expect(customer.locator('h1')).to_contain_text(
+            'Envíe sus documentos')
+        customer.get_by_text("Envíenos el contrato firmado.").wait_for()
+        assert customer.evaluate(
             'document.documentElement.scrollWidth') <= 390
-        screenshot('page')
+        customer_screenshot('page')
         pdf = tmp_path / 'contrato firmado.pdf'
         pdf.write_bytes(demo_pdf("Contrato firmado", [opportunity['party']]))
-        page.locator('input[type="file"]').set_input_files(str(pdf))
-        page.get_by_role('button', name='Enviar', exact=True).click()
-        expect(page.locator('h1')).to_contain_text('Gracias')
-        page.get_by_text('contrato firmado.pdf').wait_for()
-        screenshot('received')
+        customer.locator('input[type="file"]').set_input_files(str(pdf))
+        customer.get_by_role('button', name='Enviar', exact=True).click()
+        expect(customer.locator('h1')).to_contain_text('Gracias')
+        customer.get_by_text('contrato firmado.pdf').wait_for()
+        customer_screenshot('received')
+        customer.close()
 
         # In the CRM: linked to the opportunity, from the customer.
-        page.goto(crm_server.url)
-        expect_ready_desk(page)
         documents = rpc(page, 'model.crm.document.search_read',
             [('upload_link', '=', link)], 0, None, None,
             ['name', 'origin', 'file_type', 'links'])
         assert [(d['origin'], d['file_type']) for d in documents] == [
             ('customer', 'application/pdf')], documents
 
-        menu = open_menu(page)
-        crm = menu.locator('div.column-char[title="CRM"]')
-        crm.wait_for(state='visible')
-        entry = menu.locator('div.column-char[title="Documents"]').first
-        if not entry.is_visible():
-            crm.click()
-        entry.click()
-        page.locator('#tablist li.active').filter(
-            has_text='Documents').wait_for(state='attached')
-        content = page.locator('#tabcontent .tab-pane.active')
+        content = open_crm_entry(page, 'Documents')
         row = content.locator('table.tree > tbody > tr').filter(
             has_text='contrato firmado')
         row.wait_for(state='visible')

@@ -48,6 +48,13 @@ class LibraryTestCase(DocumentTestCase):
             Document.write([document], {'data': second})
         self.assertEqual(Document(document.id).version, 2)
 
+        # A copy starts from the current file.
+        with Transaction().set_user(crm.rep.id), \
+                Transaction().set_context(_skip_warnings=True):
+            copy, = Document.copy([document])
+        self.assertEqual((copy.version, copy.data, len(copy.versions)),
+            (1, second, 1))
+
         # A file document keeps a file.
         with self.assertRaises(ValidationError):
             Document.write([document], {'data': None})
@@ -81,6 +88,11 @@ class LibraryTestCase(DocumentTestCase):
             sorted(d.id for d in Party(crm.customer.id).crm_all_documents),
             sorted([contract.id, offer.id]))
         self.assertEqual(Document(contract.id).customers, (crm.customer,))
+        self.assertEqual(Document(contract.id).customer_names,
+            crm.customer.rec_name)
+        self.assertEqual(Document.search(
+                [('customer_names', 'ilike', '%otro cliente%')]),
+            Document.search([('file_name', '=', 'otro.docx')]))
         self.assertEqual(Document.search(
                 [('customers', '=', crm.customer.id)], order=[('id', 'ASC')]),
             [contract, offer])

@@ -138,6 +138,7 @@ class UploadPageTestCase(CrmRouteTestCase):
         self.assertIn('type="file"', response.text)
         self.assertIn('width=device-width', response.text)
         self.assertEqual(response.headers['Cache-Control'], 'no-store')
+        self.assertEqual(response.headers['Referrer-Policy'], 'same-origin')
         response = self.client().get(self.url(self.token),
             headers={'Accept-Language': 'es-ES,es;q=0.9'})
         self.assertIn('lang="es"', response.text)
@@ -147,8 +148,9 @@ class UploadPageTestCase(CrmRouteTestCase):
         # Files of their own (the others' tests link theirs to the same
         # opportunity).
         pdf, png = PDF.replace(b'1.4', b'1.6'), PNG + b'plano'
+        # (A browser that hides the referrer posts with "Origin: null".)
         response = self.upload(self.token, ('presupuesto firmado.pdf', pdf),
-            ('../../plano.png', png))
+            ('../../plano.png', png), headers={'Origin': 'null'})
         self.assertEqual(response.status_code, 201, response.text)
         self.assertIn('presupuesto firmado.pdf', response.text)
         with Transaction().start(DB_NAME, 0):
