@@ -653,6 +653,25 @@ def test_customer_upload(crm_server, page, viewport, tmp_path):
             '.form-document embed').first.wait_for(state='attached')
         screenshot('preview')
 
+        # And in the opportunity's Documents tab.
+        content = open_crm_entry(page, 'Opportunities')
+        row = content.locator('table.tree > tbody > tr').filter(
+            has_text=opportunity['party'])
+        row.get_by_text(opportunity['number'], exact=True).first.click()
+        content.get_by_role('button', name='Switch').first.click()
+        content.locator('a[role="tab"], .nav-tabs a').filter(
+            has_text=re.compile('^Documents$')).first.click()
+        rows = rpc(page, 'model.sale.opportunity.read',
+            [opportunity['id']], ['crm_documents'])
+        assert [d['id'] for d in documents] == rows[0]['crm_documents'], rows
+        # sao fills a list of a form when it comes into view.
+        content.locator('.form-many2many').last.scroll_into_view_if_needed()
+        line = content.get_by_text('contrato firmado').first
+        line.wait_for(state='attached')
+        line.scroll_into_view_if_needed()
+        expect(line).to_be_visible()
+        screenshot('opportunity')
+
         assert not page.locator('.error-dialog:visible').count(), (
             page.locator('.error-dialog').all_inner_texts())
         assert not page.problems, page.problems
