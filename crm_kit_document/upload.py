@@ -312,10 +312,10 @@ class UploadLink(ModelSQL, ModelView):
         return link, (None if state == 'active' else state)
 
     def receive(self, files):
-        """Store files, a list of (file name, bytes) already checked, as
-        documents provided by the customer, linked to the link's record;
-        tell the owner.  A file the record has already gets linked, not
-        stored again."""
+        """Store files, a list of (file name, bytes, MIME type) already
+        checked, as documents provided by the customer, linked to the
+        link's record; tell the owner.  A file the record has already gets
+        linked, not stored again."""
         pool = Pool()
         Document = pool.get('crm.document')
         Link = pool.get('crm.document.link')
