@@ -270,16 +270,16 @@ class Document(ModelSQL, ModelView):
         if Transaction().context.get(key) == 'size':
             # sao asks only the size to show beside the download button.
             return {d.id: d.size for d in documents}
-        current = {(d.id, d.version): d.id for d in documents if d.version}
+        current = [d for d in documents if d.version]
         if not current:
             return result
-        versions = Version.search([
-                ('document', 'in', list({d for d, _ in current})),
-                ], order=[('number', 'DESC')])
+        # Only the current versions: reading the data of the others would
+        # load every old file from the filestore.
+        versions = Version.search(['OR'] + [
+                [('document', '=', d.id), ('number', '=', d.version)]
+                for d in current])
         for version in versions:
-            document = current.get((version.document.id, version.number))
-            if document is not None:
-                result[document] = version.data
+            result[version.document.id] = version.data
         return result
 
     @classmethod
@@ -526,14 +526,6 @@ class DocumentVersion(ModelSQL, ModelView):
 
     def get_size_label(self, name):
         return human_size(self.size)
-
-    @classmethod
-    def current(cls, document):
-        versions = cls.search([
-                ('document', '=', document.id),
-                ('number', '=', document.version),
-                ], limit=1)
-        return versions[0] if versions else None
 
 
 class DocumentLink(ModelSQL, ModelView):

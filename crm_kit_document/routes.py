@@ -66,20 +66,20 @@ def _handle(request, pool, token):
     with transaction.set_context(**context):
         if unusable:
             status, message = UNUSABLE[unusable]
-            return _page(status, lang, codes, token,
+            return _page(status, lang, codes,
                 gettext('crm_kit_document.msg_upload_page_closed_title'),
                 [gettext('crm_kit_document.' + message)])
         link = UploadLink(link.id)
         config = Configuration(1)
         if request.method == 'GET':
-            return _form(link, config, lang, codes, token)
+            return _form(link, config, lang, codes)
 
         remaining = (link.max_files - link.received
             if link.max_files else None)
         limit = config.max_size_bytes
         if request.content_length and limit and request.content_length > (
                 limit * (remaining or 20) + 64 * 1024):
-            return _form(link, config, lang, codes, token,
+            return _form(link, config, lang, codes,
                 status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE, errors=[gettext(
                         'crm_kit_document.msg_upload_page_too_large',
                         limit=human_size(limit))])
@@ -91,15 +91,15 @@ def _handle(request, pool, token):
                 OSError, ValueError) as exception:
             # An interrupted or malformed post: nothing is stored.
             logger.info("upload through %s failed: %s", link.id, exception)
-            return _form(link, config, lang, codes, token,
+            return _form(link, config, lang, codes,
                 status=HTTPStatus.BAD_REQUEST, errors=[gettext(
                         'crm_kit_document.msg_upload_page_interrupted')])
         if not files:
-            return _form(link, config, lang, codes, token,
+            return _form(link, config, lang, codes,
                 status=HTTPStatus.BAD_REQUEST, errors=[gettext(
                         'crm_kit_document.msg_upload_page_no_file')])
         if remaining is not None and len(files) > remaining:
-            return _form(link, config, lang, codes, token,
+            return _form(link, config, lang, codes,
                 status=HTTPStatus.CONFLICT, errors=[gettext(
                         'crm_kit_document.msg_upload_page_too_many',
                         count=len(files), remaining=remaining)])
@@ -113,10 +113,10 @@ def _handle(request, pool, token):
                     if limit and len(data) > limit
                     else HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
         if errors:
-            return _form(link, config, lang, codes, token, status=status,
+            return _form(link, config, lang, codes, status=status,
                 errors=errors)
         link.receive(checked)
-        return _page(HTTPStatus.CREATED, lang, codes, token,
+        return _page(HTTPStatus.CREATED, lang, codes,
             gettext('crm_kit_document.msg_upload_page_thanks'),
             [gettext('crm_kit_document.msg_upload_page_received',
                     file=f[0]) for f in checked],
@@ -125,7 +125,7 @@ def _handle(request, pool, token):
                         'crm_kit_document.msg_upload_page_more'))))
 
 
-def _form(link, config, lang, codes, token, status=HTTPStatus.OK,
+def _form(link, config, lang, codes, status=HTTPStatus.OK,
         errors=()):
     esc = html.escape
     notes = [gettext('crm_kit_document.msg_upload_page_limits',
@@ -148,14 +148,14 @@ def _form(link, config, lang, codes, token, status=HTTPStatus.OK,
             esc(lang), esc(gettext('crm_kit_document.msg_upload_page_choose')),
             esc(gettext('crm_kit_document.msg_upload_page_send'))))
     body.extend('<p class="note">%s</p>' % esc(n) for n in notes)
-    return _page(status, lang, codes, token,
+    return _page(status, lang, codes,
         gettext('crm_kit_document.msg_upload_page_title',
             company=link.company.rec_name,
             party=link.party.rec_name),
         [], body=''.join(body))
 
 
-def _page(status, lang, codes, token, title, paragraphs, body=''):
+def _page(status, lang, codes, title, paragraphs, body=''):
     "A page with a switch to the other languages"
     esc = html.escape
     others = [c for c in codes if c != lang]
