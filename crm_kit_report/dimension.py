@@ -1,0 +1,201 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"The sales figures of a period by one dimension (rep, team, channel, "
+"customer category), beside the same period of the year before"
+from sql import Literal
+from sql.aggregate import Sum
+from sql.conditionals import Case, Coalesce
+from sql.functions import Extract
+from sql.operators import Exists
+
+from trytond.model import ModelSQL, ModelView, fields
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+
+from .kpi import ratio
+from .report import company_amount, context_period, filtered, visible, zero
+
+# The states a deal is in, or went through, once qualified and once offered.
+QUALIFIED = ['opportunity', 'converted', 'won']
+OFFERED = ['converted', 'won']
+
+
+class DimensionReportMixin(ModelSQL, ModelView):
+    "Sales figures by a dimension: its Many2One field is called dimension"
+
+    leads = fields.Integer("New Leads")
+    qualified = fields.Integer(
+        "Qualified", help="New leads that became opportunities.")
+    offered = fields.Integer(
+        "Offered", help="New leads that were sent an offer.")
+    lead_to_opportunity = fields.Float(
+        "Lead → Opportunity (%)", digits=(16, 1))
+    opportunity_to_offer = fields.Float(
+        "Opportunity → Offer (%)", digits=(16, 1))
+    offer_to_won = fields.Float(
+        "Offer → Won (%)", digits=(16, 1),
+        help="The offered new leads that were won.")
+    won = fields.Integer("Won Deals")
+    lost = fields.Integer("Lost Deals")
+    won_amount = fields.Numeric("Won Amount", digits='currency')
+    win_rate = fields.Float(
+        "Win Rate (%)", digits=(16, 1),
+        help="Won deals out of the deals closed (won or lost).")
+    average_deal = fields.Numeric("Average Deal", digits='currency')
+    average_cycle = fields.Float(
+        "Average Sales Cycle (Days)", digits=(16, 1))
+    leads_previous = fields.Integer("New Leads Last Year")
+    won_previous = fields.Integer("Won Deals Last Year")
+    won_amount_previous = fields.Numeric(
+        "Won Amount Last Year", digits='currency')
+    won_amount_change = fields.Float(
+        "Change (%)", digits=(16, 1),
+        help="The won amount against the same period of the year before.")
+    currency = fields.Function(
+        fields.Many2One('currency.currency', "Currency"), 'get_currency')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [('won_amount', 'DESC'), ('id', 'ASC')]
+
+    @classmethod
+    def _dimension(cls, opportunity):
+        """The from item joining opportunity to the dimension and the
+        dimension's column"""
+        raise NotImplementedError
+
+    @classmethod
+    def table_query(cls):
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        StageLog = pool.get('crm.stage.log')
+        opportunity = Opportunity.__table__()
+        context = Transaction().context
+        (start, end), (start_before, end_before) = context_period()
+        from_item, dimension = cls._dimension(opportunity)
+
+        def reached(states):
+            log = StageLog.__table__()
+            return (opportunity.state.in_(states)
+                | Exists(log.select(Literal(1),
+                        where=(log.opportunity == opportunity.id)
+                        & log.to_state.in_(states))))
+
+        def during(column, start, end):
+            return (column >= start) & (column < end)
+        new = during(opportunity.start_date, start, end)
+        new_before = during(opportunity.start_date, start_before, end_before)
+        closed = during(opportunity.end_date, start, end)
+        closed_before = during(
+            opportunity.end_date, start_before, end_before)
+        won = opportunity.state == 'won'
+        lost = opportunity.state == 'lost'
+        amount = zero(company_amount(
+                opportunity, opportunity.amount, opportunity.end_date))
+        days = (Extract('EPOCH', opportunity.end_date)
+            - Extract('EPOCH', opportunity.start_date)) / 86400
+
+        def count(condition):
+            return Case((condition, 1), else_=0)
+
+        rows = from_item.select(
+            dimension.as_('dimension'),
+            count(new).as_('new'),
+            count(new & reached(QUALIFIED)).as_('qualified'),
+            count(new & reached(OFFERED)).as_('offered'),
+            count(new & won).as_('new_won'),
+            count(closed & won).as_('won'),
+            count(closed & lost).as_('lost'),
+            Case((closed & won, amount), else_=0).as_('won_amount'),
+            Case((closed & won, days), else_=0).as_('days'),
+            count(new_before).as_('new_before'),
+            count(closed_before & won).as_('won_before'),
+            Case((closed_before & won, amount), else_=0).as_(
+                'won_amount_before'),
+            where=(opportunity.company == context.get('company', -1))
+            & visible(opportunity, 'sale.opportunity')
+            & filtered(opportunity)
+            & (during(opportunity.start_date, start_before, end)
+                | during(opportunity.end_date, start_before, end)))
+        leads, won, won_amount = (
+            Sum(rows.new), Sum(rows.won), Sum(rows.won_amount))
+        qualified, offered = Sum(rows.qualified), Sum(rows.offered)
+        won_amount_previous = Sum(rows.won_amount_before)
+        return rows.select(
+            # Ids are positive: the rows of no rep or channel get 1.
+            (Coalesce(rows.dimension, 0) + 1).as_('id'),
+            rows.dimension.as_('dimension'),
+            leads.as_('leads'),
+            qualified.as_('qualified'),
+            offered.as_('offered'),
+            ratio(qualified, leads, 100).as_('lead_to_opportunity'),
+            ratio(offered, qualified, 100).as_('opportunity_to_offer'),
+            ratio(Sum(rows.new_won), offered, 100).as_('offer_to_won'),
+            won.as_('won'),
+            Sum(rows.lost).as_('lost'),
+            won_amount.as_('won_amount'),
+            ratio(won, won + Sum(rows.lost), 100).as_('win_rate'),
+            ratio(won_amount, won).as_('average_deal'),
+            ratio(Sum(rows.days), won).as_('average_cycle'),
+            Sum(rows.new_before).as_('leads_previous'),
+            Sum(rows.won_before).as_('won_previous'),
+            won_amount_previous.as_('won_amount_previous'),
+            ratio(won_amount - won_amount_previous, won_amount_previous,
+                100).as_('won_amount_change'),
+            group_by=[rows.dimension])
+
+    def get_currency(self, name):
+        Company = Pool().get('company.company')
+        if company := Transaction().context.get('company'):
+            return Company(company).currency.id
+
+
+class RepReport(DimensionReportMixin):
+    "Sales by rep"
+    __name__ = 'crm.report.rep'
+
+    dimension = fields.Many2One('res.user', "Sales Rep")
+
+    @classmethod
+    def _dimension(cls, opportunity):
+        return opportunity, opportunity.owner
+
+
+class TeamReport(DimensionReportMixin):
+    "Sales by team"
+    __name__ = 'crm.report.team'
+
+    dimension = fields.Many2One('crm.team', "Team")
+
+    @classmethod
+    def _dimension(cls, opportunity):
+        return opportunity, opportunity.team
+
+
+class ChannelReport(DimensionReportMixin):
+    "Sales by channel: where the leads that win come from"
+    __name__ = 'crm.report.channel'
+
+    dimension = fields.Many2One('crm.channel', "Channel")
+
+    @classmethod
+    def _dimension(cls, opportunity):
+        return opportunity, opportunity.channel
+
+
+class CustomerCategoryReport(DimensionReportMixin):
+    """Sales by customer category: a deal counts in each category of its
+    customer"""
+    __name__ = 'crm.report.customer_category'
+
+    dimension = fields.Many2One('party.category', "Customer Category")
+
+    @classmethod
+    def _dimension(cls, opportunity):
+        pool = Pool()
+        PartyCategory = pool.get('party.party-party.category')
+        link = PartyCategory.__table__()
+        return (opportunity.join(link, 'LEFT',
+                condition=link.party == opportunity.party),
+            link.category)

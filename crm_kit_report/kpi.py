@@ -1,0 +1,226 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+from sql import Literal, Null, Select, Union, Window
+from sql.aggregate import Count, Sum
+from sql.conditionals import Case
+from sql.functions import Extract
+
+from trytond.model import ModelSQL, ModelView, fields
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+
+from .report import (
+    bucket, business_months, company_amount, context_date, filtered,
+    visible, zero)
+
+
+def ratio(numerator, denominator, factor=1):
+    "numerator / denominator as a decimal number, NULL when it is zero"
+    return Case(
+        (denominator != 0, numerator * Literal(float(factor)) / denominator),
+        else_=Null)
+
+
+class MonthlyReport(ModelSQL, ModelView):
+    """The months of the business year: new leads, won and lost deals,
+    accumulated to date, beside the same months of the year before and the
+    sales targets"""
+    __name__ = 'crm.report.month'
+
+    month = fields.Date("Month")
+    leads = fields.Integer("New Leads")
+    leads_previous = fields.Integer("New Leads Last Year")
+    won = fields.Integer("Won Deals")
+    won_previous = fields.Integer("Won Deals Last Year")
+    lost = fields.Integer("Lost Deals")
+    won_amount = fields.Numeric("Won Amount", digits='currency')
+    won_amount_previous = fields.Numeric(
+        "Won Amount Last Year", digits='currency')
+    won_amount_change = fields.Float(
+        "Change (%)", digits=(16, 1),
+        help="The won amount against the same month of the year before.")
+    won_ytd = fields.Integer("Won Deals YTD")
+    won_amount_ytd = fields.Numeric(
+        "Won Amount YTD", digits='currency',
+        help="Accumulated from the start of the business year.")
+    won_amount_ytd_previous = fields.Numeric(
+        "Won Amount YTD Last Year", digits='currency')
+    won_amount_ytd_change = fields.Float("YTD Change (%)", digits=(16, 1))
+    win_rate = fields.Float(
+        "Win Rate (%)", digits=(16, 1),
+        help="Won deals out of the deals closed (won or lost) in the month.")
+    average_deal = fields.Numeric("Average Deal", digits='currency')
+    average_cycle = fields.Float(
+        "Average Sales Cycle (Days)", digits=(16, 1),
+        help="From the start of the won deals to their winning.")
+    target_amount = fields.Numeric("Target Amount", digits='currency')
+    target_deals = fields.Integer("Target Deals")
+    attainment = fields.Float(
+        "Attainment (%)", digits=(16, 1),
+        help="The won amount out of the target amount.")
+    target_amount_ytd = fields.Numeric("Target Amount YTD", digits='currency')
+    attainment_ytd = fields.Float("Attainment YTD (%)", digits=(16, 1))
+    deals_attainment_ytd = fields.Float(
+        "Deals Attainment YTD (%)", digits=(16, 1),
+        help="The won deals out of the target deals, year to date.")
+    currency = fields.Function(
+        fields.Many2One('currency.currency', "Currency"), 'get_currency')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [('month', 'ASC'), ('id', 'ASC')]
+
+    @classmethod
+    def table_query(cls):
+        context = Transaction().context
+        months, previous = business_months(
+            context.get('company', -1), context_date())
+        periods = months + previous
+        size = len(months)
+        calendar = Union(*(
+                Select([Literal(i).as_('index'),
+                        cls._fields['month'].sql_cast(Literal(s)).as_(
+                            'month')])
+                for i, (s, _) in enumerate(months)), all_=True)
+        leads = cls._leads_query(periods)
+        leads_previous = cls._leads_query(periods)
+        closed = cls._closed_query(periods)
+        closed_previous = cls._closed_query(periods)
+        targets = cls._targets_query(months)
+
+        year = Window([], order_by=[calendar.index])
+        won = zero(closed.won)
+        won_previous = zero(closed_previous.won)
+        won_amount = zero(closed.won_amount)
+        won_amount_previous = zero(closed_previous.won_amount)
+        won_ytd = Sum(won, window=year)
+        won_amount_ytd = Sum(won_amount, window=year)
+        won_amount_ytd_previous = Sum(won_amount_previous, window=year)
+        target_amount = zero(targets.amount)
+        target_deals = zero(targets.deals)
+        target_amount_ytd = Sum(target_amount, window=year)
+        target_deals_ytd = Sum(target_deals, window=year)
+        return (calendar
+            .join(leads, 'LEFT', condition=leads.bucket == calendar.index)
+            .join(leads_previous, 'LEFT',
+                condition=leads_previous.bucket == calendar.index + size)
+            .join(closed, 'LEFT', condition=closed.bucket == calendar.index)
+            .join(closed_previous, 'LEFT',
+                condition=closed_previous.bucket == calendar.index + size)
+            .join(targets, 'LEFT',
+                condition=targets.bucket == calendar.index)
+            .select(
+                (calendar.index + 1).as_('id'),
+                calendar.month.as_('month'),
+                zero(leads.leads).as_('leads'),
+                zero(leads_previous.leads).as_('leads_previous'),
+                won.as_('won'),
+                won_previous.as_('won_previous'),
+                zero(closed.lost).as_('lost'),
+                won_amount.as_('won_amount'),
+                won_amount_previous.as_('won_amount_previous'),
+                ratio(won_amount - won_amount_previous, won_amount_previous,
+                    100).as_('won_amount_change'),
+                won_ytd.as_('won_ytd'),
+                won_amount_ytd.as_('won_amount_ytd'),
+                won_amount_ytd_previous.as_('won_amount_ytd_previous'),
+                ratio(won_amount_ytd - won_amount_ytd_previous,
+                    won_amount_ytd_previous, 100).as_(
+                    'won_amount_ytd_change'),
+                ratio(won, won + zero(closed.lost), 100).as_('win_rate'),
+                ratio(won_amount, won).as_('average_deal'),
+                ratio(zero(closed.cycle_days), won).as_('average_cycle'),
+                target_amount.as_('target_amount'),
+                target_deals.as_('target_deals'),
+                ratio(won_amount, target_amount, 100).as_('attainment'),
+                target_amount_ytd.as_('target_amount_ytd'),
+                ratio(won_amount_ytd, target_amount_ytd, 100).as_(
+                    'attainment_ytd'),
+                ratio(won_ytd, target_deals_ytd, 100).as_(
+                    'deals_attainment_ytd'),
+                ))
+
+    @classmethod
+    def _opportunities(cls):
+        "The opportunities the user may see that pass the report's filters"
+        Opportunity = Pool().get('sale.opportunity')
+        opportunity = Opportunity.__table__()
+        company = Transaction().context.get('company', -1)
+        return opportunity, (
+            (opportunity.company == company)
+            & visible(opportunity, 'sale.opportunity')
+            & filtered(opportunity))
+
+    @classmethod
+    def _leads_query(cls, periods):
+        "The new leads by period"
+        opportunity, where = cls._opportunities()
+        dated = opportunity.select(
+            bucket(opportunity.start_date, periods).as_('bucket'),
+            where=where
+            & (opportunity.start_date >= min(s for s, _ in periods))
+            & (opportunity.start_date < max(e for _, e in periods)))
+        return dated.select(
+            dated.bucket.as_('bucket'),
+            Count(dated.bucket).as_('leads'),
+            group_by=[dated.bucket])
+
+    @classmethod
+    def _closed_query(cls, periods):
+        "The won and lost deals by the period they were closed in"
+        opportunity, where = cls._opportunities()
+        days = (Extract('EPOCH', opportunity.end_date)
+            - Extract('EPOCH', opportunity.start_date)) / 86400
+        dated = opportunity.select(
+            bucket(opportunity.end_date, periods).as_('bucket'),
+            opportunity.state.as_('state'),
+            company_amount(
+                opportunity, opportunity.amount, opportunity.end_date).as_(
+                'amount'),
+            days.as_('days'),
+            where=where
+            & opportunity.state.in_(['won', 'lost'])
+            & (opportunity.end_date >= min(s for s, _ in periods))
+            & (opportunity.end_date < max(e for _, e in periods)))
+        is_won = dated.state == 'won'
+        return dated.select(
+            dated.bucket.as_('bucket'),
+            Sum(Case((is_won, 1), else_=0)).as_('won'),
+            Sum(Case((is_won, zero(dated.amount)), else_=0)).as_(
+                'won_amount'),
+            Sum(Case((dated.state == 'lost', 1), else_=0)).as_('lost'),
+            Sum(Case((is_won, dated.days), else_=0)).as_('cycle_days'),
+            group_by=[dated.bucket])
+
+    @classmethod
+    def _targets_query(cls, months):
+        "The sales targets by month"
+        pool = Pool()
+        Target = pool.get('crm.sales.target')
+        target = Target.__table__()
+        context = Transaction().context
+        where = ((target.company == context.get('company', -1))
+            & visible(target, 'crm.sales.target'))
+        if context.get('owner') is not None:
+            where &= target.user == context['owner']
+        if context.get('team') is not None:
+            where &= target.team == context['team']
+        if context.get('channel') or context.get('pipeline'):
+            # Targets are set per rep, not per channel or pipeline.
+            where &= Literal(False)
+        index = Case(*(((target.year == s.year) & (target.month == str(s.month)),
+                    i) for i, (s, _) in enumerate(months)),
+            else_=Null)
+        dated = target.select(
+            index.as_('bucket'), target.amount, target.deals, where=where)
+        return dated.select(
+            dated.bucket.as_('bucket'),
+            Sum(dated.amount).as_('amount'),
+            Sum(dated.deals).as_('deals'),
+            group_by=[dated.bucket])
+
+    def get_currency(self, name):
+        Company = Pool().get('company.company')
+        if company := Transaction().context.get('company'):
+            return Company(company).currency.id

@@ -1,0 +1,84 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+import datetime as dt
+
+from sql import Literal
+from sql.aggregate import Avg, Count, Sum
+from sql.functions import Extract
+
+from trytond.model import ModelSQL, ModelView, fields
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+
+from .report import company_amount, filtered, visible, zero
+
+OPEN_STATES = ['lead', 'opportunity', 'converted']
+
+
+class PipelineReport(ModelSQL, ModelView):
+    "The open opportunities by pipeline and stage"
+    __name__ = 'crm.report.pipeline'
+
+    pipeline = fields.Many2One('crm.pipeline', "Pipeline")
+    stage = fields.Many2One('crm.stage', "Stage")
+    sequence = fields.Integer("Sequence")
+    probability = fields.Float("Probability", digits=(1, 4))
+    count = fields.Integer("Opportunities")
+    amount = fields.Numeric("Amount", digits='currency')
+    weighted_amount = fields.Numeric(
+        "Weighted Amount", digits='currency',
+        help="The amount multiplied by the stage's probability.")
+    average_days_in_stage = fields.Float(
+        "Average Days in Stage", digits=(16, 1))
+    currency = fields.Function(
+        fields.Many2One('currency.currency', "Currency"), 'get_currency')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [
+            ('pipeline', 'ASC'), ('sequence', 'ASC'), ('id', 'ASC')]
+
+    @classmethod
+    def table_query(cls):
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        Stage = pool.get('crm.stage')
+        opportunity = Opportunity.__table__()
+        stage = Stage.__table__()
+        context = Transaction().context
+        amount = zero(company_amount(
+                opportunity, opportunity.amount, opportunity.start_date))
+        now = Extract('EPOCH', Literal(dt.datetime.now()))
+        age = (now - Avg(Extract('EPOCH', opportunity.stage_date))) / 86400
+        return (stage
+            .join(opportunity, 'LEFT',
+                condition=(opportunity.stage == stage.id)
+                & opportunity.state.in_(OPEN_STATES)
+                & (opportunity.company == context.get('company', -1))
+                & visible(opportunity, 'sale.opportunity')
+                & filtered(opportunity))
+            .select(
+                stage.id.as_('id'),
+                stage.pipeline.as_('pipeline'),
+                stage.id.as_('stage'),
+                stage.sequence.as_('sequence'),
+                stage.probability.as_('probability'),
+                Count(opportunity.id).as_('count'),
+                zero(Sum(amount)).as_('amount'),
+                zero(Sum(amount * stage.probability)).as_('weighted_amount'),
+                zero(age).as_('average_days_in_stage'),
+                where=stage.state.in_(OPEN_STATES)
+                & ((stage.pipeline == context['pipeline'])
+                    if context.get('pipeline') else Literal(True)),
+                group_by=[stage.id, stage.pipeline, stage.sequence,
+                    stage.probability, stage.active],
+                # A retired stage shows while deals still sit in it.
+                having=(stage.active == Literal(True))
+                | (Count(opportunity.id) > 0)))
+
+    def get_currency(self, name):
+        pool = Pool()
+        Company = pool.get('company.company')
+        if company := Transaction().context.get('company'):
+            return Company(company).currency.id

@@ -1,0 +1,73 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"Builders shared by the crm_kit_report tests"
+import datetime as dt
+from decimal import Decimal
+
+from crm_kit.tests.tools import (  # noqa: F401
+    create_opportunity, create_user, load_spanish, missing_translations,
+    setup_crm, stage)
+from trytond.pool import Pool
+from trytond.tests.test_tryton import TestCase, activate_module, drop_db
+from trytond.transaction import Transaction, check_access
+
+
+class ReportTestCase(TestCase):
+    "A test case with crm_kit_report activated in a fresh database"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        drop_db()
+        activate_module('crm_kit_report')
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        drop_db()
+
+
+def deal(crm, owner, start, stage_xml_id, amount, end=None, currency=None):
+    """An opportunity of owner started on start, in the stage of
+    stage_xml_id, worth amount, closed on end: stored as a deal that went
+    through the pipeline would be, without replaying every move"""
+    pool = Pool()
+    Opportunity = pool.get('sale.opportunity')
+    opportunity = create_opportunity(crm, owner=owner, lines=False)
+    moved = stage(stage_xml_id)
+    table = Opportunity.__table__()
+    values = {
+        'start_date': dt.date.fromisoformat(start),
+        'end_date': dt.date.fromisoformat(end) if end else None,
+        'stage': moved.id,
+        'state': moved.state,
+        'amount': Decimal(amount),
+        }
+    if currency:
+        values['currency'] = currency.id
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*table.update(
+            [getattr(table, c) for c in values], list(values.values()),
+            where=table.id == opportunity.id))
+    return opportunity
+
+
+def target(crm, user, year, month, amount, deals=0):
+    pool = Pool()
+    Target = pool.get('crm.sales.target')
+    with Transaction().set_context(company=crm.company.id):
+        target, = Target.create([{
+                    'user': user.id, 'year': year, 'month': str(month),
+                    'amount': Decimal(amount), 'deals': deals}])
+    return target
+
+
+def report(model, user, fields, domain=None, **context):
+    """The rows of the report model, as dictionaries of fields, that user
+    reads with the filters of context"""
+    pool = Pool()
+    Report = pool.get(model)
+    context.setdefault('company', user.company.id)
+    with Transaction().set_user(user.id), \
+            Transaction().set_context(**context), check_access():
+        return Report.search_read(domain or [], fields_names=fields)
