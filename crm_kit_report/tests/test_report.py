@@ -12,7 +12,8 @@ from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
 from .tools import (
-    ReportTestCase, create_user, deal, report, setup_crm, stage, target)
+    ReportTestCase, create_user, deal, quote, report, setup_crm, stage,
+    target)
 
 
 def dataset():
@@ -488,3 +489,75 @@ class ActivityReportTestCase(ReportTestCase):
             date=dt.date(2026, 6, 15))
         self.assertEqual(
             {r['owner'] for r in rows}, {crm.rep.id, crm.outsider.id})
+
+
+QUOTED_FIELDS = [
+    'quotes', 'quoted_quantity', 'quoted_amount', 'won_quantity',
+    'won_amount', 'won_rate', 'average_discount', 'quoted_amount_previous',
+    'won_amount_previous', 'won_amount_change']
+
+
+class QuotedReportTestCase(ReportTestCase):
+
+    def quotes(self):
+        "Quotes of the product, whose list price is 60"
+        crm = setup_crm()
+        with Transaction().set_context(company=crm.company.id):
+            crm.boss = create_user('boss', 'group_crm_admin', crm.company)
+        quote(crm, crm.rep, 60, '2026-02-10', won=True)
+        quote(crm, crm.rep, 54, '2026-03-10')
+        quote(crm, crm.rep2, 40, '2026-04-10', won=True)
+        quote(crm, crm.rep, 60, '2025-03-01', won=True)
+        return crm
+
+    @with_transaction()
+    def test_by_product(self):
+        crm = self.quotes()
+        row, = report('crm.report.product', crm.boss,
+            ['product'] + QUOTED_FIELDS, date=dt.date(2026, 6, 15))
+        self.assertEqual(row['product'], crm.product.id)
+        self.assertEqual(
+            (row['quotes'], row['quoted_quantity'], row['quoted_amount'],
+                row['won_quantity'], row['won_amount'],
+                row['quoted_amount_previous'], row['won_amount_previous']),
+            (3, 30, Decimal(1540), 20, Decimal(1000), Decimal(600),
+                Decimal(600)))
+        self.assertAlmostEqual(row['won_rate'], 1000 / 1540 * 100)
+        self.assertAlmostEqual(row['average_discount'], 260 / 1800 * 100)
+        self.assertAlmostEqual(row['won_amount_change'], 400 / 600 * 100)
+
+        row, = report('crm.report.product', crm.rep, QUOTED_FIELDS,
+            date=dt.date(2026, 6, 15))
+        self.assertEqual(
+            (row['quotes'], row['quoted_amount'], row['won_amount']),
+            (2, Decimal(1140), Decimal(600)))
+
+    @with_transaction()
+    def test_by_price_band(self):
+        crm = self.quotes()
+        rows = report('crm.report.price_band', crm.boss,
+            ['band'] + QUOTED_FIELDS, date=dt.date(2026, 6, 15))
+        self.assertEqual(
+            [(r['band'], r['quotes'], r['quoted_amount'], r['won_amount'],
+                    r['won_amount_previous']) for r in rows],
+            [('list', 1, Decimal(600), Decimal(600), Decimal(600)),
+                ('discount_10', 1, Decimal(540), 0, 0),
+                ('discount_more', 1, Decimal(400), Decimal(400), 0)])
+
+    @with_transaction()
+    def test_by_product_category(self):
+        pool = Pool()
+        Category = pool.get('product.category')
+        crm = self.quotes()
+        licences = Category(name="Licencias")
+        licences.save()
+        template = crm.product.template
+        template.categories = [licences]
+        template.save()
+        rows = report('crm.report.product_category', crm.boss,
+            ['category', 'quoted_amount', 'won_amount'],
+            date=dt.date(2026, 6, 15))
+        self.assertEqual(
+            [(r['category'], r['quoted_amount'], r['won_amount'])
+                for r in rows],
+            [(licences.id, Decimal(1540), Decimal(1000))])

@@ -71,3 +71,28 @@ def report(model, user, fields, domain=None, **context):
     with Transaction().set_user(user.id), \
             Transaction().set_context(**context), check_access():
         return Report.search_read(domain or [], fields_names=fields)
+
+
+def quote(crm, owner, unit_price, date, won=False):
+    """A quote of 10 units of the product at unit_price sent to the
+    customer on date, and confirmed when won"""
+    pool = Pool()
+    Opportunity = pool.get('sale.opportunity')
+    Sale = pool.get('sale.sale')
+    Line = pool.get('sale.line')
+    opportunity = create_opportunity(crm, owner=owner)
+    Opportunity.write([opportunity], {'stage': stage('stage_analysis')})
+    with Transaction().set_user(owner.id), \
+            Transaction().set_context(company=crm.company.id):
+        Opportunity.create_quote([opportunity])
+    sale, = Opportunity(opportunity.id).sales
+    cursor = Transaction().connection.cursor()
+    line = Line.__table__()
+    cursor.execute(*line.update([line.unit_price], [Decimal(unit_price)],
+            where=line.sale == sale.id))
+    table = Sale.__table__()
+    cursor.execute(*table.update(
+            [table.quotation_date, table.state],
+            [dt.date.fromisoformat(date), 'confirmed' if won else 'quotation'],
+            where=table.id == sale.id))
+    return sale
