@@ -17,6 +17,7 @@ class ActivityReport(ModelSQL, ModelView):
     """The commercial activity of each rep by type: the activities due in the
     period, done, cancelled, still planned and overdue"""
     __name__ = 'crm.report.activity'
+    __string__ = "Commercial Activity"
 
     owner = fields.Many2One('res.user', "Sales Rep")
     type = fields.Many2One('crm.activity.type', "Type")

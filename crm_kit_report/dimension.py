@@ -154,6 +154,7 @@ class DimensionReportMixin(ModelSQL, ModelView):
 class RepReport(DimensionReportMixin):
     "Sales by rep"
     __name__ = 'crm.report.rep'
+    __string__ = "Sales by Rep"
 
     dimension = fields.Many2One('res.user', "Sales Rep")
 
@@ -165,6 +166,7 @@ class RepReport(DimensionReportMixin):
 class TeamReport(DimensionReportMixin):
     "Sales by team"
     __name__ = 'crm.report.team'
+    __string__ = "Sales by Team"
 
     dimension = fields.Many2One('crm.team', "Team")
 
@@ -176,6 +178,7 @@ class TeamReport(DimensionReportMixin):
 class ChannelReport(DimensionReportMixin):
     "Sales by channel: where the leads that win come from"
     __name__ = 'crm.report.channel'
+    __string__ = "Sales by Channel"
 
     dimension = fields.Many2One('crm.channel', "Channel")
 
@@ -188,6 +191,7 @@ class CustomerCategoryReport(DimensionReportMixin):
     """Sales by customer category: a deal counts in each category of its
     customer"""
     __name__ = 'crm.report.customer_category'
+    __string__ = "Sales by Customer Category"
 
     dimension = fields.Many2One('party.category', "Customer Category")
 

@@ -26,6 +26,7 @@ class MonthlyReport(ModelSQL, ModelView):
     accumulated to date, beside the same months of the year before and the
     sales targets"""
     __name__ = 'crm.report.month'
+    __string__ = "Monthly Sales"
 
     month = fields.Date("Month")
     leads = fields.Integer("New Leads")

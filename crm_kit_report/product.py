@@ -149,6 +149,7 @@ class QuotedMixin(ModelSQL, ModelView):
 class ProductReport(QuotedMixin):
     "Quoted and won by product"
     __name__ = 'crm.report.product'
+    __string__ = "Quoted and Won by Product"
 
     product = fields.Many2One('product.product', "Product")
 
@@ -165,6 +166,7 @@ class ProductReport(QuotedMixin):
 class ProductCategoryReport(QuotedMixin):
     "Quoted and won by product category: a line counts in each category"
     __name__ = 'crm.report.product_category'
+    __string__ = "Quoted and Won by Product Category"
 
     category = fields.Many2One('product.category', "Product Category")
 
@@ -187,6 +189,7 @@ class PriceBandReport(QuotedMixin):
     """Quoted and won by how far below the list price the lines were
     quoted: do deeper discounts win more?"""
     __name__ = 'crm.report.price_band'
+    __string__ = "Quoted and Won by Price Band"
 
     band = fields.Selection(PRICE_BANDS, "Price Band", sort=False)
     sequence = fields.Integer("Sequence")

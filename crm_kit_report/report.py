@@ -103,6 +103,7 @@ def zero(expression):
 class ReportContext(ModelView):
     "The business year and the filters of the CRM reports"
     __name__ = 'crm.report.context'
+    __string__ = "Report Filters"
 
     company = fields.Many2One('company.company', "Company", required=True)
     date = fields.Date(

@@ -19,6 +19,7 @@ class StageTimeReport(ModelSQL, ModelView):
     """How long deals stay in each stage, from the stage history: the stays
     that began in the period"""
     __name__ = 'crm.report.stage_time'
+    __string__ = "Time in Stage"
 
     pipeline = fields.Many2One('crm.pipeline', "Pipeline")
     stage = fields.Many2One('crm.stage', "Stage")

@@ -13,6 +13,7 @@ class TargetValidationError(ValidationError):
 class SalesTarget(ModelSQL, ModelView):
     "A sales rep's target for a month: an amount and a number of won deals"
     __name__ = 'crm.sales.target'
+    __string__ = "Sales Target"
 
     company = fields.Many2One(
         'company.company', "Company", required=True, ondelete='CASCADE')

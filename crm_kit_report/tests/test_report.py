@@ -9,7 +9,7 @@ from decimal import Decimal
 from trytond.exceptions import UserError
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, check_access
 
 from .tools import (
     ReportTestCase, create_user, deal, quote, report, setup_crm, stage,
@@ -561,3 +561,89 @@ class QuotedReportTestCase(ReportTestCase):
             [(r['category'], r['quoted_amount'], r['won_amount'])
                 for r in rows],
             [(licences.id, Decimal(1540), Decimal(1000))])
+
+
+class ExportTestCase(ReportTestCase):
+
+    def export(self, user, model, extension, ids=None, **context):
+        pool = Pool()
+        Export = pool.get('crm.report.export', type='report')
+        ModelData = pool.get('ir.model.data')
+        action_id = ModelData.get_id(
+            'crm_kit_report', 'report_export_%s' % extension)
+        context.setdefault('company', user.company.id)
+        with Transaction().set_user(user.id), \
+                Transaction().set_context(**context), check_access():
+            return Export.execute(ids or [], {
+                    'model': model, 'action_id': action_id})
+
+    @with_transaction()
+    def test_csv_and_xlsx_of_the_filtered_report(self):
+        import csv
+        import io
+
+        from openpyxl import load_workbook
+        crm = dataset()
+        date = dt.date(2026, 6, 15)
+        extension, content, _, name = self.export(
+            crm.manager, 'crm.report.month', 'csv', date=date)
+        self.assertEqual((extension, name), ('csv', "Monthly Sales"))
+        rows = list(csv.reader(io.StringIO(content.decode('utf-8-sig'))))
+        self.assertEqual(rows[0][:3], ["Month", "New Leads",
+                "New Leads Last Year"])
+        self.assertEqual(len(rows), 13)
+        self.assertEqual(rows[2][0], '2026-02-01')
+        won_amount = rows[0].index("Won Amount")
+        self.assertEqual(
+            sum(Decimal(r[won_amount]) for r in rows[1:]), Decimal(2600))
+
+        extension, content, _, name = self.export(
+            crm.boss, 'crm.report.rep', 'xlsx', date=date)
+        self.assertEqual(extension, 'xlsx')
+        sheet = load_workbook(io.BytesIO(content)).active
+        values = list(sheet.values)
+        self.assertEqual(values[0][0], "Sales Rep")
+        self.assertEqual(
+            {r[0] for r in values[1:]}, {"Rep", "Rep2", "Rep_Other_Team"})
+        won_amount = values[0].index("Won Amount")
+        self.assertEqual(sum(r[won_amount] for r in values[1:]), 7600)
+
+    @with_transaction()
+    def test_selected_rows_and_formulas_made_inert(self):
+        import csv
+        import io
+
+        from openpyxl import load_workbook
+        pool = Pool()
+        Channel = pool.get('crm.channel')
+        Opportunity = pool.get('sale.opportunity')
+        crm = dataset()
+        channel = Channel(
+            name="=HYPERLINK(\"http://evil.test\")", code='evil')
+        channel.save()
+        table = Opportunity.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.update([table.channel], [channel.id]))
+        date = dt.date(2026, 6, 15)
+
+        _, content, _, _ = self.export(
+            crm.boss, 'crm.report.channel', 'csv', date=date,
+            ids=[channel.id + 1])
+        rows = list(csv.reader(io.StringIO(content.decode('utf-8-sig'))))
+        self.assertEqual(len(rows), 2)
+        self.assertEqual(rows[1][0], "'=HYPERLINK(\"http://evil.test\")")
+
+        _, content, _, _ = self.export(
+            crm.boss, 'crm.report.channel', 'xlsx', date=date)
+        cell = load_workbook(io.BytesIO(content)).active['A2']
+        self.assertEqual(cell.data_type, 's')
+
+        # Spanish headers for a Spanish user.
+        from .tools import load_spanish
+        load_spanish('crm_kit_report')
+        crm.boss.language = pool.get('ir.lang').get('es')
+        crm.boss.save()
+        _, content, _, _ = self.export(
+            crm.boss, 'crm.report.channel', 'csv', date=date, language='es')
+        rows = list(csv.reader(io.StringIO(content.decode('utf-8-sig'))))
+        self.assertEqual(rows[0][0], "Canal")
