@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-sao: $(SAO)/index.html
+sao: $(SAO)/index.html $(SAO)/custom.css
 
 $(SAO)/index.html:
 	rm -rf var/sao-build $(SAO)
@@ -33,6 +33,10 @@ $(SAO)/index.html:
 	cd var/sao-build/package && npm install --omit=dev --legacy-peer-deps --no-audit --no-fund --silent
 	mv var/sao-build/package $(SAO)
 	rm -rf var/sao-build
+
+# crm-kit's styles, through sao's extension hook
+$(SAO)/custom.css: crmkit/sao/custom.css $(SAO)/index.html
+	cp crmkit/sao/custom.css $@
 
 # The suite runs on SQLite unless TRYTOND_DATABASE__URI names a server.
 test: install sao

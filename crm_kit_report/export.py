@@ -10,7 +10,6 @@ from xml.etree import ElementTree
 
 from trytond.pool import Pool
 from trytond.report import Report
-from trytond.transaction import Transaction
 
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_STARTS = ('=', '+', '-', '@', '\t', '\r')

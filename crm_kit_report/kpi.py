@@ -210,8 +210,9 @@ class MonthlyReport(ModelSQL, ModelView):
         if context.get('channel') or context.get('pipeline'):
             # Targets are set per rep, not per channel or pipeline.
             where &= Literal(False)
-        index = Case(*(((target.year == s.year) & (target.month == str(s.month)),
-                    i) for i, (s, _) in enumerate(months)),
+        index = Case(*(
+                ((target.year == s.year) & (target.month == str(s.month)), i)
+                for i, (s, _) in enumerate(months)),
             else_=Null)
         dated = target.select(
             index.as_('bucket'), target.amount, target.deals, where=where)

@@ -18,7 +18,7 @@ OPEN_STATES = ['lead', 'opportunity', 'converted']
 class PipelineReport(ModelSQL, ModelView):
     "The open opportunities by pipeline and stage"
     __name__ = 'crm.report.pipeline'
-    __string__ = "Pipeline"
+    __string__ = "Pipeline by Stage"
 
     pipeline = fields.Many2One('crm.pipeline', "Pipeline")
     stage = fields.Many2One('crm.stage', "Stage")

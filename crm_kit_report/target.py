@@ -6,6 +6,7 @@ from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
+
 class TargetValidationError(ValidationError):
     pass
 

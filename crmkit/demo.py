@@ -630,6 +630,8 @@ def load_demo(seed=DEFAULT_SEED):
         timer("alerts checked")
         _create_documents(seed)
         timer("documents created")
+        _create_targets(users)
+        timer("sales targets set")
     logger.info("demo: loaded in %.1fs", time.monotonic() - timer.start)
     return True
 
@@ -868,6 +870,34 @@ def _create_lead_capture(users):
                             {'name': 'comment', 'label': "Mensaje"},
                             ])],
                 }])
+
+
+def _create_targets(users):
+    """Monthly targets of each rep for this year and the last two: a tenth
+    above what they won on average in a month, so some months are met"""
+    pool = Pool()
+    Opportunity = pool.get('sale.opportunity')
+    Target = pool.get('crm.sales.target')
+    Date = pool.get('ir.date')
+    today = Date.today()
+    values = []
+    for user in users.values():
+        won = Opportunity.search([
+                ('owner', '=', user.id), ('state', '=', 'won')])
+        if not won:
+            continue
+        first = min(o.end_date for o in won)
+        months = max(1, (today.year - first.year) * 12
+            + today.month - first.month + 1)
+        amount = sum(o.amount or 0 for o in won) / months * Decimal('1.1')
+        amount = max(Decimal(500), (amount / 500).quantize(Decimal(1)) * 500)
+        deals = max(1, round(len(won) / months * 1.1))
+        for year in range(today.year - 2, today.year + 1):
+            for month in range(1, 13):
+                values.append({
+                        'user': user.id, 'year': year, 'month': str(month),
+                        'amount': amount, 'deals': deals})
+    Target.create(values)
 
 
 def _create_users(company):

@@ -484,3 +484,34 @@ def test_documents(demo_db):
         assert len(sheet.links) == 10
         link, = UploadLink.search([])
         assert link.state == 'active'
+
+
+def test_reports(demo_db):
+    """The monthly report has last year's figures to compare with and
+    targets for every rep; the rep's own figures are part of the team's"""
+    import datetime as dt
+
+    from trytond.transaction import Transaction, check_access
+    name, _, _ = demo_db
+    with _transaction(name) as pool:
+        User = pool.get('res.user')
+        Month = pool.get('crm.report.month')
+        Target = pool.get('crm.sales.target')
+        Date = pool.get('ir.date')
+        rep, = User.search([('login', '=', 'rep')])
+        manager, = User.search([('login', '=', 'manager')])
+        assert {t.user for t in Target.search([])} >= {rep, manager}
+        # The last full year: every month has been lived.
+        date = dt.date(Date.today().year - 1, 6, 30)
+        totals = {}
+        for user in [rep, manager]:
+            with Transaction().set_user(user.id), check_access(), \
+                    Transaction().set_context(date=date):
+                rows = Month.search([])
+                assert len(rows) == 12
+                totals[user.login] = (
+                    sum(r.won_amount for r in rows),
+                    sum(r.won_amount_previous for r in rows),
+                    sum(r.target_amount for r in rows))
+        assert all(totals['rep']), totals
+        assert totals['rep'][0] < totals['manager'][0], totals

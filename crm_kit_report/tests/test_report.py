@@ -168,7 +168,8 @@ class MonthlyReportTestCase(ReportTestCase):
         Currency = pool.get('currency.currency')
         crm = dataset()
         company_currency = crm.company.currency
-        usd = Currency(name="US Dollar", code='USD', symbol='$', rounding=Decimal('0.01'))
+        usd = Currency(
+            name="US Dollar", code='USD', symbol='$', rounding=Decimal('0.01'))
         usd.rates = [
             {'date': dt.date(2026, 1, 1), 'rate': Decimal('1.25')},
             {'date': dt.date(2026, 6, 1), 'rate': Decimal('2')},
