@@ -203,6 +203,20 @@ def prepare_database(name=DB_NAME, rebuild=False, log=print):
     return user_ids(name)
 
 
+def clone_database(name, rebuild=False, log=print):
+    """Drop name and clone it from the bench template (built or rebuilt
+    by bench/data.py when its sources changed)"""
+    from psycopg import sql
+    template = f'{DB_NAME}_template'
+    if rebuild or _database_comment(template) != source_key():
+        prepare_database(rebuild=rebuild, log=log)
+    drop_database(name)
+    with _server_connection() as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)))
+    log(f"database {name!r} cloned from {template!r}")
+
+
 def user_ids(name=DB_NAME):
     "The ids of admin and the bench users by login"
     logins = ['admin'] + [login for login, *_ in USERS]

@@ -209,20 +209,6 @@ def generate_csv(path, rows=ROWS, seed=SEED):
 
 # The database
 
-def clone_database(name, rebuild=False, log=print):
-    """Drop name and clone it from the bench template (built or rebuilt
-    by bench/data.py when its sources changed)"""
-    from psycopg import sql
-    template = f'{data.DB_NAME}_template'
-    if rebuild or data._database_comment(template) != data.source_key():
-        data.prepare_database(rebuild=rebuild, log=log)
-    data.drop_database(name)
-    with data._server_connection() as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template)))
-    log(f"database {name!r} cloned from {template!r}")
-
-
 def setup(name):
     """Duplicates skipped, one round-robin rule over the team Madrid, a
     file size limit above the file's"""
@@ -389,7 +375,7 @@ def measure(name, rows=ROWS, sample=SAMPLE, rebuild=False, home=None,
     data.configure()"""
     home = home or data.configure()
     env = dict(os.environ, CRM_KIT_BENCH_HOME=str(home))
-    clone_database(name, rebuild=rebuild, log=log)
+    data.clone_database(name, rebuild=rebuild, log=log)
     settings = setup(name)
     log(f"duplicate keys: {', '.join(settings['keys'])}; action skip; "
         f"round robin over Madrid ({', '.join(settings['members'])})")
@@ -525,7 +511,7 @@ def profile(name, rows=PROFILE_ROWS, rebuild=False, log=print):
     "Profile crm-kit's import of rows rows; the stats go to stderr"
     home = data.configure()
     env = dict(os.environ, CRM_KIT_BENCH_HOME=str(home))
-    clone_database(name, rebuild=rebuild, log=log)
+    data.clone_database(name, rebuild=rebuild, log=log)
     setup(name)
     with tempfile.TemporaryDirectory(prefix='crm-kit-leads-') as folder:
         path = Path(folder) / 'leads.csv'

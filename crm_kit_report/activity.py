@@ -5,15 +5,15 @@ import datetime as dt
 from sql.aggregate import Min, Sum
 from sql.conditionals import Case
 
-from trytond.model import ModelSQL, ModelView, fields
+from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from .kpi import ratio
-from .report import context_period, visible
+from .report import ReportMixin, context_period, report_now, visible
 
 
-class ActivityReport(ModelSQL, ModelView):
+class ActivityReport(ReportMixin, ModelView):
     """The commercial activity of each rep by type: the activities due in the
     period, done, cancelled, still planned and overdue"""
     __name__ = 'crm.report.activity'
@@ -37,7 +37,7 @@ class ActivityReport(ModelSQL, ModelView):
         cls._order = [('owner', 'ASC'), ('type', 'ASC'), ('id', 'ASC')]
 
     @classmethod
-    def table_query(cls):
+    def report_query(cls):
         pool = Pool()
         Activity = pool.get('crm.activity')
         Team = pool.get('crm.team')
@@ -78,7 +78,7 @@ class ActivityReport(ModelSQL, ModelView):
             count(current & (activity.state == 'cancelled')).as_('cancelled'),
             count(current & (activity.state == 'planned')).as_('planned'),
             count(current & (activity.state == 'planned')
-                & (activity.due < dt.datetime.now())).as_('overdue'),
+                & (activity.due < report_now())).as_('overdue'),
             ratio(done, total, 100).as_('done_rate'),
             count(before & (activity.state == 'done')).as_('done_previous'),
             where=where,

@@ -8,19 +8,20 @@ from sql.conditionals import Case, Coalesce
 from sql.functions import Extract
 from sql.operators import Exists
 
-from trytond.model import ModelSQL, ModelView, fields
+from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from .kpi import ratio
-from .report import company_amount, context_period, filtered, visible, zero
+from .report import (
+    ReportMixin, company_amount, context_period, filtered, visible, zero)
 
 # The states a deal is in, or went through, once qualified and once offered.
 QUALIFIED = ['opportunity', 'converted', 'won']
 OFFERED = ['converted', 'won']
 
 
-class DimensionReportMixin(ModelSQL, ModelView):
+class DimensionReportMixin(ReportMixin, ModelView):
     "Sales figures by a dimension: its Many2One field is called dimension"
 
     leads = fields.Integer("New Leads")
@@ -66,7 +67,7 @@ class DimensionReportMixin(ModelSQL, ModelView):
         raise NotImplementedError
 
     @classmethod
-    def table_query(cls):
+    def report_query(cls):
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
         StageLog = pool.get('crm.stage.log')
@@ -75,12 +76,18 @@ class DimensionReportMixin(ModelSQL, ModelView):
         (start, end), (start_before, end_before) = context_period()
         from_item, dimension = cls._dimension(opportunity)
 
-        def reached(states):
+        def new_and_reached(states):
+            "1 for a new lead that is or went through one of states"
             log = StageLog.__table__()
-            return (opportunity.state.in_(states)
-                | Exists(log.select(Literal(1),
-                        where=(log.opportunity == opportunity.id)
-                        & log.to_state.in_(states))))
+            went_through = Exists(log.select(Literal(1),
+                    where=(log.opportunity == opportunity.id)
+                    & log.to_state.in_(states)))
+            # Only a deal closed without a win needs its history read.
+            return Case(
+                (new & opportunity.state.in_(states), 1),
+                (new & opportunity.state.in_(['lost', 'cancelled'])
+                    & went_through, 1),
+                else_=0)
 
         def during(column, start, end):
             return (column >= start) & (column < end)
@@ -99,51 +106,50 @@ class DimensionReportMixin(ModelSQL, ModelView):
         def count(condition):
             return Case((condition, 1), else_=0)
 
-        rows = from_item.select(
+        # The sums in one pass, grouped; the ratios over them, outside, so
+        # that each sum is computed once.
+        sums = from_item.select(
             dimension.as_('dimension'),
-            count(new).as_('new'),
-            count(new & reached(QUALIFIED)).as_('qualified'),
-            count(new & reached(OFFERED)).as_('offered'),
-            count(new & won).as_('new_won'),
-            count(closed & won).as_('won'),
-            count(closed & lost).as_('lost'),
-            Case((closed & won, amount), else_=0).as_('won_amount'),
-            Case((closed & won, days), else_=0).as_('days'),
-            count(new_before).as_('new_before'),
-            count(closed_before & won).as_('won_before'),
-            Case((closed_before & won, amount), else_=0).as_(
-                'won_amount_before'),
+            Sum(count(new)).as_('leads'),
+            Sum(new_and_reached(QUALIFIED)).as_('qualified'),
+            Sum(new_and_reached(OFFERED)).as_('offered'),
+            Sum(count(new & won)).as_('new_won'),
+            Sum(count(closed & won)).as_('won'),
+            Sum(count(closed & lost)).as_('lost'),
+            Sum(Case((closed & won, amount), else_=0)).as_('won_amount'),
+            Sum(Case((closed & won, days), else_=0)).as_('days'),
+            Sum(count(new_before)).as_('leads_previous'),
+            Sum(count(closed_before & won)).as_('won_previous'),
+            Sum(Case((closed_before & won, amount), else_=0)).as_(
+                'won_amount_previous'),
             where=(opportunity.company == context.get('company', -1))
             & visible(opportunity, 'sale.opportunity')
             & filtered(opportunity)
             & (during(opportunity.start_date, start_before, end)
-                | during(opportunity.end_date, start_before, end)))
-        leads, won, won_amount = (
-            Sum(rows.new), Sum(rows.won), Sum(rows.won_amount))
-        qualified, offered = Sum(rows.qualified), Sum(rows.offered)
-        won_amount_previous = Sum(rows.won_amount_before)
-        return rows.select(
+                | during(opportunity.end_date, start_before, end)),
+            group_by=[dimension])
+        return sums.select(
             # Ids are positive: the rows of no rep or channel get 1.
-            (Coalesce(rows.dimension, 0) + 1).as_('id'),
-            rows.dimension.as_('dimension'),
-            leads.as_('leads'),
-            qualified.as_('qualified'),
-            offered.as_('offered'),
-            ratio(qualified, leads, 100).as_('lead_to_opportunity'),
-            ratio(offered, qualified, 100).as_('opportunity_to_offer'),
-            ratio(Sum(rows.new_won), offered, 100).as_('offer_to_won'),
-            won.as_('won'),
-            Sum(rows.lost).as_('lost'),
-            won_amount.as_('won_amount'),
-            ratio(won, won + Sum(rows.lost), 100).as_('win_rate'),
-            ratio(won_amount, won).as_('average_deal'),
-            ratio(Sum(rows.days), won).as_('average_cycle'),
-            Sum(rows.new_before).as_('leads_previous'),
-            Sum(rows.won_before).as_('won_previous'),
-            won_amount_previous.as_('won_amount_previous'),
-            ratio(won_amount - won_amount_previous, won_amount_previous,
-                100).as_('won_amount_change'),
-            group_by=[rows.dimension])
+            (Coalesce(sums.dimension, 0) + 1).as_('id'),
+            sums.dimension.as_('dimension'),
+            sums.leads.as_('leads'),
+            sums.qualified.as_('qualified'),
+            sums.offered.as_('offered'),
+            ratio(sums.qualified, sums.leads, 100).as_('lead_to_opportunity'),
+            ratio(sums.offered, sums.qualified, 100).as_(
+                'opportunity_to_offer'),
+            ratio(sums.new_won, sums.offered, 100).as_('offer_to_won'),
+            sums.won.as_('won'),
+            sums.lost.as_('lost'),
+            sums.won_amount.as_('won_amount'),
+            ratio(sums.won, sums.won + sums.lost, 100).as_('win_rate'),
+            ratio(sums.won_amount, sums.won).as_('average_deal'),
+            ratio(sums.days, sums.won).as_('average_cycle'),
+            sums.leads_previous.as_('leads_previous'),
+            sums.won_previous.as_('won_previous'),
+            sums.won_amount_previous.as_('won_amount_previous'),
+            ratio(sums.won_amount - sums.won_amount_previous,
+                sums.won_amount_previous, 100).as_('won_amount_change'))
 
     def get_currency(self, name):
         Company = Pool().get('company.company')

@@ -5,11 +5,12 @@ from sql.aggregate import Count, Sum
 from sql.conditionals import Case
 from sql.functions import Extract
 
-from trytond.model import ModelSQL, ModelView, fields
+from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from .report import (
+    ReportMixin,
     bucket, business_months, company_amount, context_date, filtered,
     visible, zero)
 
@@ -21,7 +22,7 @@ def ratio(numerator, denominator, factor=1):
         else_=Null)
 
 
-class MonthlyReport(ModelSQL, ModelView):
+class MonthlyReport(ReportMixin, ModelView):
     """The months of the business year: new leads, won and lost deals,
     accumulated to date, beside the same months of the year before and the
     sales targets"""
@@ -73,7 +74,7 @@ class MonthlyReport(ModelSQL, ModelView):
         cls._order = [('month', 'ASC'), ('id', 'ASC')]
 
     @classmethod
-    def table_query(cls):
+    def report_query(cls):
         context = Transaction().context
         months, previous = business_months(
             context.get('company', -1), context_date())

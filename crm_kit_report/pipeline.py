@@ -1,21 +1,20 @@
 # This file is part of crm-kit.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
-import datetime as dt
-
 from sql import Literal
 from sql.aggregate import Avg, Count, Sum
 from sql.functions import Extract
 
-from trytond.model import ModelSQL, ModelView, fields
+from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
-from .report import company_amount, filtered, visible, zero
+from .report import (
+    ReportMixin, company_amount, filtered, report_now, visible, zero)
 
 OPEN_STATES = ['lead', 'opportunity', 'converted']
 
 
-class PipelineReport(ModelSQL, ModelView):
+class PipelineReport(ReportMixin, ModelView):
     "The open opportunities by pipeline and stage"
     __name__ = 'crm.report.pipeline'
     __string__ = "Pipeline by Stage"
@@ -41,7 +40,7 @@ class PipelineReport(ModelSQL, ModelView):
             ('pipeline', 'ASC'), ('sequence', 'ASC'), ('id', 'ASC')]
 
     @classmethod
-    def table_query(cls):
+    def report_query(cls):
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
         Stage = pool.get('crm.stage')
@@ -50,7 +49,7 @@ class PipelineReport(ModelSQL, ModelView):
         context = Transaction().context
         amount = zero(company_amount(
                 opportunity, opportunity.amount, opportunity.start_date))
-        now = Extract('EPOCH', Literal(dt.datetime.now()))
+        now = Extract('EPOCH', Literal(report_now()))
         age = (now - Avg(Extract('EPOCH', opportunity.stage_date))) / 86400
         return (stage
             .join(opportunity, 'LEFT',

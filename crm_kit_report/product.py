@@ -7,12 +7,13 @@ from sql.aggregate import Count, Sum
 from sql.conditionals import Case, Coalesce
 from sql.functions import Position, Substring
 
-from trytond.model import ModelSQL, ModelView, fields
+from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from .kpi import ratio
-from .report import company_amount, context_period, filtered, visible
+from .report import (
+    ReportMixin, company_amount, context_period, filtered, visible)
 
 WON_STATES = ['confirmed', 'processing', 'done']
 
@@ -26,7 +27,7 @@ PRICE_BANDS = [
     ]
 
 
-class QuotedMixin(ModelSQL, ModelView):
+class QuotedMixin(ReportMixin, ModelView):
     "Quoted and won figures of quote lines, grouped by a dimension"
 
     quotes = fields.Integer("Quotes")
@@ -154,7 +155,7 @@ class ProductReport(QuotedMixin):
     product = fields.Many2One('product.product', "Product")
 
     @classmethod
-    def table_query(cls):
+    def report_query(cls):
         lines = cls._lines()
         return lines.select(
             (Coalesce(lines.product, 0) + 1).as_('id'),
@@ -171,7 +172,7 @@ class ProductCategoryReport(QuotedMixin):
     category = fields.Many2One('product.category', "Product Category")
 
     @classmethod
-    def table_query(cls):
+    def report_query(cls):
         pool = Pool()
         TemplateCategory = pool.get('product.template-product.category')
         link = TemplateCategory.__table__()
@@ -200,7 +201,7 @@ class PriceBandReport(QuotedMixin):
         cls._order = [('sequence', 'ASC'), ('id', 'ASC')]
 
     @classmethod
-    def table_query(cls):
+    def report_query(cls):
         lines = cls._lines()
         discount = (lines.list_amount - lines.amount) / Case(
             (lines.list_amount > 0, lines.list_amount), else_=Null)

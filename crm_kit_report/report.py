@@ -3,12 +3,14 @@
 "What every CRM report shares: the business year, the filters a user picks "
 "and the record rules that decide whose figures count."
 import datetime as dt
+import weakref
 
 from dateutil.relativedelta import relativedelta
-from sql import Literal, Null
+from sql import Cast, Column, Literal, Null, Select, Values
 from sql.conditionals import Case, Coalesce
 
-from trytond.model import ModelView, fields
+from trytond import backend
+from trytond.model import ModelSQL, ModelView, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction, without_check_access
 
@@ -57,10 +59,21 @@ def bucket(column, periods):
 def visible(table, model, column=None):
     """The condition that a row of table (or the record of model its column
     points at) is one the user's record rules show"""
-    Rule = Pool().get('ir.rule')
-    query = Rule.query_get(model)
+    pool = Pool()
+    Rule = pool.get('ir.rule')
+    Model = pool.get(model)
     if column is None:
+        # The rules as a condition on the row itself, as a search applies
+        # them: a subquery on the same table would read it twice.
+        domain = Rule.domain_get(model, mode='read')
+        if not domain:
+            return Literal(True)
+        tables, condition = Model.search_domain(
+            domain, active_test=False, tables={None: (table, None)})
+        if len(tables) == 1:
+            return condition
         column = table.id
+    query = Rule.query_get(model)
     return column.in_(query) if query is not None else Literal(True)
 
 
@@ -185,3 +198,67 @@ def context_period():
             before = (
                 previous[0][0], date - relativedelta(years=1) + day)
     return current, before
+
+
+# The rows each transaction computed, by report query: a search then a
+# read of the same report (search_read, REST) compute it once.
+_computed = weakref.WeakKeyDictionary()
+_now = weakref.WeakKeyDictionary()
+
+
+def report_now():
+    """The time the reports of the transaction count ages to: one time,
+    so that the same report gives the same query"""
+    return _now.setdefault(Transaction(), dt.datetime.now())
+
+
+# Above this, a report stays a query: its rows would be too many parameters.
+MAX_COMPUTED_ROWS = 500
+
+
+class ReportMixin(ModelSQL):
+    "A report: the rows of a query computed once per transaction"
+
+    @classmethod
+    def report_query(cls):
+        "The query of the report's rows, for the context"
+        raise NotImplementedError
+
+    @classmethod
+    def table_query(cls):
+        transaction = Transaction()
+        query = cls.report_query()
+        sql, params = tuple(query)
+        # A write in the transaction may change the figures.
+        key = (cls.__name__, sql, repr(params), transaction.counter)
+        computed = _computed.setdefault(transaction, {})
+        if key not in computed:
+            cursor = transaction.connection.cursor()
+            if backend.name == 'postgresql':
+                # Compiling these queries costs more than running them.
+                cursor.execute('SET LOCAL jit = off')
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+            computed.clear()
+            computed[key] = rows if len(rows) <= MAX_COMPUTED_ROWS else None
+        if computed[key] is None:
+            return query
+        names = [c.output_name for c in query.columns]
+        return cls._rows_query(names, computed[key])
+
+    @classmethod
+    def _rows_query(cls, names, rows):
+        "A query giving rows as the columns names"
+        def typed(name, expression):
+            field = cls._fields.get(name)
+            if backend.name == 'sqlite' or not field:
+                # SQLite reads the types from the column names.
+                return expression
+            return Cast(expression, field.sql_type().base)
+        if not rows:
+            return Select([typed(n, Literal(None)).as_(n) for n in names],
+                where=Literal(False))
+        values = Values([list(r) for r in rows])
+        return values.select(*(
+                typed(n, Column(values, 'column%d' % i)).as_(n)
+                for i, n in enumerate(names, 1)))

@@ -7,15 +7,16 @@ from sql.aggregate import Count, Sum
 from sql.conditionals import Case, Coalesce
 from sql.functions import Extract, Lead
 
-from trytond.model import ModelSQL, ModelView, fields
+from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from .kpi import ratio
-from .report import context_period, filtered, visible
+from .report import (
+    ReportMixin, context_period, filtered, report_now, visible)
 
 
-class StageTimeReport(ModelSQL, ModelView):
+class StageTimeReport(ReportMixin, ModelView):
     """How long deals stay in each stage, from the stage history: the stays
     that began in the period"""
     __name__ = 'crm.report.stage_time'
@@ -41,7 +42,7 @@ class StageTimeReport(ModelSQL, ModelView):
             ('pipeline', 'ASC'), ('sequence', 'ASC'), ('id', 'ASC')]
 
     @classmethod
-    def table_query(cls):
+    def report_query(cls):
         pool = Pool()
         StageLog = pool.get('crm.stage.log')
         Opportunity = pool.get('sale.opportunity')
@@ -62,10 +63,13 @@ class StageTimeReport(ModelSQL, ModelView):
                 log.date.as_('date'),
                 Lead(log.date, window=Window([log.opportunity],
                         order_by=[log.date.asc, log.id.asc])).as_('until'),
-                where=(opportunity.company == context.get('company', -1))
-                & visible(log, 'sale.opportunity', log.opportunity)
+                # The next move of a stay begun in the period is later:
+                # the older history is not needed.
+                where=(log.date >= start)
+                & (opportunity.company == context.get('company', -1))
+                & visible(opportunity, 'sale.opportunity')
                 & filtered(opportunity))
-        now = Extract('EPOCH', Literal(dt.datetime.now()))
+        now = Extract('EPOCH', Literal(report_now()))
         days = (Coalesce(Extract('EPOCH', stays.until), now)
             - Extract('EPOCH', stays.date)) / 86400
         has_left = stays.until != None  # noqa: E711
