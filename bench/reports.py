@@ -101,14 +101,17 @@ def _manager_scope(connection, users):
 
 def sql_pipeline(where):
     return (
-        "SELECT s.id, count(o.id), coalesce(sum(o.amount), 0), "
-        "coalesce(sum(o.amount * s.probability), 0), "
-        "coalesce((extract(epoch from localtimestamp) "
-            "- avg(extract(epoch from o.stage_date))) / 86400, 0) "
-        "FROM crm_stage s LEFT JOIN sale_opportunity o ON o.stage = s.id "
-            f"AND o.state IN {OPEN} AND o.company = %(company)s AND {where} "
-        f"WHERE s.state IN {OPEN} "
-        "GROUP BY s.id HAVING s.active OR count(o.id) > 0 "
+        "SELECT s.id, coalesce(o.n, 0), coalesce(o.amount, 0), "
+        "coalesce(o.amount * s.probability, 0), "
+        "coalesce((extract(epoch from localtimestamp) - o.entered) / 86400, "
+            "0) "
+        "FROM crm_stage s LEFT JOIN ("
+            "SELECT stage, count(*) AS n, sum(amount) AS amount, "
+            "avg(extract(epoch from stage_date)) AS entered "
+            f"FROM sale_opportunity o WHERE state IN {OPEN} "
+            f"AND company = %(company)s AND {where} GROUP BY stage) o "
+            "ON o.stage = s.id "
+        f"WHERE s.state IN {OPEN} AND (s.active OR o.n > 0) "
         "ORDER BY s.pipeline, s.sequence, s.id")
 
 

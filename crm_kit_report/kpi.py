@@ -78,7 +78,7 @@ class MonthlyReport(ReportMixin, ModelView):
         context = Transaction().context
         months, previous = business_months(
             context.get('company', -1), context_date())
-        periods = months + previous
+        periods = months, previous
         size = len(months)
         calendar = Union(*(
                 Select([Literal(i).as_('index'),
@@ -106,10 +106,10 @@ class MonthlyReport(ReportMixin, ModelView):
         return (calendar
             .join(leads, 'LEFT', condition=leads.bucket == calendar.index)
             .join(leads_previous, 'LEFT',
-                condition=leads_previous.bucket == calendar.index + size)
+                condition=leads_previous.bucket == calendar.index - size)
             .join(closed, 'LEFT', condition=closed.bucket == calendar.index)
             .join(closed_previous, 'LEFT',
-                condition=closed_previous.bucket == calendar.index + size)
+                condition=closed_previous.bucket == calendar.index - size)
             .join(targets, 'LEFT',
                 condition=targets.bucket == calendar.index)
             .select(
@@ -154,15 +154,23 @@ class MonthlyReport(ReportMixin, ModelView):
             & visible(opportunity, 'sale.opportunity')
             & filtered(opportunity))
 
+    @staticmethod
+    def _first(periods):
+        return min(s for s, _ in periods[0] + periods[1])
+
+    @staticmethod
+    def _last(periods):
+        return max(e for _, e in periods[0] + periods[1])
+
     @classmethod
     def _leads_query(cls, periods):
-        "The new leads by period"
+        "The new leads by month: periods are the months and those before"
         opportunity, where = cls._opportunities()
         dated = opportunity.select(
-            bucket(opportunity.start_date, periods).as_('bucket'),
+            bucket(opportunity.start_date, *periods).as_('bucket'),
             where=where
-            & (opportunity.start_date >= min(s for s, _ in periods))
-            & (opportunity.start_date < max(e for _, e in periods)))
+            & (opportunity.start_date >= cls._first(periods))
+            & (opportunity.start_date < cls._last(periods)))
         return dated.select(
             dated.bucket.as_('bucket'),
             Count(dated.bucket).as_('leads'),
@@ -175,7 +183,7 @@ class MonthlyReport(ReportMixin, ModelView):
         days = (Extract('EPOCH', opportunity.end_date)
             - Extract('EPOCH', opportunity.start_date)) / 86400
         dated = opportunity.select(
-            bucket(opportunity.end_date, periods).as_('bucket'),
+            bucket(opportunity.end_date, *periods).as_('bucket'),
             opportunity.state.as_('state'),
             company_amount(
                 opportunity, opportunity.amount, opportunity.end_date).as_(
@@ -183,8 +191,8 @@ class MonthlyReport(ReportMixin, ModelView):
             days.as_('days'),
             where=where
             & opportunity.state.in_(['won', 'lost'])
-            & (opportunity.end_date >= min(s for s, _ in periods))
-            & (opportunity.end_date < max(e for _, e in periods)))
+            & (opportunity.end_date >= cls._first(periods))
+            & (opportunity.end_date < cls._last(periods)))
         is_won = dated.state == 'won'
         return dated.select(
             dated.bucket.as_('bucket'),

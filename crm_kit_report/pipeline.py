@@ -2,6 +2,7 @@
 # this repository contains the full copyright notices and license terms.
 from sql import Literal
 from sql.aggregate import Avg, Count, Sum
+from sql.conditionals import Coalesce
 from sql.functions import Extract
 
 from trytond.model import ModelView, fields
@@ -50,32 +51,36 @@ class PipelineReport(ReportMixin, ModelView):
         amount = zero(company_amount(
                 opportunity, opportunity.amount, opportunity.start_date))
         now = Extract('EPOCH', Literal(report_now()))
-        age = (now - Avg(Extract('EPOCH', opportunity.stage_date))) / 86400
+        # The sums by stage first, then the few stages joined to them.
+        sums = opportunity.select(
+            opportunity.stage.as_('stage'),
+            Count(Literal(1)).as_('count'),
+            Sum(amount).as_('amount'),
+            Avg(Extract('EPOCH', opportunity.stage_date)).as_('entered'),
+            where=opportunity.state.in_(OPEN_STATES)
+            & (opportunity.company == context.get('company', -1))
+            & visible(opportunity, 'sale.opportunity')
+            & filtered(opportunity),
+            group_by=[opportunity.stage])
+        count = Coalesce(sums.count, 0)
         return (stage
-            .join(opportunity, 'LEFT',
-                condition=(opportunity.stage == stage.id)
-                & opportunity.state.in_(OPEN_STATES)
-                & (opportunity.company == context.get('company', -1))
-                & visible(opportunity, 'sale.opportunity')
-                & filtered(opportunity))
+            .join(sums, 'LEFT', condition=sums.stage == stage.id)
             .select(
                 stage.id.as_('id'),
                 stage.pipeline.as_('pipeline'),
                 stage.id.as_('stage'),
                 stage.sequence.as_('sequence'),
                 stage.probability.as_('probability'),
-                Count(opportunity.id).as_('count'),
-                zero(Sum(amount)).as_('amount'),
-                zero(Sum(amount * stage.probability)).as_('weighted_amount'),
-                zero(age).as_('average_days_in_stage'),
+                count.as_('count'),
+                zero(sums.amount).as_('amount'),
+                zero(sums.amount * stage.probability).as_('weighted_amount'),
+                zero((now - sums.entered) / 86400).as_(
+                    'average_days_in_stage'),
                 where=stage.state.in_(OPEN_STATES)
                 & ((stage.pipeline == context['pipeline'])
-                    if context.get('pipeline') else Literal(True)),
-                group_by=[stage.id, stage.pipeline, stage.sequence,
-                    stage.probability, stage.active],
+                    if context.get('pipeline') else Literal(True))
                 # A retired stage shows while deals still sit in it.
-                having=(stage.active == Literal(True))
-                | (Count(opportunity.id) > 0)))
+                & ((stage.active == Literal(True)) | (count > 0))))
 
     def get_currency(self, name):
         pool = Pool()

@@ -8,6 +8,7 @@ import weakref
 from dateutil.relativedelta import relativedelta
 from sql import Cast, Column, Literal, Null, Select, Values
 from sql.conditionals import Case, Coalesce
+from sql.functions import Extract
 
 from trytond import backend
 from trytond.model import ModelSQL, ModelView, fields
@@ -50,10 +51,21 @@ def business_months(company_id, date):
     return months, previous
 
 
-def bucket(column, periods):
-    "The index of the period (start, end) holding column's date, or NULL"
+def bucket(column, months, previous):
+    """The index of the month holding column's date: 0 for the first month
+    of months, -len(months) for the first of previous; meaningless outside
+    them"""
+    first = months[0][0]
+    if len(months) == 12 and all(
+            s.day == 1 and e == s + relativedelta(months=1)
+            for s, e in months):
+        # Calendar months: counted, not searched.
+        return ((Extract('YEAR', column) - first.year) * 12
+            + Extract('MONTH', column) - first.month)
+    size = len(months)
     return Case(*(((column >= s) & (column < e), i)
-            for i, (s, e) in enumerate(periods)), else_=Null)
+            for i, (s, e) in [*enumerate(months),
+                *enumerate(previous, -size)]), else_=Null)
 
 
 def visible(table, model, column=None):

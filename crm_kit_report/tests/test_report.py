@@ -6,6 +6,8 @@ different totals."""
 import datetime as dt
 from decimal import Decimal
 
+from dateutil.relativedelta import relativedelta
+
 from trytond.exceptions import UserError
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
@@ -648,3 +650,27 @@ class ExportTestCase(ReportTestCase):
             crm.boss, 'crm.report.channel', 'csv', date=date, language='es')
         rows = list(csv.reader(io.StringIO(content.decode('utf-8-sig'))))
         self.assertEqual(rows[0][0], "Canal")
+
+
+class BusinessMonthsTestCase(ReportTestCase):
+
+    @with_transaction()
+    def test_month_of_a_date_in_a_fiscal_year_off_the_calendar(self):
+        "A business year from 15 July: each date falls in its own month"
+        from sql import Literal, Select
+
+        from ..report import bucket
+        months = [(dt.date(2026, 7, 15) + relativedelta(months=i),
+                dt.date(2026, 7, 15) + relativedelta(months=i + 1))
+            for i in range(12)]
+        previous = [(s - relativedelta(years=1), e - relativedelta(years=1))
+            for s, e in months]
+        cursor = Transaction().connection.cursor()
+        for date, index in [
+                (dt.date(2026, 7, 15), 0), (dt.date(2026, 8, 14), 0),
+                (dt.date(2027, 7, 14), 11), (dt.date(2025, 7, 15), -12),
+                (dt.date(2026, 7, 14), -1), (dt.date(2027, 7, 15), None)]:
+            column = Pool().get('sale.opportunity').start_date.sql_cast(
+                Literal(date))
+            cursor.execute(*Select([bucket(column, months, previous)]))
+            self.assertEqual(cursor.fetchone()[0], index, date)
