@@ -9,8 +9,8 @@ from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
-from .kpi import ratio
-from .report import ReportMixin, context_period, report_now, visible
+from .report import (
+    ReportMixin, context_period, ratio, report_now, visible)
 
 
 class ActivityReport(ReportMixin, ModelView):

@@ -12,16 +12,16 @@ from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
-from .kpi import ratio
 from .report import (
-    ReportMixin, company_amount, context_period, filtered, visible, zero)
+    CompanyCurrencyMixin, ReportMixin, company_amount, context_period,
+    filtered, ratio, visible, zero)
 
 # The states a deal is in, or went through, once qualified and once offered.
 QUALIFIED = ['opportunity', 'converted', 'won']
 OFFERED = ['converted', 'won']
 
 
-class DimensionReportMixin(ReportMixin, ModelView):
+class DimensionReportMixin(CompanyCurrencyMixin, ReportMixin, ModelView):
     "Sales figures by a dimension: its Many2One field is called dimension"
 
     leads = fields.Integer("New Leads")
@@ -52,8 +52,6 @@ class DimensionReportMixin(ReportMixin, ModelView):
     won_amount_change = fields.Float(
         "Change (%)", digits=(16, 1),
         help="The won amount against the same period of the year before.")
-    currency = fields.Function(
-        fields.Many2One('currency.currency', "Currency"), 'get_currency')
 
     @classmethod
     def __setup__(cls):
@@ -150,11 +148,6 @@ class DimensionReportMixin(ReportMixin, ModelView):
             sums.won_amount_previous.as_('won_amount_previous'),
             ratio(sums.won_amount - sums.won_amount_previous,
                 sums.won_amount_previous, 100).as_('won_amount_change'))
-
-    def get_currency(self, name):
-        Company = Pool().get('company.company')
-        if company := Transaction().context.get('company'):
-            return Company(company).currency.id
 
 
 class RepReport(DimensionReportMixin):

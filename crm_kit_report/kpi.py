@@ -10,19 +10,11 @@ from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from .report import (
-    ReportMixin,
-    bucket, business_months, company_amount, context_date, filtered,
-    visible, zero)
+    CompanyCurrencyMixin, ReportMixin, bucket, business_months,
+    company_amount, context_date, filtered, ratio, visible, zero)
 
 
-def ratio(numerator, denominator, factor=1):
-    "numerator / denominator as a decimal number, NULL when it is zero"
-    return Case(
-        (denominator != 0, numerator * Literal(float(factor)) / denominator),
-        else_=Null)
-
-
-class MonthlyReport(ReportMixin, ModelView):
+class MonthlyReport(CompanyCurrencyMixin, ReportMixin, ModelView):
     """The months of the business year: new leads, won and lost deals,
     accumulated to date, beside the same months of the year before and the
     sales targets"""
@@ -65,8 +57,6 @@ class MonthlyReport(ReportMixin, ModelView):
     deals_attainment_ytd = fields.Float(
         "Deals Attainment YTD (%)", digits=(16, 1),
         help="The won deals out of the target deals, year to date.")
-    currency = fields.Function(
-        fields.Many2One('currency.currency', "Currency"), 'get_currency')
 
     @classmethod
     def __setup__(cls):
@@ -231,7 +221,3 @@ class MonthlyReport(ReportMixin, ModelView):
             Sum(dated.deals).as_('deals'),
             group_by=[dated.bucket])
 
-    def get_currency(self, name):
-        Company = Pool().get('company.company')
-        if company := Transaction().context.get('company'):
-            return Company(company).currency.id

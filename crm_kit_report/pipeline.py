@@ -10,12 +10,13 @@ from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from .report import (
-    ReportMixin, company_amount, filtered, report_now, visible, zero)
+    CompanyCurrencyMixin, ReportMixin, company_amount, filtered, report_now,
+    visible, zero)
 
 OPEN_STATES = ['lead', 'opportunity', 'converted']
 
 
-class PipelineReport(ReportMixin, ModelView):
+class PipelineReport(CompanyCurrencyMixin, ReportMixin, ModelView):
     "The open opportunities by pipeline and stage"
     __name__ = 'crm.report.pipeline'
     __string__ = "Pipeline by Stage"
@@ -31,8 +32,6 @@ class PipelineReport(ReportMixin, ModelView):
         help="The amount multiplied by the stage's probability.")
     average_days_in_stage = fields.Float(
         "Average Days in Stage", digits=(16, 1))
-    currency = fields.Function(
-        fields.Many2One('currency.currency', "Currency"), 'get_currency')
 
     @classmethod
     def __setup__(cls):
@@ -82,8 +81,3 @@ class PipelineReport(ReportMixin, ModelView):
                 # A retired stage shows while deals still sit in it.
                 & ((stage.active == Literal(True)) | (count > 0))))
 
-    def get_currency(self, name):
-        pool = Pool()
-        Company = pool.get('company.company')
-        if company := Transaction().context.get('company'):
-            return Company(company).currency.id

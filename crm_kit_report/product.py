@@ -11,9 +11,9 @@ from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
-from .kpi import ratio
 from .report import (
-    ReportMixin, company_amount, context_period, filtered, visible)
+    CompanyCurrencyMixin, ReportMixin, company_amount, context_period,
+    filtered, ratio, visible)
 
 WON_STATES = ['confirmed', 'processing', 'done']
 
@@ -27,7 +27,7 @@ PRICE_BANDS = [
     ]
 
 
-class QuotedMixin(ReportMixin, ModelView):
+class QuotedMixin(CompanyCurrencyMixin, ReportMixin, ModelView):
     "Quoted and won figures of quote lines, grouped by a dimension"
 
     quotes = fields.Integer("Quotes")
@@ -47,8 +47,6 @@ class QuotedMixin(ReportMixin, ModelView):
     won_amount_previous = fields.Numeric(
         "Won Amount Last Year", digits='currency')
     won_amount_change = fields.Float("Change (%)", digits=(16, 1))
-    currency = fields.Function(
-        fields.Many2One('currency.currency', "Currency"), 'get_currency')
 
     @classmethod
     def __setup__(cls):
@@ -140,11 +138,6 @@ class QuotedMixin(ReportMixin, ModelView):
             ratio(won_amount - won_amount_previous, won_amount_previous,
                 100).as_('won_amount_change'),
             ]
-
-    def get_currency(self, name):
-        Company = Pool().get('company.company')
-        if company := Transaction().context.get('company'):
-            return Company(company).currency.id
 
 
 class ProductReport(QuotedMixin):

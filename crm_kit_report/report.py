@@ -121,6 +121,13 @@ def company_amount(table, amount, date):
         else_=amount * rate(currency) / rate(table.currency))
 
 
+def ratio(numerator, denominator, factor=1):
+    "numerator / denominator as a decimal number, NULL when it is zero"
+    return Case(
+        (denominator != 0, numerator * Literal(float(factor)) / denominator),
+        else_=Null)
+
+
 def zero(expression):
     return Coalesce(expression, 0)
 
@@ -226,6 +233,19 @@ def report_now():
 
 # Above this, a report stays a query: its rows would be too many parameters.
 MAX_COMPUTED_ROWS = 500
+
+
+class CompanyCurrencyMixin:
+    "The currency of the report's amounts: the company's"
+    __slots__ = ()
+
+    currency = fields.Function(
+        fields.Many2One('currency.currency', "Currency"), 'get_currency')
+
+    def get_currency(self, name):
+        Company = Pool().get('company.company')
+        if company := Transaction().context.get('company'):
+            return Company(company).currency.id
 
 
 class ReportMixin(ModelSQL):

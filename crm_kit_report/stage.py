@@ -11,9 +11,8 @@ from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
-from .kpi import ratio
 from .report import (
-    ReportMixin, context_period, filtered, report_now, visible)
+    ReportMixin, context_period, filtered, ratio, report_now, visible)
 
 
 class StageTimeReport(ReportMixin, ModelView):
