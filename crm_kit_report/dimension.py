@@ -2,11 +2,10 @@
 # this repository contains the full copyright notices and license terms.
 "The sales figures of a period by one dimension (rep, team, channel, "
 "customer category), beside the same period of the year before"
-from sql import Literal
+from sql import Column
 from sql.aggregate import Sum
 from sql.conditionals import Case, Coalesce
 from sql.functions import Extract
-from sql.operators import Exists
 
 from trytond.model import ModelView, fields
 from trytond.pool import Pool
@@ -14,7 +13,7 @@ from trytond.transaction import Transaction
 
 from .report import (
     CompanyCurrencyMixin, ReportMixin, company_amount, context_period,
-    filtered, ratio, visible, zero)
+    filtered, rate_date, ratio, visible, zero)
 
 # The states a deal is in, or went through, once qualified and once offered.
 QUALIFIED = ['opportunity', 'converted', 'won']
@@ -68,7 +67,6 @@ class DimensionReportMixin(CompanyCurrencyMixin, ReportMixin, ModelView):
     def report_query(cls):
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
-        StageLog = pool.get('crm.stage.log')
         opportunity = Opportunity.__table__()
         context = Transaction().context
         (start, end), (start_before, end_before) = context_period()
@@ -76,15 +74,9 @@ class DimensionReportMixin(CompanyCurrencyMixin, ReportMixin, ModelView):
 
         def new_and_reached(states):
             "1 for a new lead that is or went through one of states"
-            log = StageLog.__table__()
-            went_through = Exists(log.select(Literal(1),
-                    where=(log.opportunity == opportunity.id)
-                    & log.to_state.in_(states)))
-            # Only a deal closed without a win needs its history read.
-            return Case(
-                (new & opportunity.state.in_(states), 1),
-                (new & opportunity.state.in_(['lost', 'cancelled'])
-                    & went_through, 1),
+            return Case((new & (opportunity.state.in_(states)
+                        | (opportunity.state.in_(['lost', 'cancelled'])
+                            & opportunity.furthest_state.in_(states))), 1),
                 else_=0)
 
         def during(column, start, end):
@@ -96,36 +88,53 @@ class DimensionReportMixin(CompanyCurrencyMixin, ReportMixin, ModelView):
             opportunity.end_date, start_before, end_before)
         won = opportunity.state == 'won'
         lost = opportunity.state == 'lost'
-        amount = zero(company_amount(
-                opportunity, opportunity.amount, opportunity.end_date))
+        amount = opportunity.amount
         days = (Extract('EPOCH', opportunity.end_date)
             - Extract('EPOCH', opportunity.start_date)) / 86400
 
         def count(condition):
             return Case((condition, 1), else_=0)
 
-        # The sums in one pass, grouped; the ratios over them, outside, so
-        # that each sum is computed once.
-        sums = from_item.select(
+        # The sums in one pass, grouped by dimension and by the currency and
+        # date of the rate that converts the amounts (one group for the
+        # company currency): every process of the database can take part.
+        row = from_item.select(
             dimension.as_('dimension'),
-            Sum(count(new)).as_('leads'),
-            Sum(new_and_reached(QUALIFIED)).as_('qualified'),
-            Sum(new_and_reached(OFFERED)).as_('offered'),
-            Sum(count(new & won)).as_('new_won'),
-            Sum(count(closed & won)).as_('won'),
-            Sum(count(closed & lost)).as_('lost'),
-            Sum(Case((closed & won, amount), else_=0)).as_('won_amount'),
-            Sum(Case((closed & won, days), else_=0)).as_('days'),
-            Sum(count(new_before)).as_('leads_previous'),
-            Sum(count(closed_before & won)).as_('won_previous'),
-            Sum(Case((closed_before & won, amount), else_=0)).as_(
+            opportunity.currency.as_('currency'),
+            rate_date(opportunity, opportunity.end_date).as_('date'),
+            count(new).as_('leads'),
+            new_and_reached(QUALIFIED).as_('qualified'),
+            new_and_reached(OFFERED).as_('offered'),
+            count(new & won).as_('new_won'),
+            count(closed & won).as_('won'),
+            count(closed & lost).as_('lost'),
+            Case((closed & won, amount), else_=0).as_('won_amount'),
+            Case((closed & won, days), else_=0).as_('days'),
+            count(new_before).as_('leads_previous'),
+            count(closed_before & won).as_('won_previous'),
+            Case((closed_before & won, amount), else_=0).as_(
                 'won_amount_previous'),
             where=(opportunity.company == context.get('company', -1))
             & visible(opportunity, 'sale.opportunity')
             & filtered(opportunity)
             & (during(opportunity.start_date, start_before, end)
-                | during(opportunity.end_date, start_before, end)),
-            group_by=[dimension])
+                | during(opportunity.end_date, start_before, end)))
+        by_rate = row.select(
+            row.dimension, row.currency, row.date,
+            *(Sum(Column(row, c.output_name)).as_(c.output_name)
+                for c in row.columns[3:]),
+            group_by=[row.dimension, row.currency, row.date])
+        # Then by dimension, the amounts converted: the ratios over these
+        # sums, outside, so that each sum is computed once.
+        sums = by_rate.select(
+            by_rate.dimension.as_('dimension'),
+            *(Sum(Column(by_rate, n)).as_(n) for n in [
+                    'leads', 'qualified', 'offered', 'new_won', 'won',
+                    'lost', 'days', 'leads_previous', 'won_previous']),
+            *(Sum(zero(company_amount(
+                            by_rate, Column(by_rate, n), by_rate.date))).as_(n)
+                for n in ['won_amount', 'won_amount_previous']),
+            group_by=[by_rate.dimension])
         return sums.select(
             # Ids are positive: the rows of no rep or channel get 1.
             (Coalesce(sums.dimension, 0) + 1).as_('id'),

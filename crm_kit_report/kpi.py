@@ -1,6 +1,6 @@
 # This file is part of crm-kit.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
-from sql import Literal, Null, Select, Union, Window
+from sql import Column, Literal, Null, Select, Union, Window
 from sql.aggregate import Count, Sum
 from sql.conditionals import Case
 from sql.functions import Extract
@@ -69,23 +69,22 @@ class MonthlyReport(CompanyCurrencyMixin, ReportMixin, ModelView):
         months, previous = business_months(
             context.get('company', -1), context_date())
         periods = months, previous
-        size = len(months)
         calendar = Union(*(
                 Select([Literal(i).as_('index'),
                         cls._fields['month'].sql_cast(Literal(s)).as_(
                             'month')])
                 for i, (s, _) in enumerate(months)), all_=True)
+        # Each month beside the same month of the year before, from one
+        # pass over the leads and one over the closed deals.
         leads = cls._leads_query(periods)
-        leads_previous = cls._leads_query(periods)
         closed = cls._closed_query(periods)
-        closed_previous = cls._closed_query(periods)
         targets = cls._targets_query(months)
 
         year = Window([], order_by=[calendar.index])
         won = zero(closed.won)
-        won_previous = zero(closed_previous.won)
+        won_previous = zero(closed.won_previous)
         won_amount = zero(closed.won_amount)
-        won_amount_previous = zero(closed_previous.won_amount)
+        won_amount_previous = zero(closed.won_amount_previous)
         won_ytd = Sum(won, window=year)
         won_amount_ytd = Sum(won_amount, window=year)
         won_amount_ytd_previous = Sum(won_amount_previous, window=year)
@@ -94,19 +93,15 @@ class MonthlyReport(CompanyCurrencyMixin, ReportMixin, ModelView):
         target_amount_ytd = Sum(target_amount, window=year)
         target_deals_ytd = Sum(target_deals, window=year)
         return (calendar
-            .join(leads, 'LEFT', condition=leads.bucket == calendar.index)
-            .join(leads_previous, 'LEFT',
-                condition=leads_previous.bucket == calendar.index - size)
-            .join(closed, 'LEFT', condition=closed.bucket == calendar.index)
-            .join(closed_previous, 'LEFT',
-                condition=closed_previous.bucket == calendar.index - size)
+            .join(leads, 'LEFT', condition=leads.index == calendar.index)
+            .join(closed, 'LEFT', condition=closed.index == calendar.index)
             .join(targets, 'LEFT',
                 condition=targets.bucket == calendar.index)
             .select(
                 (calendar.index + 1).as_('id'),
                 calendar.month.as_('month'),
                 zero(leads.leads).as_('leads'),
-                zero(leads_previous.leads).as_('leads_previous'),
+                zero(leads.leads_previous).as_('leads_previous'),
                 won.as_('won'),
                 won_previous.as_('won_previous'),
                 zero(closed.lost).as_('lost'),
@@ -152,46 +147,88 @@ class MonthlyReport(CompanyCurrencyMixin, ReportMixin, ModelView):
     def _last(periods):
         return max(e for _, e in periods[0] + periods[1])
 
+    @staticmethod
+    def _by_month(dated, periods):
+        """dated with the index of the month in the business year of its
+        bucket and whether it is in the year (1) or the year before (0)"""
+        size = len(periods[0])
+        return dated.select(*(Column(dated, c.output_name)
+                for c in dated.columns if c.output_name != 'bucket'),
+            Case((dated.bucket < 0, dated.bucket + size),
+                else_=dated.bucket).as_('index'),
+            Case((dated.bucket >= 0, 1), else_=0).as_('current'))
+
     @classmethod
     def _leads_query(cls, periods):
-        "The new leads by month: periods are the months and those before"
+        """The new leads by month and by the same month of the year before:
+        periods are the months and those before"""
         opportunity, where = cls._opportunities()
-        dated = opportunity.select(
-            bucket(opportunity.start_date, *periods).as_('bucket'),
+        # Counted by day first: the month of a few hundred days is cheap,
+        # that of every row is not.
+        daily = opportunity.select(
+            opportunity.start_date.as_('date'),
+            Count(opportunity.id).as_('leads'),
             where=where
             & (opportunity.start_date >= cls._first(periods))
-            & (opportunity.start_date < cls._last(periods)))
+            & (opportunity.start_date < cls._last(periods)),
+            group_by=[opportunity.start_date])
+        dated = cls._by_month(daily.select(
+                bucket(daily.date, *periods).as_('bucket'),
+                daily.leads.as_('leads')),
+            periods)
+        current = dated.current == 1
         return dated.select(
-            dated.bucket.as_('bucket'),
-            Count(dated.bucket).as_('leads'),
-            group_by=[dated.bucket])
+            dated.index.as_('index'),
+            Sum(Case((current, dated.leads), else_=0)).as_('leads'),
+            Sum(Case((~current, dated.leads), else_=0)).as_(
+                'leads_previous'),
+            group_by=[dated.index])
 
     @classmethod
     def _closed_query(cls, periods):
-        "The won and lost deals by the period they were closed in"
+        """The won and lost deals by the month they were closed in and the
+        won ones by the same month of the year before"""
         opportunity, where = cls._opportunities()
         days = (Extract('EPOCH', opportunity.end_date)
             - Extract('EPOCH', opportunity.start_date)) / 86400
-        dated = opportunity.select(
-            bucket(opportunity.end_date, *periods).as_('bucket'),
+        daily = opportunity.select(
+            opportunity.end_date.as_('date'),
             opportunity.state.as_('state'),
-            company_amount(
-                opportunity, opportunity.amount, opportunity.end_date).as_(
-                'amount'),
-            days.as_('days'),
+            Count(opportunity.id).as_('deals'),
+            opportunity.currency.as_('currency'),
+            Sum(opportunity.amount).as_('amount'),
+            Sum(days).as_('days'),
             where=where
             & opportunity.state.in_(['won', 'lost'])
             & (opportunity.end_date >= cls._first(periods))
-            & (opportunity.end_date < cls._last(periods)))
-        is_won = dated.state == 'won'
+            & (opportunity.end_date < cls._last(periods)),
+            group_by=[opportunity.end_date, opportunity.state,
+                opportunity.currency])
+        # Converted by day: the rates are subqueries, which keep the
+        # database from sharing the work of every row between processes.
+        dated = cls._by_month(daily.select(
+                bucket(daily.date, *periods).as_('bucket'),
+                daily.state.as_('state'),
+                daily.deals.as_('deals'),
+                zero(company_amount(daily, daily.amount, daily.date)).as_(
+                    'amount'),
+                daily.days.as_('days')),
+            periods)
+        current = dated.current == 1
+        won = current & (dated.state == 'won')
+        won_before = ~current & (dated.state == 'won')
         return dated.select(
-            dated.bucket.as_('bucket'),
-            Sum(Case((is_won, 1), else_=0)).as_('won'),
-            Sum(Case((is_won, zero(dated.amount)), else_=0)).as_(
-                'won_amount'),
-            Sum(Case((dated.state == 'lost', 1), else_=0)).as_('lost'),
-            Sum(Case((is_won, dated.days), else_=0)).as_('cycle_days'),
-            group_by=[dated.bucket])
+            dated.index.as_('index'),
+            Sum(Case((won, dated.deals), else_=0)).as_('won'),
+            Sum(Case((won, dated.amount), else_=0)).as_('won_amount'),
+            Sum(Case((current & (dated.state == 'lost'), dated.deals),
+                    else_=0)).as_('lost'),
+            Sum(Case((won, dated.days), else_=0)).as_('cycle_days'),
+            Sum(Case((won_before, dated.deals), else_=0)).as_(
+                'won_previous'),
+            Sum(Case((won_before, dated.amount), else_=0)).as_(
+                'won_amount_previous'),
+            group_by=[dated.index])
 
     @classmethod
     def _targets_query(cls, months):

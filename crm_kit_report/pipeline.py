@@ -1,7 +1,7 @@
 # This file is part of crm-kit.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
 from sql import Literal
-from sql.aggregate import Avg, Count, Sum
+from sql.aggregate import Count, Sum
 from sql.conditionals import Coalesce
 from sql.functions import Extract
 
@@ -10,8 +10,8 @@ from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from .report import (
-    CompanyCurrencyMixin, ReportMixin, company_amount, filtered, report_now,
-    visible, zero)
+    CompanyCurrencyMixin, ReportMixin, company_amount, filtered, rate_date,
+    report_now, visible, zero)
 
 OPEN_STATES = ['lead', 'opportunity', 'converted']
 
@@ -47,20 +47,34 @@ class PipelineReport(CompanyCurrencyMixin, ReportMixin, ModelView):
         opportunity = Opportunity.__table__()
         stage = Stage.__table__()
         context = Transaction().context
-        amount = zero(company_amount(
-                opportunity, opportunity.amount, opportunity.start_date))
         now = Extract('EPOCH', Literal(report_now()))
-        # The sums by stage first, then the few stages joined to them.
-        sums = opportunity.select(
+        # The sums by stage and by the currency and date of the rate that
+        # converts the amounts (one group for the company currency), so
+        # that every process of the database can take part; then by stage,
+        # converted; then the few stages joined to them.
+        row = opportunity.select(
             opportunity.stage.as_('stage'),
-            Count(Literal(1)).as_('count'),
-            Sum(amount).as_('amount'),
-            Avg(Extract('EPOCH', opportunity.stage_date)).as_('entered'),
+            opportunity.currency.as_('currency'),
+            rate_date(opportunity, opportunity.start_date).as_('date'),
+            opportunity.amount.as_('amount'),
+            Extract('EPOCH', opportunity.stage_date).as_('entered'),
             where=opportunity.state.in_(OPEN_STATES)
             & (opportunity.company == context.get('company', -1))
             & visible(opportunity, 'sale.opportunity')
-            & filtered(opportunity),
-            group_by=[opportunity.stage])
+            & filtered(opportunity))
+        by_rate = row.select(
+            row.stage, row.currency, row.date,
+            Count(Literal(1)).as_('count'),
+            Sum(row.amount).as_('amount'),
+            Sum(row.entered).as_('entered'),
+            group_by=[row.stage, row.currency, row.date])
+        sums = by_rate.select(
+            by_rate.stage.as_('stage'),
+            Sum(by_rate.count).as_('count'),
+            Sum(zero(company_amount(
+                        by_rate, by_rate.amount, by_rate.date))).as_('amount'),
+            (Sum(by_rate.entered) / Sum(by_rate.count)).as_('entered'),
+            group_by=[by_rate.stage])
         count = Coalesce(sums.count, 0)
         return (stage
             .join(sums, 'LEFT', condition=sums.stage == stage.id)

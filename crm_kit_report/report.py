@@ -7,6 +7,7 @@ import weakref
 
 from dateutil.relativedelta import relativedelta
 from sql import Cast, Column, Literal, Null, Select, Values
+from sql.aggregate import Sum
 from sql.conditionals import Case, Coalesce
 from sql.functions import Extract
 
@@ -99,16 +100,24 @@ def filtered(table, columns=FILTERS):
     return condition
 
 
+def company_currency():
+    "The id of the currency of the context's company, None without one"
+    Company = Pool().get('company.company')
+    if (company := Transaction().context.get('company')) is not None:
+        return Company(company).currency.id
+
+
 def company_amount(table, amount, date):
     """amount of table in the company currency: as is when the row is in
-    the company currency, else converted at the rate of the row's date"""
-    pool = Pool()
-    Company = pool.get('company.company')
-    Rate = pool.get('currency.currency.rate')
-    company = Transaction().context.get('company')
-    if company is None:  # no company, no rows
+    the company currency, else converted at the rate of the row's date.
+
+    The rates are subqueries, which keep PostgreSQL from sharing the work
+    between processes: convert sums grouped by currency and date, not every
+    row."""
+    Rate = Pool().get('currency.currency.rate')
+    currency = company_currency()
+    if currency is None:  # no company, no rows
         return amount
-    currency = Company(company).currency.id
 
     def rate(currency):
         table = Rate.__table__()
@@ -119,6 +128,27 @@ def company_amount(table, amount, date):
     return Case(
         (table.currency == currency, amount),
         else_=amount * rate(currency) / rate(table.currency))
+
+
+def rate_date(table, date):
+    """The date of the rate that converts the amounts of table's row: none
+    for the rows in the company currency, so that they are summed as one"""
+    return Case((table.currency != company_currency(), date))
+
+
+def sum_days(end, start, condition=None):
+    """The sum of the days from start to end, two timestamp expressions, on
+    the rows meeting condition: NULL without any"""
+    if backend.name == 'postgresql':
+        # Intervals add up without a decimal number for every row.
+        interval = end - start
+        if condition is not None:
+            interval = Case((condition, interval))
+        return Extract('EPOCH', Sum(interval)) / 86400
+    days = (Extract('EPOCH', end) - Extract('EPOCH', start)) / 86400
+    if condition is not None:
+        days = Case((condition, days))
+    return Sum(days)
 
 
 def ratio(numerator, denominator, factor=1):

@@ -2,17 +2,17 @@
 # this repository contains the full copyright notices and license terms.
 import datetime as dt
 
-from sql import Literal, Window
+from sql import Literal, Null
 from sql.aggregate import Count, Sum
 from sql.conditionals import Case, Coalesce
-from sql.functions import Extract, Lead
 
 from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from .report import (
-    ReportMixin, context_period, filtered, ratio, report_now, visible)
+    ReportMixin, context_period, filtered, ratio, report_now, sum_days,
+    visible)
 
 
 class StageTimeReport(ReportMixin, ModelView):
@@ -54,44 +54,35 @@ class StageTimeReport(ReportMixin, ModelView):
         start = dt.datetime.combine(start, dt.time())
         end = dt.datetime.combine(end, dt.time())
 
-        # Every stay: the move into a stage and the next move of the deal.
-        stays = log.join(opportunity,
+        # The stays begun in the period, each until its end if it ended.
+        until = Coalesce(log.left_date, report_now())
+        has_left = log.left_date != Null
+        # Summed by stage before the stages are joined: one pass.
+        sums = log.join(opportunity,
             condition=log.opportunity == opportunity.id
             ).select(
                 log.to_stage.as_('stage'),
-                log.date.as_('date'),
-                Lead(log.date, window=Window([log.opportunity],
-                        order_by=[log.date.asc, log.id.asc])).as_('until'),
-                # The next move of a stay begun in the period is later:
-                # the older history is not needed.
-                where=(log.date >= start)
+                Count(log.id).as_('entries'),
+                Sum(Case((has_left, 1), else_=0)).as_('left'),
+                sum_days(until, log.date).as_('days'),
+                sum_days(until, log.date, has_left).as_('days_left'),
+                where=(log.date >= start) & (log.date < end)
                 & (opportunity.company == context.get('company', -1))
                 & visible(opportunity, 'sale.opportunity')
-                & filtered(opportunity))
-        now = Extract('EPOCH', Literal(report_now()))
-        days = (Coalesce(Extract('EPOCH', stays.until), now)
-            - Extract('EPOCH', stays.date)) / 86400
-        has_left = stays.until != None  # noqa: E711
-        begun = stays.select(
-            stays.stage, days.as_('days'),
-            Case((has_left, 1), else_=0).as_('left'),
-            where=(stays.date >= start) & (stays.date < end))
-        days_left = Sum(Case((begun.left == 1, begun.days), else_=0))
-        return stage.join(begun, 'LEFT',
-            condition=begun.stage == stage.id
+                & filtered(opportunity),
+                group_by=[log.to_stage])
+        entries = Coalesce(sums.entries, 0)
+        return stage.join(sums, 'LEFT',
+            condition=sums.stage == stage.id
             ).select(
                 stage.id.as_('id'),
                 stage.pipeline.as_('pipeline'),
                 stage.id.as_('stage'),
                 stage.sequence.as_('sequence'),
-                Count(begun.stage).as_('entries'),
-                Coalesce(Sum(begun.left), 0).as_('left'),
-                ratio(Sum(begun.days), Count(begun.stage)).as_(
-                    'average_days'),
-                ratio(days_left, Sum(begun.left)).as_('average_days_left'),
+                entries.as_('entries'),
+                Coalesce(sums.left, 0).as_('left'),
+                ratio(sums.days, sums.entries).as_('average_days'),
+                ratio(sums.days_left, sums.left).as_('average_days_left'),
                 where=((stage.pipeline == context['pipeline'])
-                    if context.get('pipeline') else Literal(True)),
-                group_by=[stage.id, stage.pipeline, stage.sequence,
-                    stage.active],
-                having=(stage.active == Literal(True))
-                | (Count(begun.stage) > 0))
+                    if context.get('pipeline') else Literal(True))
+                & ((stage.active == Literal(True)) | (entries > 0)))
