@@ -366,14 +366,23 @@ def vacuum_analyze(name=DB_NAME):
 
 
 def _generate(first, count):
+    from trytond.pool import Pool
     from trytond.transaction import Transaction
     cursor = Transaction().connection.cursor()
     values = _setup_values(cursor)
+    cursor.execute("SELECT coalesce(max(id), 0) FROM sale_opportunity")
+    last, = cursor.fetchone()
     # Reproducible data: random() follows the seed within the session.
     cursor.execute("SELECT setseed(%s)", (SEED,))
     parties = _generate_parties(cursor, values, count)
     _generate_opportunities(cursor, values, first, count, parties)
     _generate_stage_logs(cursor, values)
+    # What crm_kit_report keeps from the history as it is written.
+    StageLog = Pool().get('crm.stage.log')
+    if hasattr(StageLog, 'update_history'):
+        cursor.execute(
+            "SELECT id FROM sale_opportunity WHERE id > %s", (last,))
+        StageLog.update_history([i for i, in cursor] if last else None)
 
 
 def _generate_parties(cursor, values, count):

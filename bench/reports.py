@@ -175,11 +175,10 @@ def sql_rep(where):
     closed_before = "(end_date >= %(before)s AND end_date < %(ytd_before)s)"
 
     def reached(states):
-        # The history only for the deals closed without a win
-        return (f"sum(CASE WHEN {new} AND state IN {states} THEN 1 "
-            f"WHEN {new} AND state IN ('lost', 'cancelled') AND EXISTS ("
-            "SELECT 1 FROM crm_stage_log l WHERE l.opportunity = o.id "
-            f"AND l.to_state IN {states}) THEN 1 ELSE 0 END)")
+        # How far the deals closed without a win went: furthest_state
+        return (f"count(*) FILTER (WHERE {new} AND (state IN {states} "
+            f"OR (state IN ('lost', 'cancelled') "
+            f"AND furthest_state IN {states})))")
     return (
         "SELECT owner, count(*) FILTER (WHERE {new}) AS leads, "
         "{qualified} AS qualified, {offered} AS offered, "
@@ -206,21 +205,21 @@ def sql_rep(where):
 
 def sql_stage_time(where):
     return (
-        "WITH stays AS (SELECT l.to_stage AS stage, l.date, "
-            "lead(l.date) OVER (PARTITION BY l.opportunity "
-                "ORDER BY l.date, l.id) AS until "
+        "WITH begun AS (SELECT l.to_stage AS stage, "
+            "coalesce(l.left_date, localtimestamp) - l.date AS stay, "
+            "l.left_date IS NOT NULL AS moved "
             "FROM crm_stage_log l JOIN sale_opportunity o "
                 "ON o.id = l.opportunity "
-            "WHERE l.date >= %(start)s AND o.company = %(company)s "
-            f"AND {where}), "
-        "begun AS (SELECT stage, (extract(epoch from coalesce(until, "
-            "localtimestamp)) - extract(epoch from date)) / 86400 AS days, "
-            "until IS NOT NULL AS moved FROM stays "
-            "WHERE date >= %(start)s AND date < %(ytd_end)s) "
-        "SELECT s.id, count(b.stage), count(*) FILTER (WHERE b.moved), "
-        "avg(b.days), avg(b.days) FILTER (WHERE b.moved) "
-        "FROM crm_stage s LEFT JOIN begun b ON b.stage = s.id "
-        "GROUP BY s.id HAVING s.active OR count(b.stage) > 0 "
+            "WHERE l.date >= %(start)s AND l.date < %(ytd_end)s "
+            f"AND o.company = %(company)s AND {where}) "
+        "SELECT s.id, coalesce(b.n, 0), coalesce(b.moved, 0), b.days, "
+        "b.days_moved "
+        "FROM crm_stage s LEFT JOIN (SELECT stage, count(*) AS n, "
+            "count(*) FILTER (WHERE moved) AS moved, "
+            "extract(epoch from avg(stay)) / 86400 AS days, "
+            "extract(epoch from avg(stay) FILTER (WHERE moved)) / 86400 "
+            "AS days_moved FROM begun GROUP BY stage) b ON b.stage = s.id "
+        "WHERE s.active OR b.n > 0 "
         "ORDER BY s.pipeline, s.sequence, s.id")
 
 
@@ -267,10 +266,13 @@ def _median_ms(times):
     return statistics.median(times) * 1000
 
 
-def run(ctx, size=SIZE):
+def run(ctx, size=SIZE, reuse=False, only=None):
     log = ctx.log
     name = database_name()
-    users = prepare(name, size, log)
+    if reuse:
+        users = data.user_ids(name)
+    else:
+        users = prepare(name, size, log)
     clients = {login: Client(name, users[login], login) for login in USERS}
     company = clients['admin'].context['company']
     today = dt.date.today()
@@ -290,6 +292,8 @@ def run(ctx, size=SIZE):
         connection.execute("SET jit = off")
         params.update(_manager_scope(connection, users))
         for model, title, fields, query, orm_key, sql_key in REPORTS:
+            if only and model not in only:
+                continue
             for login in USERS:
                 where, target_where, extra = _visible(users, login)
                 sql = query(where, target_where)
@@ -356,11 +360,16 @@ def main(argv=None):
     parser.add_argument('--size', type=int, default=SIZE)
     parser.add_argument('--runs', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--reuse', action='store_true',
+        help="time the database of an earlier run as it is (for trying "
+        "out a change of the queries; the figures of SIZE are not checked)")
+    parser.add_argument('--only', action='append', metavar='MODEL',
+        help="time only this report model (repeatable)")
     args = parser.parse_args(argv)
     data.configure()
     ctx = SimpleNamespace(runs=args.runs, warmup=args.warmup,
         log=lambda m: print(m, flush=True))
-    rows = run(ctx, size=args.size)
+    rows = run(ctx, size=args.size, reuse=args.reuse, only=args.only)
     for caption, header, table in tables(rows):
         print(caption)
         for line in [header] + table:

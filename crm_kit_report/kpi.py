@@ -257,4 +257,3 @@ class MonthlyReport(CompanyCurrencyMixin, ReportMixin, ModelView):
             Sum(dated.amount).as_('amount'),
             Sum(dated.deals).as_('deals'),
             group_by=[dated.bucket])
-

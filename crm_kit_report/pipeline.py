@@ -94,4 +94,3 @@ class PipelineReport(CompanyCurrencyMixin, ReportMixin, ModelView):
                     if context.get('pipeline') else Literal(True))
                 # A retired stage shows while deals still sit in it.
                 & ((stage.active == Literal(True)) | (count > 0))))
-
