@@ -28,6 +28,8 @@ from trytond.i18n import gettext
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
+from crm_kit.spreadsheet import FORMULA_STARTS, neutralise
+
 from .duplicate import remember_phone
 
 # The lead fields of sale.opportunity a column can be imported into, in
@@ -105,10 +107,6 @@ TEXT_FIELDS = {
 MAX_LENGTH = 500
 MAX_TEXT_LENGTH = {'comment': 10000}
 
-# What makes a spreadsheet treat a cell as a formula (the tab and carriage
-# return are stripped by some before they look at the rest).
-FORMULA_PREFIXES = ('=', '+', '-', '@', '\t', '\r')
-
 # Semicolons come from Excel in Spanish locales, tabs from copying a
 # sheet into a text file.  A tie goes to the first.
 DELIMITERS = (',', ';', '\t')
@@ -183,10 +181,7 @@ def _mb(size):
 def neutralise_cell(value):
     """The value as text that no spreadsheet will run as a formula when
     the file is opened"""
-    value = '' if value is None else str(value)
-    if value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
+    return neutralise('' if value is None else str(value))
 
 
 class LeadTable:
@@ -761,7 +756,7 @@ class LeadRowConverter:
                 continue
             # Text that looks like a formula is kept as it is: it is never
             # evaluated here, and exports neutralise it.
-            if field in TEXT_FIELDS and cell.startswith(FORMULA_PREFIXES):
+            if field in TEXT_FIELDS and cell.startswith(FORMULA_STARTS):
                 text[field] = cell
             else:
                 text[field] = cell.strip()

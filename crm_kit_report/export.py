@@ -11,15 +11,7 @@ from xml.etree import ElementTree
 from trytond.pool import Pool
 from trytond.report import Report
 
-# A spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_STARTS = ('=', '+', '-', '@', '\t', '\r')
-
-
-def neutralise(value):
-    "value, made inert when a spreadsheet would take it for a formula"
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+from crm_kit.spreadsheet import neutralise
 
 
 class ReportExport(Report):
@@ -91,8 +83,7 @@ class ReportExport(Report):
         writer.writerow(header)
         for row in rows:
             writer.writerow(
-                ['' if c is None else neutralise(c)
-                    if isinstance(c, str) else c for c in row])
+                ['' if c is None else neutralise(c) for c in row])
         # With a BOM, spreadsheets read the accents right.
         return output.getvalue().encode('utf-8-sig')
 
