@@ -5,6 +5,9 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 SAO_VERSION = 8.0
 SAO = var/sao
+# The REST API's reference page (crm_kit_api), served from sao's folder.
+SWAGGER_UI_VERSION = 5.35.0
+API_DOCS = $(SAO)/api-docs
 # The test databases are cached per version of the module sources.
 MODULE_HASH = $(shell cat crm_kit*/tryton.cfg crm_kit*/*.py crm_kit*/*.xml crm_kit*/view/*.xml crm_kit*/locale/*.po 2>/dev/null | sha1sum | cut -c1-12)
 DB_CACHE ?= $(CURDIR)/var/test-cache/$(MODULE_HASH)
@@ -24,7 +27,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-sao: $(SAO)/index.html $(SAO)/custom.css
+sao: $(SAO)/index.html $(SAO)/custom.css $(API_DOCS)/swagger-ui-bundle.js
 
 $(SAO)/index.html:
 	rm -rf var/sao-build $(SAO)
@@ -33,6 +36,13 @@ $(SAO)/index.html:
 	cd var/sao-build/package && npm install --omit=dev --legacy-peer-deps --no-audit --no-fund --silent
 	mv var/sao-build/package $(SAO)
 	rm -rf var/sao-build
+
+$(API_DOCS)/swagger-ui-bundle.js: $(SAO)/index.html
+	rm -rf var/api-docs-build $(API_DOCS)
+	mkdir -p var/api-docs-build $(API_DOCS)
+	cd var/api-docs-build && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) && tar xzf swagger-ui-dist-*.tgz
+	cp var/api-docs-build/package/swagger-ui.css var/api-docs-build/package/swagger-ui-bundle.js var/api-docs-build/package/LICENSE $(API_DOCS)/
+	rm -rf var/api-docs-build
 
 # crm-kit's styles, through sao's extension hook
 $(SAO)/custom.css: crmkit/sao/custom.css $(SAO)/index.html
@@ -52,4 +62,4 @@ bench: install
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf var/test-cache var/sao-build
+	rm -rf var/test-cache var/sao-build var/api-docs-build

@@ -53,6 +53,7 @@ def current_strings(module, language='es'):
 # The optional dependencies (extras_depend) of the modules.
 EXTRAS = {
     'crm_kit_document': ['crm_kit_activity'],
+    'crm_kit_api': ['crm_kit_activity', 'crm_kit_document'],
     }
 
 

@@ -784,3 +784,89 @@ def test_dashboard(crm_server, page, viewport):
         assert not page.problems, page.problems
     finally:
         screenshot('last')
+
+
+@pytest.mark.parametrize('viewport', list(VIEWPORTS))
+def test_api_key_and_docs(crm_server, page, viewport):
+    """Create an API key in CRM > API Keys, read the API's reference page
+    with it (Swagger UI served by this server, nothing from elsewhere),
+    then revoke it: the key opens nothing any more"""
+    from playwright.sync_api import expect
+
+    screenshot = numbered_screenshots(page, f'api-{viewport}')
+    name = f"Web form ({viewport})"
+    try:
+        login(page, crm_server)
+        expect_ready_desk(page)
+        content = open_crm_entry(page, 'API Keys')
+        content.get_by_role('button', name='New').first.click()
+        field = content.locator('input[name="name"]')
+        field.wait_for(state='visible')
+        field.fill(name)
+        # The key is shown, made by the server, before the first save.
+        key_field = content.locator('input[name="key"]')
+        expect(key_field).not_to_have_value('')
+        for _ in range(5):
+            content.get_by_role('button', name='Save').first.click()
+            for _ in range(25):
+                keys = rpc(page, 'model.res.user.application.search_read',
+                    [('name', '=', name)], 0, None, None,
+                    ['key', 'state', 'user', 'application'])
+                if keys:
+                    break
+                page.wait_for_timeout(200)
+            if keys:
+                break
+        user = page.evaluate('Sao.Session.current_session.user_id')
+        assert [(k['state'], k['user'], k['application']) for k in keys] == [
+            ('validated', user, 'rest')], keys
+        key = keys[0]['key']
+        expect(key_field).to_have_value(key)
+        screenshot('key')
+
+        # The reference page, in a tab of its own.
+        docs = page.context.new_page()
+        elsewhere = []
+        docs.on('request', lambda request: (
+                not request.url.startswith(crm_server.url.rstrip('/'))
+                and not request.url.startswith('data:')
+                and elsewhere.append(request.url)))
+        docs.on('pageerror', lambda error: page.problems.append(
+                f"JavaScript error on the API page: {error}"))
+        docs_screenshot = numbered_screenshots(docs, f'api-{viewport}-docs')
+        url = f"{crm_server.url.rstrip('/')}/{crm_server.database}/rest"
+        docs.goto(f'{url}/docs')
+        docs.locator('#key').fill(key)
+        docs.get_by_role('button', name='Show the API').click()
+        docs.locator('.opblock-tag').first.wait_for(state='visible')
+        expect(docs.locator(
+                '.opblock-summary-path[data-path="/model/sale.opportunity"]'
+                ).first).to_be_visible()
+        assert docs.evaluate(
+            'document.documentElement.scrollWidth') <= (
+            page.viewport_size['width'] + 1)
+        docs_screenshot('reference')
+        assert not elsewhere, elsewhere
+
+        # Revoked from its form: the same key is refused.
+        content.get_by_role('button', name='Revoke').click()
+        page.locator('.modal-dialog:visible').last.get_by_role(
+            'button', name='OK').click()
+        for _ in range(25):
+            state, = rpc(page, 'model.res.user.application.read',
+                [keys[0]['id']], ['state'])
+            if state['state'] == 'cancelled':
+                break
+            page.wait_for_timeout(200)
+        assert state['state'] == 'cancelled', state
+        status = docs.evaluate("""([url, key]) => fetch(url, {
+                headers: {'Authorization': 'bearer ' + key}})
+            .then(response => response.status)""",
+            [f'{url}/openapi.json', key])
+        assert status == 401, status
+        screenshot('revoked')
+        assert not page.locator('.error-dialog:visible').count(), (
+            page.locator('.error-dialog').all_inner_texts())
+        assert not page.problems, page.problems
+    finally:
+        screenshot('last')

@@ -1,0 +1,29 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"Spanish is first-class: every user-visible string has its translation."
+from trytond.tests.test_tryton import (
+    TestCase, activate_module, drop_db, with_transaction)
+
+from crm_kit.tests.tools import missing_translations
+
+
+class TranslationTestCase(TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        drop_db()
+        activate_module('crm_kit_api')
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        drop_db()
+
+    @with_transaction()
+    def test_es_po_is_complete(self):
+        missing, mismatched = missing_translations('crm_kit_api')
+        self.assertEqual(missing, [], "run scripts/update_translations.py "
+            "crm_kit_api and translate the new strings in "
+            "crm_kit_api/locale/es.po")
+        self.assertEqual(mismatched, [], "placeholders differ")

@@ -1,0 +1,125 @@
+"""The README's REST API session with tryton-naiad runs as written against
+a crm-kit server: it creates a customer and a lead, moves the lead to
+"Under analysis", lists the open deals and downloads the quote."""
+import base64
+import contextlib
+import io
+import json
+import os
+import re
+import sys
+import urllib.request
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+try:
+    from server import crm_server  # noqa: F401
+except ImportError:
+    from tests.server import crm_server  # noqa: F401
+
+README = Path(__file__).resolve().parent.parent / 'README.md'
+
+pytestmark = pytest.mark.skipif(
+    sys.version_info < (3, 10), reason="tryton-naiad needs Python 3.10")
+
+
+def readme_session():
+    "The Python block that follows the naiad-session marker"
+    text = README.read_text(encoding='utf-8')
+    match = re.search(
+        r'<!-- naiad-session -->\n```python\n(.*?)\n```', text, re.S)
+    assert match, "README.md lost its naiad session"
+    return match.group(1)
+
+
+def jsonrpc(server, method, params, session=None):
+    "Call the server's JSON-RPC as sao does"
+    headers = {'Content-Type': 'application/json'}
+    if session:
+        user_id, token = session
+        credentials = f'{server.admin_login}:{user_id}:{token}'
+        headers['Authorization'] = 'Session ' + base64.b64encode(
+            credentials.encode()).decode()
+    request = urllib.request.Request(
+        f"{server.url.rstrip('/')}/{server.database}/rpc/",
+        data=json.dumps({
+                'id': 1, 'method': method, 'params': params}).encode(),
+        headers=headers)
+    with urllib.request.urlopen(request, timeout=60) as response:
+        answer = json.load(response)
+    assert 'error' not in answer, answer
+    return answer['result']
+
+
+def api_key(server, name):
+    "An API key of the administrator, made as in CRM > API Keys"
+    user_id, token, *_ = jsonrpc(server, 'common.db.login', [
+            server.admin_login, {'password': server.admin_password}, 'en'])
+    session = (user_id, token)
+    key_id, = jsonrpc(server, 'model.res.user.application.create',
+        [[{'name': name}], {}], session)
+    key, = jsonrpc(server, 'model.res.user.application.read',
+        [[key_id], ['key', 'state'], {}], session)
+    assert key['state'] == 'validated', key
+    return key['key']
+
+
+def answer(call, *args, **kwargs):
+    "call's result; an error with the server's message"
+    import httpx
+    try:
+        return call(*args, **kwargs)
+    except httpx.HTTPStatusError as error:
+        raise AssertionError(error.response.text) from error
+
+
+def test_naiad_session(crm_server, tmp_path, monkeypatch):
+    from naiad import Client
+
+    url = f"{crm_server.url.rstrip('/')}/{crm_server.database}"
+    key = api_key(crm_server, "README session")
+    # What the demo database has: the consulting hour, by its code.
+    admin = Client(url, key)
+    unit, = admin.search('product.uom', [('symbol', '=', 'u')])
+    categories = admin.search('product.category', [
+            ('accounting', '=', True)], limit=1)
+    create_product = partial(admin.create, 'product.template')
+    answer(create_product, {
+            'name': "Consulting (hour)", 'code': 'CONS-H',
+            'type': 'service', 'salable': True,
+            'list_price': Decimal('65.00'),
+            'default_uom': unit.id, 'sale_uom': unit.id,
+            'account_category': categories[0].id if categories else None,
+            'products': [('create', [{}])],
+            })
+
+    monkeypatch.setenv('CRM_URL', url)
+    monkeypatch.setenv('CRM_KEY', key)
+    monkeypatch.chdir(tmp_path)
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        answer(exec, compile(readme_session(), str(README), 'exec'), {})
+    lines = output.getvalue().splitlines()
+
+    created, moved, *open_deals, quote = lines
+    assert re.fullmatch(r'created \S+ in New lead', created), created
+    number = created.split()[1]
+    assert moved == "moved to Under analysis / opportunity", moved
+    assert f"open {number} Talleres Gómez S.L. Under analysis" in open_deals
+    filename = quote.removeprefix('quote ')
+    content = (tmp_path / filename).read_bytes()
+    # An OpenDocument file: a zip whose first entry names its type.
+    assert content.startswith(b'PK'), content[:20]
+    assert b'application/vnd.oasis.opendocument' in content[:200]
+
+    # It is the quote of the lead, at the price list's price.
+    lead, = admin.search('sale.opportunity', [('number', '=', number)],
+        fields=['sales', 'amount'])
+    sale, = admin.search('sale.sale', [('id', 'in', lead.sales)],
+        fields=['state', 'untaxed_amount'])
+    assert sale.state == 'quotation'
+    assert sale.untaxed_amount == Decimal('650.00')
+    assert os.path.basename(filename) == filename
