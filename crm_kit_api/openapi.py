@@ -141,6 +141,7 @@ class OpenAPI(Model):
             'crm.document', 'crm.document.version', 'crm.document.link',
             'crm.document.category', 'crm.document.tag',
             'crm.alert',
+            'crm.webhook', 'crm.webhook.delivery', 'crm.webhook.attempt',
             'crm.pipeline', 'crm.stage', 'crm.channel', 'crm.lost_reason',
             'crm.team', 'product.product',
             'crm.report.pipeline', 'crm.report.month', 'crm.report.rep',

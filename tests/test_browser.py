@@ -150,6 +150,23 @@ def open_crm_entry(page, title):
     return page.locator('#tabcontent .tab-pane.active')
 
 
+def open_configuration_entry(page, title):
+    """Open CRM > Configuration > title and return the content of its tab
+    once active"""
+    menu = open_menu(page)
+    menu.locator('div.column-char[title="CRM"]').click()
+    configuration = menu.locator(
+        'div.column-char[title="Configuration"]').first
+    configuration.wait_for(state='visible')
+    configuration.click()
+    entry = menu.locator(f'div.column-char[title="{title}"]').first
+    entry.wait_for(state='visible')
+    entry.click()
+    page.locator('#tablist li.active').filter(
+        has_text=title).wait_for(state='attached')
+    return page.locator('#tabcontent .tab-pane.active')
+
+
 @pytest.mark.parametrize('viewport', list(VIEWPORTS))
 def test_opportunity_list(crm_server, page, viewport):
     ARTIFACTS.mkdir(exist_ok=True)
@@ -462,19 +479,7 @@ def test_automation_rule(crm_server, page, viewport):
     try:
         login(page, crm_server)
         expect_ready_desk(page)
-        menu = open_menu(page)
-        menu.locator('div.column-char[title="CRM"]').click()
-        configuration = menu.locator(
-            'div.column-char[title="Configuration"]').first
-        configuration.wait_for(state='visible')
-        configuration.click()
-        rules = menu.locator(
-            'div.column-char[title="Automation Rules"]').first
-        rules.wait_for(state='visible')
-        rules.click()
-        page.locator('#tablist li.active').filter(
-            has_text='Automation Rules').wait_for(state='attached')
-        content = page.locator('#tabcontent .tab-pane.active')
+        content = open_configuration_entry(page, 'Automation Rules')
         row = content.locator('table.tree > tbody > tr').filter(
             has_text=rule_name)
         row.wait_for(state='visible')
@@ -870,3 +875,103 @@ def test_api_key_and_docs(crm_server, page, viewport):
         assert not page.problems, page.problems
     finally:
         screenshot('last')
+
+
+@pytest.mark.parametrize('viewport', ['desktop'])
+def test_webhook(crm_server, page, viewport):
+    """Add a webhook in CRM > Configuration > Webhooks, send it a test
+    event: the receiver gets it signed, and the delivery shows as
+    delivered; then a new lead reaches it too"""
+    import hashlib
+    import hmac
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from playwright.sync_api import expect
+
+    received = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers['Content-Length']))
+            received.append((self.headers, body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    receiver = HTTPServer(('127.0.0.1', 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    url = f'http://127.0.0.1:{receiver.server_port}/crm-events'
+    screenshot = numbered_screenshots(page, f'webhook-{viewport}')
+    try:
+        login(page, crm_server)
+        expect_ready_desk(page)
+        content = open_configuration_entry(page, 'Webhooks')
+        content.get_by_role('button', name='New').first.click()
+        # Each entry left with Tab, as sao takes a value when it loses
+        # the focus (choosing the events redraws the form).
+        for name, value in [('name', "Shop"), ('url', url)]:
+            field = content.locator(f'input[name="{name}"]')
+            field.fill(value)
+            field.press('Tab')
+        content.locator('select[name="events"]').select_option(
+            label=["Lead created", "Opportunity won"])
+        secret = content.locator('input[name="secret"]').input_value()
+        assert len(secret) >= 32
+        for _ in range(5):
+            content.get_by_role('button', name='Save').first.click()
+            for _ in range(25):
+                hooks = rpc(page, 'model.crm.webhook.search_read',
+                    [('name', '=', "Shop")], 0, None, None,
+                    ['events', 'url'])
+                if hooks:
+                    break
+                page.wait_for_timeout(200)
+            if hooks:
+                break
+        assert [(h['url'], sorted(h['events'])) for h in hooks] == [
+            (url, ['lead.created', 'opportunity.won'])], hooks
+        screenshot('saved')
+
+        content.get_by_role('button', name='Send Test Event').click()
+        content.locator('.nav-tabs').get_by_text(
+            'Deliveries', exact=True).click()
+        row = content.locator('table.tree > tbody > tr').filter(
+            has_text='Test event')
+        expect(row.first).to_contain_text('Delivered')
+        screenshot('delivered')
+        (headers, body), = received
+        timestamp = headers['X-CRM-Kit-Timestamp']
+        expected = 'sha256=' + hmac.new(
+            secret.encode(), timestamp.encode() + b'.' + body,
+            hashlib.sha256).hexdigest()
+        assert headers['X-CRM-Kit-Signature'] == expected
+        assert json.loads(body)['event'] == 'webhook.test'
+
+        # A lead made in the CRM reaches it once saved.
+        company, = rpc(page, 'model.company.company.search',
+            [], 0, None, None)
+        rpc(page, 'model.sale.opportunity.create', [{
+                    'description': "Lead for the webhook",
+                    'company': company}])
+        for _ in range(50):
+            if len(received) == 2:
+                break
+            page.wait_for_timeout(100)
+        payload = json.loads(received[-1][1])
+        assert payload['event'] == 'lead.created', payload
+        assert payload['record']['description'] == "Lead for the webhook"
+        assert not page.locator('.error-dialog:visible').count(), (
+            page.locator('.error-dialog').all_inner_texts())
+        assert not page.problems, page.problems
+    finally:
+        screenshot('last')
+        receiver.shutdown()
+        receiver.server_close()
+        with suppress(Exception):
+            hooks = rpc(page, 'model.crm.webhook.search',
+                [('name', '=', "Shop")], 0, None, None)
+            rpc(page, 'model.crm.webhook.delete', hooks)

@@ -94,6 +94,11 @@ class OpenAPITestCase(CrmRouteTestCase):
         self.assertIn('delete', admin['paths']['/model/crm.pipeline/{id}'])
         self.assertNotIn('delete', rep['paths']['/model/crm.pipeline/{id}'])
         self.assertNotIn('crm.pipeline.values', rep['components']['schemas'])
+        # The webhooks (and their secrets) are the administrators'.
+        self.assertNotIn('/model/crm.webhook', rep['paths'])
+        self.assertIn('/model/crm.webhook', admin['paths'])
+        self.assertIn(
+            '/model/crm.webhook/{id}/send_test', admin['paths'])
         self.assertEqual(
             set(rep['paths']['/model/sale.opportunity']), {'get', 'post'})
 

@@ -1,0 +1,607 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"""Webhooks: the CRM tells other programs what happens in it.
+
+An event (a lead created, a deal won…) makes one delivery per active hook
+that listens to it, with the record as the REST API returns it.  The
+deliveries are sent through Tryton's queue, so after the transaction
+commits (nothing is sent for work that is rolled back), signed with
+HMAC-SHA256, and retried with exponential backoff by the scheduler.  Each
+attempt is logged; a hook that keeps failing is switched off and the CRM
+administrators are told."""
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import urllib.error
+import urllib.request
+from collections import defaultdict
+
+from trytond.cache import Cache
+from trytond.i18n import gettext
+from trytond.model import (
+    DeactivableMixin, ModelSQL, ModelView, Workflow, fields)
+from trytond.model.exceptions import ValidationError
+from trytond.pool import Pool, PoolMeta
+from trytond.protocols.jsonrpc import JSONEncoder
+from trytond.pyson import Eval
+from trytond.transaction import Transaction, without_check_access
+
+from crm_kit.public import is_web_url
+
+EVENTS = [
+    ('lead.created', "Lead created"),
+    ('lead.assigned', "Lead assigned"),
+    ('opportunity.stage_changed', "Opportunity stage changed"),
+    ('opportunity.won', "Opportunity won"),
+    ('opportunity.lost', "Opportunity lost"),
+    ('activity.created', "Activity created"),
+    ('activity.done', "Activity done"),
+    ('document.uploaded', "Document uploaded"),
+    ('customer.created', "Customer created"),
+    ('customer.updated', "Customer updated"),
+    ]
+TEST_EVENT = ('webhook.test', "Test event")
+
+# The headers of a delivery (documented in the README).
+SIGNATURE_HEADER = 'X-CRM-Kit-Signature'
+TIMESTAMP_HEADER = 'X-CRM-Kit-Timestamp'
+EVENT_HEADER = 'X-CRM-Kit-Event'
+DELIVERY_HEADER = 'X-CRM-Kit-Delivery'
+
+TIMEOUT = 10  # seconds a receiver has to answer
+FIRST_RETRY = dt.timedelta(minutes=1)  # then 2, 4, 8… minutes
+MAX_ATTEMPTS = 8  # of one delivery, about four hours of retries
+# Kept of the answer's body in the log, for the receiver's error message.
+RESPONSE_EXCERPT = 1000
+
+
+def sign(secret, timestamp, body):
+    "The signature of body sent at timestamp: hex HMAC-SHA256"
+    message = str(timestamp).encode() + b'.' + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+class Webhook(DeactivableMixin, ModelSQL, ModelView):
+    __name__ = 'crm.webhook'
+    __string__ = "Webhook"
+
+    name = fields.Char("Name", required=True)
+    url = fields.Char(
+        "URL", required=True,
+        help="Where the events are sent, by POST, as JSON.")
+    events = fields.MultiSelection(
+        EVENTS, "Events", help="What the hook is told about.")
+    secret = fields.Char(
+        "Secret", required=True, strip=False,
+        help="Signs each delivery (header %s); the receiver checks "
+        "the signature with it." % SIGNATURE_HEADER)
+    max_failures = fields.Integer(
+        "Failures Before Switching Off", required=True,
+        domain=[('max_failures', '>=', 1)],
+        help="After this many failed attempts in a row the hook is "
+        "switched off and the CRM administrators are told.")
+    failures = fields.Integer(
+        "Failures in a Row", readonly=True,
+        help="Failed attempts since the last delivered one.")
+    deliveries = fields.One2Many(
+        'crm.webhook.delivery', 'webhook', "Deliveries", readonly=True)
+
+    _active_hooks = Cache('crm.webhook.active_hooks', context=False)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._buttons.update({
+                'send_test': {
+                    'invisible': ~Eval('active', False),
+                    'depends': ['active'],
+                    },
+                })
+
+    @classmethod
+    def default_secret(cls):
+        return secrets.token_urlsafe(32)
+
+    @classmethod
+    def default_max_failures(cls):
+        return 10
+
+    @classmethod
+    def default_failures(cls):
+        return 0
+
+    @classmethod
+    def validate_fields(cls, hooks, field_names):
+        super().validate_fields(hooks, field_names)
+        if field_names & {'url', 'secret'}:
+            for hook in hooks:
+                if not is_web_url(hook.url):
+                    raise ValidationError(gettext(
+                            'crm_kit_api.msg_webhook_url',
+                            url=hook.url, webhook=hook.rec_name))
+                if len(hook.secret or '') < 16:
+                    raise ValidationError(gettext(
+                            'crm_kit_api.msg_webhook_secret',
+                            webhook=hook.rec_name))
+
+    @classmethod
+    def create(cls, vlist):
+        cls._active_hooks.clear()
+        return super().create(vlist)
+
+    @classmethod
+    def write(cls, *args):
+        cls._active_hooks.clear()
+        actions = iter(args)
+        args = []
+        for hooks, values in zip(actions, actions):
+            if values.get('active'):
+                # Switched on again: count the failures from now on.
+                values = dict(values, failures=0)
+            args.extend((hooks, values))
+        super().write(*args)
+
+    @classmethod
+    def delete(cls, hooks):
+        cls._active_hooks.clear()
+        super().delete(hooks)
+
+    @classmethod
+    def copy(cls, hooks, default=None):
+        default = dict(default or {})
+        default.setdefault('deliveries')
+        default.setdefault('failures', 0)
+        default.setdefault('secret', None)
+        hooks = super().copy(hooks, default=default)
+        for hook in hooks:
+            if not hook.secret:
+                hook.secret = cls.default_secret()
+        cls.save(hooks)
+        return hooks
+
+    @classmethod
+    def listening(cls, event):
+        "The ids of the active hooks that listen to event"
+        hooks = cls._active_hooks.get(None)
+        if hooks is None:
+            hooks = defaultdict(list)
+            # Whoever makes the event, even without access to the hooks.
+            with without_check_access(), \
+                    Transaction().set_context(active_test=True):
+                for hook in cls.search([]):
+                    for hook_event in hook.events or []:
+                        hooks[hook_event].append(hook.id)
+            hooks = cls._active_hooks.set(None, dict(hooks))
+        return hooks.get(event, [])
+
+    @classmethod
+    def trigger(cls, event, records):
+        """Queue the deliveries of event for records to the hooks that
+        listen to it; they leave once the transaction commits"""
+        hook_ids = cls.listening(event)
+        if not hook_ids or not records:
+            return []
+        with without_check_access():
+            return cls._trigger(event, records, hook_ids)
+
+    @classmethod
+    def _trigger(cls, event, records, hook_ids):
+        pool = Pool()
+        Delivery = pool.get('crm.webhook.delivery')
+        payloads = [Delivery.payload(event, record) for record in records]
+        deliveries = Delivery.create([{
+                    'webhook': hook_id,
+                    'event': event,
+                    'resource': str(record),
+                    'body': body,
+                    } for hook_id in hook_ids
+                for record, body in zip(records, payloads)])
+        Delivery.__queue__.send(deliveries)
+        return deliveries
+
+    @classmethod
+    @ModelView.button
+    def send_test(cls, hooks):
+        "Send a test event now, and show the attempt in the log"
+        pool = Pool()
+        Delivery = pool.get('crm.webhook.delivery')
+        deliveries = Delivery.create([{
+                    'webhook': hook.id,
+                    'event': TEST_EVENT[0],
+                    'resource': str(hook),
+                    'body': Delivery.payload(TEST_EVENT[0], hook),
+                    } for hook in hooks])
+        Delivery.send(deliveries)
+
+    def failed(self, delivery):
+        "Count a failed attempt; switch the hook off after max_failures"
+        self.failures = (self.failures or 0) + 1
+        if self.active and self.failures >= self.max_failures:
+            self.active = False
+            self.notify_switched_off(delivery)
+        self.save()
+
+    def delivered(self):
+        if self.failures:
+            self.failures = 0
+            self.save()
+
+    def notify_switched_off(self, delivery):
+        "Tell the CRM administrators, in their language"
+        pool = Pool()
+        Notification = pool.get('res.notification')
+        ModelData = pool.get('ir.model.data')
+        Group = pool.get('res.group')
+        group = Group(ModelData.get_id('crm_kit', 'group_crm_admin'))
+        notifications = []
+        for user in sorted(group.users, key=lambda u: u.id):
+            if not user.active:
+                continue
+            language = user.language.code if user.language else None
+            with Transaction().set_context(language=language):
+                notifications.append(Notification(
+                        user=user,
+                        label=gettext(
+                            'crm_kit_api.msg_webhook_switched_off',
+                            webhook=self.name),
+                        description=gettext(
+                            'crm_kit_api.msg_webhook_switched_off_why',
+                            failures=self.failures,
+                            error=(delivery.last_error or '')[:150]),
+                        icon='tryton-warning',
+                        model=self.__name__,
+                        records=json.dumps([self.id])))
+        Notification.save(notifications)
+
+
+class WebhookDelivery(Workflow, ModelSQL, ModelView):
+    "A delivery of an event to a hook, with its attempts"
+    __name__ = 'crm.webhook.delivery'
+    __string__ = "Webhook Delivery"
+
+    webhook = fields.Many2One(
+        'crm.webhook', "Webhook", required=True, ondelete='CASCADE',
+        readonly=True)
+    event = fields.Selection(
+        EVENTS + [TEST_EVENT], "Event", required=True, readonly=True)
+    resource = fields.Reference(
+        "Record", selection='get_resources', readonly=True)
+    body = fields.Text("Body", readonly=True)
+    state = fields.Selection([
+            ('pending', "Pending"),
+            ('retrying', "Retrying"),
+            ('delivered', "Delivered"),
+            ('failed', "Failed"),
+            ], "State", required=True, readonly=True, sort=False)
+    next_attempt = fields.Timestamp("Next Attempt", readonly=True)
+    attempts = fields.One2Many(
+        'crm.webhook.attempt', 'delivery', "Attempts", readonly=True)
+    attempt_count = fields.Integer("Attempts", readonly=True)
+    last_error = fields.Char("Last Error", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order.insert(0, ('id', 'DESC'))
+        cls._transitions |= {
+            ('pending', 'delivered'),
+            ('pending', 'retrying'),
+            ('pending', 'failed'),
+            ('retrying', 'delivered'),
+            ('retrying', 'failed'),
+            ('failed', 'retrying'),
+            }
+        cls._buttons.update({
+                'retry': {
+                    'invisible': Eval('state') != 'failed',
+                    'depends': ['state'],
+                    },
+                })
+
+    @classmethod
+    def default_state(cls):
+        return 'pending'
+
+    @classmethod
+    def default_attempt_count(cls):
+        return 0
+
+    @classmethod
+    def get_resources(cls):
+        pool = Pool()
+        IrModel = pool.get('ir.model')
+        models = ['sale.opportunity', 'party.party', 'crm.activity',
+            'crm.document', 'crm.webhook']
+        # Those of the modules not activated are left out.
+        names = {n for n, _ in pool.iterobject()}
+        return [(None, '')] + [(m, IrModel.get_name(m)) for m in models
+            if m in names]
+
+    @classmethod
+    def payload(cls, event, record):
+        """The JSON body of event for record: the record with the fields
+        the REST API reads, encoded as the REST API encodes them"""
+        Model = record.__class__
+        names = cls._payload_fields(Model)
+        with without_check_access():
+            values, = Model.read([record.id], names)
+        values['__name__'] = Model.__name__
+        return json.dumps({
+                'event': event,
+                'database': Transaction().database.name,
+                'created': dt.datetime.now(dt.timezone.utc).isoformat(
+                    timespec='seconds'),
+                'model': Model.__name__,
+                'record': values,
+                }, cls=JSONEncoder, separators=(',', ':'))
+
+    @classmethod
+    def _payload_fields(cls, Model):
+        "Every field but files and lists of other records"
+        return sorted(name for name, field in Model._fields.items()
+            if field._type not in {'binary', 'one2many', 'many2many'}
+            and not name.startswith('_')
+            and name not in {'create_uid', 'write_uid'})
+
+    @classmethod
+    def send(cls, deliveries):
+        "Queue task and scheduler pass: make an attempt at each delivery"
+        for delivery in deliveries:
+            if delivery.state in {'pending', 'retrying'}:
+                delivery.attempt()
+
+    @classmethod
+    def send_due(cls):
+        "Scheduler: the retries whose time has come"
+        now = dt.datetime.now()
+        cls.send(cls.search([
+                    ('state', '=', 'retrying'),
+                    ('next_attempt', '<=', now),
+                    ('webhook.active', '=', True),
+                    ], order=[('next_attempt', 'ASC')]))
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('retrying')
+    def retry(cls, deliveries):
+        "Try a failed delivery again at the next scheduler pass"
+        cls.write(deliveries, {
+                'next_attempt': dt.datetime.now(),
+                'attempt_count': 0,
+                })
+
+    def attempt(self):
+        "POST the body, signed; log the attempt and plan the next one"
+        pool = Pool()
+        Attempt = pool.get('crm.webhook.attempt')
+        hook = self.webhook
+        body = self.body.encode('utf-8')
+        timestamp = int(time.time())
+        request = urllib.request.Request(hook.url, data=body, method='POST',
+            headers={
+                'Content-Type': 'application/json',
+                'User-Agent': 'crm-kit-webhook',
+                EVENT_HEADER: self.event,
+                DELIVERY_HEADER: str(self.id),
+                TIMESTAMP_HEADER: str(timestamp),
+                SIGNATURE_HEADER: 'sha256=' + sign(
+                    hook.secret, timestamp, body),
+                })
+        status, error, answer = None, None, ''
+        start = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+                status = response.status
+                answer = response.read(RESPONSE_EXCERPT)
+        except urllib.error.HTTPError as exception:
+            status = exception.code
+            answer = exception.read(RESPONSE_EXCERPT)
+            error = f"HTTP {exception.code} {exception.reason}"
+        except (urllib.error.URLError, OSError, ValueError) as exception:
+            reason = getattr(exception, 'reason', exception)
+            error = str(reason) or exception.__class__.__name__
+        duration = (time.monotonic() - start) * 1000
+        if isinstance(answer, bytes):
+            answer = answer.decode('utf-8', 'replace')
+        success = status is not None and 200 <= status < 300
+        Attempt.create([{
+                    'delivery': self.id,
+                    'status_code': status,
+                    'duration': round(duration, 1),
+                    'error': None if success else (error or f"HTTP {status}"),
+                    'response': answer or None,
+                    }])
+        self.attempt_count = (self.attempt_count or 0) + 1
+        if success:
+            self.last_error = None
+            self.next_attempt = None
+            self.save()
+            self.__class__.deliver([self])
+            hook.delivered()
+            return
+        self.last_error = (error or f"HTTP {status}")[:250]
+        if self.event == TEST_EVENT[0] or self.attempt_count >= MAX_ATTEMPTS:
+            self.next_attempt = None
+            self.save()
+            self.__class__.fail([self])
+        else:
+            self.next_attempt = dt.datetime.now() + FIRST_RETRY * (
+                2 ** (self.attempt_count - 1))
+            self.save()
+            if self.state == 'pending':
+                self.__class__.wait([self])
+        hook.failed(self)
+
+    @classmethod
+    @Workflow.transition('delivered')
+    def deliver(cls, deliveries):
+        pass
+
+    @classmethod
+    @Workflow.transition('retrying')
+    def wait(cls, deliveries):
+        pass
+
+    @classmethod
+    @Workflow.transition('failed')
+    def fail(cls, deliveries):
+        pass
+
+
+class WebhookAttempt(ModelSQL, ModelView):
+    "An attempt at a delivery: what the receiver answered, and how fast"
+    __name__ = 'crm.webhook.attempt'
+    __string__ = "Webhook Attempt"
+
+    delivery = fields.Many2One(
+        'crm.webhook.delivery', "Delivery", required=True,
+        ondelete='CASCADE', readonly=True)
+    status_code = fields.Integer("Status", readonly=True)
+    duration = fields.Float(
+        "Response Time (ms)", digits=(16, 1), readonly=True)
+    error = fields.Char("Error", readonly=True)
+    response = fields.Text("Response", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order.insert(0, ('id', 'DESC'))
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.append(
+            ('crm.webhook.delivery|send_due', "Retry Webhook Deliveries"))
+
+
+def _watching(model):
+    "Whether a write or create of model already watches for events"
+    return model in Transaction().context.get('_crm_webhook_watching', ())
+
+
+def _watch(model):
+    "The context in which the writes a change makes are its own"
+    return Transaction().set_context(_crm_webhook_watching=(
+            *Transaction().context.get('_crm_webhook_watching', ()), model))
+
+
+def _created(model, create, vlist, event, condition=None):
+    "create's records, with event for those that meet condition"
+    Webhook = Pool().get('crm.webhook')
+    with _watch(model):
+        records = create(vlist)
+    Webhook.trigger(event, [r for r in records
+            if condition is None or condition(r)])
+    return records
+
+
+def _changed(Model, records, fields_names):
+    "The values of fields_names of records, by id, as stored now"
+    if not records:
+        return {}
+    with without_check_access():
+        return {r['id']: r for r in Model.read(
+                [r.id for r in records], fields_names)}
+
+
+class Opportunity(metaclass=PoolMeta):
+    __name__ = 'sale.opportunity'
+
+    @classmethod
+    def create(cls, vlist):
+        return _created(cls.__name__, super().create, vlist, 'lead.created',
+            lambda o: o.state == 'lead')
+
+    @classmethod
+    def write(cls, *args):
+        pool = Pool()
+        Webhook = pool.get('crm.webhook')
+        watched = ['owner', 'stage', 'state']
+        events = ['lead.assigned', 'opportunity.stage_changed',
+            'opportunity.won', 'opportunity.lost']
+        if (_watching(cls.__name__)
+                or not any(Webhook.listening(e) for e in events)):
+            super().write(*args)
+            return
+        records = sum(args[::2], [])
+        before = _changed(cls, records, watched)
+        # The writes it makes (a stage moves the state) are this one's.
+        with _watch(cls.__name__):
+            super().write(*args)
+        after = _changed(cls, records, watched)
+        changed = defaultdict(list)
+        for record in cls.browse(sorted(before)):
+            old, new = before[record.id], after[record.id]
+            if new['owner'] and old['owner'] != new['owner']:
+                changed['lead.assigned'].append(record)
+            if old['stage'] != new['stage']:
+                changed['opportunity.stage_changed'].append(record)
+            if old['state'] != new['state'] and new['state'] in {
+                    'won', 'lost'}:
+                changed[f"opportunity.{new['state']}"].append(record)
+        for event in events:
+            Webhook.trigger(event, changed[event])
+
+
+class Party(metaclass=PoolMeta):
+    __name__ = 'party.party'
+
+    @classmethod
+    def create(cls, vlist):
+        return _created(
+            cls.__name__, super().create, vlist, 'customer.created')
+
+    @classmethod
+    def write(cls, *args):
+        pool = Pool()
+        Webhook = pool.get('crm.webhook')
+        if _watching(cls.__name__):
+            super().write(*args)
+            return
+        with _watch(cls.__name__):
+            super().write(*args)
+        if Webhook.listening('customer.updated'):
+            records = list(dict.fromkeys(sum(args[::2], [])))
+            Webhook.trigger('customer.updated', records)
+
+
+class Activity(metaclass=PoolMeta):
+    __name__ = 'crm.activity'
+
+    @classmethod
+    def create(cls, vlist):
+        return _created(
+            cls.__name__, super().create, vlist, 'activity.created')
+
+    @classmethod
+    def write(cls, *args):
+        pool = Pool()
+        Webhook = pool.get('crm.webhook')
+        if (_watching(cls.__name__)
+                or not Webhook.listening('activity.done')):
+            super().write(*args)
+            return
+        records = sum(args[::2], [])
+        before = _changed(cls, records, ['state'])
+        with _watch(cls.__name__):
+            super().write(*args)
+        after = _changed(cls, records, ['state'])
+        Webhook.trigger('activity.done', [r for r in cls.browse(sorted(before))
+                if before[r.id]['state'] != 'done'
+                and after[r.id]['state'] == 'done'])
+
+
+class Document(metaclass=PoolMeta):
+    __name__ = 'crm.document'
+
+    @classmethod
+    def create(cls, vlist):
+        return _created(
+            cls.__name__, super().create, vlist, 'document.uploaded')
