@@ -267,3 +267,72 @@ class ExportTestCase(CrmRouteTestCase):
         _, row = self.export(
             'crm.activity', [self.activity], ['subject'])
         self.assertEqual(row, ["'-2+3"])
+
+
+class BadRequestTestCase(CrmRouteTestCase):
+    "Arguments trytond cannot decode are a 400 with a clear message"
+    module = 'crm_kit_api'
+
+    @classmethod
+    def setUpDatabase(cls):
+        pool = Pool()
+        Application = pool.get('res.user.application')
+        load_spanish('crm_kit_api')
+        crm = setup_crm()
+        create_opportunity(crm, owner=crm.rep)
+        application = Application(user=crm.rep, application='rest')
+        application.save()
+        cls.key = application.key
+
+    def search(self, query_string=None, headers=None, language='en'):
+        return self.client().get(
+            f'/{DB_NAME}/rest/model/sale.opportunity',
+            query_string=query_string, headers={
+                'Authorization': f'bearer {self.key}',
+                'Accept-Language': language, **(headers or {})})
+
+    def test_bad_arguments(self):
+        for query_string, headers, words in [
+                ({'d': 'not base64 json!'}, {}, '"d" parameter'),
+                ({'d': 'eyJhIjogMX0='}, {}, '"d" parameter'),  # {"a": 1}
+                ({'d': 'W10'}, {}, 'padding'),  # [] without its =
+                ({'o': '%%%'}, {}, '"o" parameter'),
+                ({'s': 'ten'}, {}, '"s" parameter'),
+                ({'p': '-1'}, {}, '"p" parameter'),
+                ({}, {'Range': 'records'}, 'Range header'),
+                ({}, {'Range': 'records=9-3'}, 'Range header'),
+                ({}, {'X-Tryton-Context': 'e30'[:2]}, 'X-Tryton-Context'),
+                ({}, {'X-Tryton-Context': 'W10='}, 'X-Tryton-Context'),
+                ]:
+            with self.subTest(query_string=query_string, headers=headers):
+                response = self.search(query_string, headers)
+                self.assertEqual(response.status_code, 400, response.text)
+                self.assertEqual(response.mimetype, 'application/json')
+                body = json.loads(response.text)
+                self.assertEqual(body['status'], 400)
+                self.assertIn(words, body['message'])
+
+    def test_good_arguments_still_work(self):
+        for query_string, headers in [
+                ({'d': 'W10=', 'o': 'W10=', 's': '10', 'p': '0'}, {}),
+                ({}, {'Range': 'records=0-10'}),
+                ({}, {'Range': 'records=0-'}),
+                ({}, {'X-Tryton-Context': 'e30='}),  # {}
+                ]:
+            with self.subTest(query_string=query_string, headers=headers):
+                response = self.search(query_string, headers)
+                self.assertIn(
+                    response.status_code, {200, 206}, response.text)
+
+    def test_in_spanish(self):
+        response = self.search({'s': 'diez'}, language='es')
+        self.assertEqual(response.status_code, 400)
+        self.assertIn('debe ser un número entero',
+            json.loads(response.text)['message'])
+
+    def test_other_routes(self):
+        response = self.client().get(
+            f'/{DB_NAME}/rest/model/sale.opportunity/1', headers={
+                'Authorization': f'bearer {self.key}',
+                'X-Tryton-Context': '!!'})
+        self.assertEqual(response.status_code, 400, response.text)
