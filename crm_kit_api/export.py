@@ -48,3 +48,13 @@ class Activity(FormulaSafeExport, metaclass=PoolMeta):
 
 class Document(FormulaSafeExport, metaclass=PoolMeta):
     __name__ = 'crm.document'
+
+
+class IrExport(metaclass=PoolMeta):
+    __name__ = 'ir.export'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        # The exports crm-kit ships are named in each user's language.
+        cls.name.translate = True

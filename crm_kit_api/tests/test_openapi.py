@@ -233,6 +233,7 @@ class ExportTestCase(CrmRouteTestCase):
     @classmethod
     def setUpDatabase(cls):
         from crm_kit_activity.tests.tools import create_activity
+        load_spanish('crm_kit_api')
         crm = setup_crm()
         opportunity = create_opportunity(crm, owner=crm.rep)
         opportunity.description = '=HYPERLINK("http://x.test")'
@@ -262,6 +263,31 @@ class ExportTestCase(CrmRouteTestCase):
         # Numbers stay numbers; plain text is as it is.
         self.assertEqual(row[2], Decimal('1500.00'))
         self.assertEqual(row[3], "lead")
+
+    def test_shipped_exports(self):
+        "Each CRM list offers its export with the useful fields, translated"
+        exports = {
+            'sale.opportunity': ("Opportunities", "Oportunidades"),
+            'party.party': ("Customers", "Clientes"),
+            'crm.activity': ("Activities", "Actividades"),
+            'sale.sale': ("Quotes", "Presupuestos"),
+            }
+        for model, names in exports.items():
+            for language, name in zip(['en', 'es'], names):
+                with self.subTest(model=model, language=language), \
+                        Transaction().start(DB_NAME, self.rep, context={
+                            '_check_access': True, 'language': language}):
+                    pool = Pool()
+                    Export = pool.get('ir.export')
+                    Line = pool.get('ir.export.line')
+                    export, = Export.get(model, ['name', 'export_fields'])
+                    self.assertEqual(export['name'], name)
+                    fields = [line.name for line in Line.browse(
+                            export['export_fields'])]
+                    Model = pool.get(model)
+                    header, *_ = Model.export_data(
+                        Model.search([], limit=5), fields, header=True)
+                    self.assertEqual(len(header), len(fields))
 
     def test_activity_export(self):
         _, row = self.export(
