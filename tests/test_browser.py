@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 try:
-    from server import crm_server, sao_installed, sao_root  # noqa: F401
+    from server import sao_installed, sao_root
 except ImportError:
-    from tests.server import crm_server, sao_installed, sao_root  # noqa: F401
+    from tests.server import sao_installed, sao_root
 
 CHROMIUM = Path('/usr/bin/chromium')
 CHROMIUM_ARGS = [

@@ -15,11 +15,6 @@ from pathlib import Path
 
 import pytest
 
-try:
-    from server import crm_server  # noqa: F401
-except ImportError:
-    from tests.server import crm_server  # noqa: F401
-
 README = Path(__file__).resolve().parent.parent / 'README.md'
 
 pytestmark = pytest.mark.skipif(
@@ -108,7 +103,7 @@ def test_naiad_session(crm_server, tmp_path, monkeypatch):
     assert re.fullmatch(r'created \S+ in New lead', created), created
     number = created.split()[1]
     assert moved == "moved to Under analysis / opportunity", moved
-    assert f"open {number} Talleres Gómez S.L. Under analysis" in open_deals
+    assert f"open {number} CRM para el taller / Under analysis" in open_deals
     filename = quote.removeprefix('quote ')
     content = (tmp_path / filename).read_bytes()
     # An OpenDocument file: a zip whose first entry names its type.

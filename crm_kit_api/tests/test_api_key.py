@@ -98,7 +98,7 @@ class ApiKeyTestCase(CrmRouteTestCase):
         # Errors in the user's language unless the client asks for another.
         with Transaction().start(DB_NAME, 0) as transaction:
             load_spanish('crm_kit')
-            # The required-field message is trytond's own.
+            # The validation messages are trytond's own.
             Pool().get('ir.translation').translation_import(
                 'es', 'ir', str(Path(trytond.ir.__file__).parent
                     / 'locale' / 'es.po'))
@@ -108,8 +108,8 @@ class ApiKeyTestCase(CrmRouteTestCase):
             User.write([User(self.users['rep'])], {'language': spanish.id})
             transaction.commit()
         try:
-            # Not a company of the user's: refused by the record rules.
-            bad = {'description': "Elsewhere", 'company': None}
+            # Out of its domain (0 to 1): a message of trytond's own.
+            bad = {'description': "Sure thing", 'conversion_probability': 5}
             spanish = self.client().post(
                 f'/{DB_NAME}/rest/model/sale.opportunity', json=bad,
                 headers={'Authorization': f'bearer {key}'})
@@ -119,8 +119,9 @@ class ApiKeyTestCase(CrmRouteTestCase):
                     'Accept-Language': 'en'})
             self.assertEqual(spanish.status_code, 400, spanish.text)
             self.assertEqual(english.status_code, 400, english.text)
-            self.assertIn("You are not allowed", english.json['message'])
-            self.assertIn("No puede crear", spanish.json['message'])
+            self.assertIn("not valid", english.json['message'])
+            self.assertNotIn("not valid", spanish.json['message'])
+            self.assertIn("no es correcto", spanish.json['message'])
             listed = self.client().get(
                 f'/{DB_NAME}/rest/model/sale.opportunity',
                 headers={'Authorization': f'bearer {key}'})
