@@ -24,12 +24,10 @@ def _collect(module, language):
     pool = Pool()
     Lang = pool.get('ir.lang')
     Translation = pool.get('ir.translation')
-    TranslationSet = pool.get('ir.translation.set', type='wizard')
     TranslationUpdate = pool.get('ir.translation.update', type='wizard')
 
     po_path = ROOT / module / 'locale' / f'{language}.po'
-    session_id, _, _ = TranslationSet.create()
-    TranslationSet(session_id).transition_set_()
+    _set_strings(module)
     lang, = Lang.search([('code', '=', language)])
     Lang.write([lang], {'translatable': True})
     if po_path.exists() and po_path.stat().st_size:
@@ -41,11 +39,43 @@ def _collect(module, language):
     return Translation.translation_export(language, module)
 
 
-def current_strings(module, language='es'):
+def _set_strings(module):
+    """Store the strings of the module's views and reports as translations
+    to fill in (ir.translation.set, run on them alone: on every view and
+    report of the database it takes many times longer, for strings that
+    belong to other modules)"""
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    pool = Pool()
+    TranslationSet = pool.get('ir.translation.set', type='wizard')
+    View = pool.get('ir.ui.view')
+    Report = pool.get('ir.action.report')
+    for Model, domain in [
+            (View, [('module', '=', module)]),
+            (Report, [('module', '=', module), ('translatable', '=', True)]),
+            ]:
+        ids = [r.id for r in Model.search(domain)]
+        if not ids:
+            continue
+        with Transaction().set_context(
+                active_model=Model.__name__, active_id=ids[0],
+                active_ids=ids):
+            session_id, _, _ = TranslationSet.create()
+            TranslationSet(session_id).transition_set_()
+            TranslationSet.delete(session_id)
+
+
+def current_strings(module):
     """Return the (context, source) of every string the module shows,
-    from inside a transaction on a database where it is activated"""
+    from inside a transaction on a database where it is activated: the
+    module's strings in the default language, which are the sources"""
     import polib
-    content = _collect(module, language)
+    from trytond.pool import Pool
+    pool = Pool()
+    Config = pool.get('ir.configuration')
+    Translation = pool.get('ir.translation')
+    _set_strings(module)
+    content = Translation.translation_export(Config.get_language(), module)
     return {(e.msgctxt, e.msgid)
         for e in polib.pofile(content.decode('utf-8')) if e.msgid}
 
