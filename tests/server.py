@@ -1,19 +1,20 @@
 """A running crm-kit server for the tests that need one (browser, HTTP).
 
-The ``crm_server`` fixture (session scope) creates a fresh database with
-``crm-kit init`` in a temporary CRM_KIT_HOME, adds a few opportunities owned
-by admin, serves it with trytond on a free port of localhost and stops it
-at the end of the session (dropping the database on PostgreSQL).  Use it
-from a test module with::
+The ``crm_init`` fixture (session scope) runs ``crm-kit init`` once in a
+temporary CRM_KIT_HOME: activating every module takes minutes, so the
+tests that need an initialised database start from a copy of it
+(``copy_initialised``).  The ``crm_server`` fixture (session scope) makes
+such a copy, adds a few opportunities owned by admin, serves it with
+trytond on a free port of localhost and stops it at the end of the session
+(dropping the database on PostgreSQL).  They are in tests/conftest.py.
 
-    from server import crm_server  # noqa: F401
-
-The database is prepared in a child process (``python tests/server.py
-prepare NAME``) so that the pytest process keeps its own trytond
+The databases are prepared in child processes (``python tests/server.py
+init|prepare NAME``) so that the pytest process keeps its own trytond
 configuration and pool for the module tests.
 """
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -77,6 +78,13 @@ def free_port():
         return sock.getsockname()[1]
 
 
+@dataclass
+class Initialised:
+    "A database made by crm-kit init in home, to copy"
+    home: Path
+    database: str
+
+
 def _environ(home):
     env = dict(os.environ)
     env['CRM_KIT_HOME'] = str(home)
@@ -130,9 +138,45 @@ def _stop(process):
             process.wait(timeout=15)
 
 
-def start_server(home, name=None):
-    """Prepare a database in home, serve it and return a CrmServer; call
-    stop_server with it at the end."""
+def initialise(home):
+    "Run crm-kit init in home; return the Initialised database"
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    name = f'crm_kit_init_{os.getpid()}'
+    _run_helper('init', name, _environ(home), home / 'init.log')
+    return Initialised(home, name)
+
+
+def drop_initialised(initialised):
+    if not is_sqlite():
+        _run_helper('drop', initialised.database,
+            _environ(initialised.home), initialised.home / 'init.log')
+
+
+def copy_initialised(initialised, home, name):
+    """Make database name of home a copy of the initialised one, as
+    crm-kit init would have made it (the copy is a file on SQLite, a
+    database made from it as template on a server)"""
+    from crmkit import cli
+    _, backend, _, _ = cli._trytond()
+    if backend.name == 'sqlite':
+        target = Path(home) / 'db' / f'{name}.sqlite'
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(initialised.home / 'db' / f'{initialised.database}'
+            '.sqlite', target)
+        return
+    database = backend.Database()
+    database.connect()
+    connection = database.get_connection(autocommit=True)
+    try:
+        database.create(connection, name, initialised.database)
+    finally:
+        database.put_connection(connection)
+
+
+def start_server(initialised, home, name=None):
+    """Prepare a copy of the initialised database in home, serve it and
+    return a CrmServer; call stop_server with it at the end."""
     from crmkit.cli import ADMIN_PASSWORD
 
     home = Path(home)
@@ -140,6 +184,8 @@ def start_server(home, name=None):
     name = name or f'crm_kit_server_{os.getpid()}'
     port = free_port()
     env = _environ(home)
+    env['CRM_KIT_TEST_INITIALISED'] = json.dumps(
+        [str(initialised.home), initialised.database])
     log = home / 'server.log'
     _run_helper('prepare', name, env, log)
     opportunities = json.loads((home / 'opportunities.json').read_text())
@@ -174,9 +220,19 @@ except ImportError:  # run as the helper script
     pytest = None
 else:
     @pytest.fixture(scope='session')
-    def crm_server(tmp_path_factory):
+    def crm_init(tmp_path_factory):
+        "A database made by crm-kit init, to copy (copy_initialised)"
+        initialised = initialise(tmp_path_factory.mktemp('crm-kit-init'))
+        try:
+            yield initialised
+        finally:
+            drop_initialised(initialised)
+
+    @pytest.fixture(scope='session')
+    def crm_server(crm_init, tmp_path_factory):
         "A trytond serving a fresh crm-kit database with 5 opportunities"
-        server = start_server(tmp_path_factory.mktemp('crm-kit-home'))
+        server = start_server(
+            crm_init, tmp_path_factory.mktemp('crm-kit-home'))
         try:
             yield server
         finally:
@@ -216,20 +272,35 @@ def _create_opportunities():
             } for o in created]
 
 
-def _prepare(name):
-    from crmkit import cli, settings
-
+def _check_backend():
+    from crmkit import cli
     _, backend, _, _ = cli._trytond()
     expected = 'sqlite' if is_sqlite() else 'postgresql'
     if backend.name != expected:
         sys.exit(f"trytond uses the {backend.name} backend, "
             f"not {expected} as TRYTOND_DATABASE__URI says")
+
+
+def _prepare(name):
+    from crmkit import cli, settings
+    _check_backend()
     if cli.database_exists(name) and not is_sqlite():
         _drop(name)
+    home, database = json.loads(os.environ['CRM_KIT_TEST_INITIALISED'])
+    copy_initialised(Initialised(Path(home), database), settings.home(), name)
+    # What crm-kit init has left to do on a copy: nothing but checking.
     cli.init(name)
     opportunities = cli.run_in_transaction(name, _create_opportunities)
     (settings.home() / 'opportunities.json').write_text(
         json.dumps(opportunities, ensure_ascii=False, indent=1))
+
+
+def _init(name):
+    from crmkit import cli
+    _check_backend()
+    if cli.database_exists(name) and not is_sqlite():
+        _drop(name)
+    cli.init(name)
 
 
 def _drop(name):
@@ -238,4 +309,4 @@ def _drop(name):
 
 if __name__ == '__main__':
     command, name = sys.argv[1:3]
-    {'prepare': _prepare, 'drop': _drop}[command](name)
+    {'init': _init, 'prepare': _prepare, 'drop': _drop}[command](name)

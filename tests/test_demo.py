@@ -1,8 +1,9 @@
 """The demo dataset: planned deterministically from its seed, loaded once
 into a fresh database made by ``crm-kit init``, with believable history.
 
-The database tests share one database (module fixture): ``crm-kit init``
-in a temporary CRM_KIT_HOME, then ``crm-kit demo``.  On PostgreSQL
+The database tests share one database (module fixture): a copy of the
+session's ``crm-kit init`` (crm_init) in a temporary CRM_KIT_HOME, then
+``crm-kit demo``.  On PostgreSQL
 (TRYTOND_DATABASE__URI=postgresql://…) the database is dropped at the end."""
 import collections
 import datetime as dt
@@ -16,6 +17,11 @@ import pytest
 from stdnum import get_cc_module
 
 from crmkit import demo
+
+try:
+    from server import copy_initialised
+except ImportError:
+    from tests.server import copy_initialised
 
 SEED = demo.DEFAULT_SEED
 NOW = dt.datetime(2026, 3, 2, 12, 0)
@@ -126,8 +132,9 @@ def _drop(name):
 
 
 @pytest.fixture(scope='module')
-def demo_db(tmp_path_factory):
-    "A new database with the demo loaded: (name, load result, seconds)"
+def demo_db(crm_init, tmp_path_factory):
+    """A new database, a copy of crm-kit init's, with the demo loaded:
+    (name, load result, seconds)"""
     home = tmp_path_factory.mktemp('crm_kit_home')
     name = f'crm_demo_{os.getpid()}_{uuid.uuid4().hex[:6]}'
     with pytest.MonkeyPatch.context() as monkeypatch, _kept_trytond_config():
@@ -139,6 +146,7 @@ def demo_db(tmp_path_factory):
         uri = os.environ.get('TRYTOND_DATABASE__URI', 'sqlite://')
         assert uri.startswith(backend.name)
         try:
+            copy_initialised(crm_init, home, name)
             cli.init(name)
             start = time.monotonic()
             loaded = cli.load_demo(name)
