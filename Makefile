@@ -8,11 +8,8 @@ SAO = var/sao
 # The REST API's reference page (crm_kit_api), served from sao's folder.
 SWAGGER_UI_VERSION = 5.35.0
 API_DOCS = $(SAO)/api-docs
-# The test databases are cached per version of the module sources.
-MODULE_HASH = $(shell cat crm_kit*/tryton.cfg crm_kit*/*.py crm_kit*/*.xml crm_kit*/view/*.xml crm_kit*/locale/*.po 2>/dev/null | sha1sum | cut -c1-12)
-DB_CACHE ?= $(CURDIR)/var/test-cache/$(MODULE_HASH)
 
-.PHONY: run install sao test test-sqlite test-postgresql bench clean
+.PHONY: run install sao test test-fast test-sqlite test-postgresql bench clean
 
 run: install sao
 	$(BIN)/crm-kit init
@@ -48,9 +45,15 @@ $(API_DOCS)/swagger-ui-bundle.js: $(SAO)/index.html
 $(SAO)/custom.css: crmkit/sao/custom.css $(SAO)/index.html
 	cp crmkit/sao/custom.css $@
 
-# The suite runs on SQLite unless TRYTOND_DATABASE__URI names a server.
+# The suite runs on SQLite unless TRYTOND_DATABASE__URI names a server;
+# conftest.py keeps the activated test databases (var/test-cache on SQLite,
+# template databases on PostgreSQL).
 test: install sao
-	DB_CACHE=$(DB_CACHE) CRM_KIT_SAO=$(CURDIR)/$(SAO) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	CRM_KIT_SAO=$(CURDIR)/$(SAO) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The modules' own tests: no server, no browser, no demo.
+test-fast: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS) crm_kit*/tests
 
 test-sqlite:
 	TRYTOND_DATABASE__URI=sqlite:// $(MAKE) test

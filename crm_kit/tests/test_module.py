@@ -3,10 +3,10 @@
 from trytond.modules.company.tests import CompanyTestMixin
 from trytond.tests.test_tryton import ModuleTestCase
 
-from .tools import SaoListsMixin
+from .tools import CrmModuleMixin
 
 
-class CrmKitTestCase(CompanyTestMixin, SaoListsMixin, ModuleTestCase):
+class CrmKitTestCase(CompanyTestMixin, CrmModuleMixin, ModuleTestCase):
     "Test crm_kit module"
     module = 'crm_kit'
 

@@ -2,6 +2,7 @@
 # this repository contains the full copyright notices and license terms.
 "Builders shared by the crm_kit tests: a company with its sales setup, the "
 "three roles, a team, a customer and a product."
+import datetime as dt
 import json
 from base64 import urlsafe_b64encode
 from decimal import Decimal
@@ -10,8 +11,8 @@ from types import SimpleNamespace
 
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
-    DB_NAME, RouteTestCase, TestCase, activate_module, drop_db,
-    with_transaction)
+    DB_NAME, RouteTestCase, TestCase, _DBTestCase, activate_module,
+    backup_db_cache, drop_db, restore_db_cache, with_transaction)
 from trytond.transaction import Transaction, TransactionError
 
 
@@ -50,7 +51,11 @@ def create_user(login, group_xml_id, company, name=None):
     return user
 
 
-def create_customer(name="Talleres Gómez S.L.", email='compras@gomez.test'):
+CUSTOMER = "Talleres Gómez S.L."
+PRODUCT = "Consultoría CRM (hora)"
+
+
+def create_customer(name=CUSTOMER, email='compras@gomez.test'):
     pool = Pool()
     Party = pool.get('party.party')
     Address = pool.get('party.address')
@@ -68,7 +73,7 @@ def create_customer(name="Talleres Gómez S.L.", email='compras@gomez.test'):
     return party
 
 
-def create_product(name="Consultoría CRM (hora)", price=Decimal('60')):
+def create_product(name=PRODUCT, price=Decimal('60')):
     pool = Pool()
     Template = pool.get('product.template')
     Category = pool.get('product.category')
@@ -90,27 +95,67 @@ def create_product(name="Consultoría CRM (hora)", price=Decimal('60')):
     return product
 
 
+# The CRM that setup_crm makes: users (login, group), the team and its
+# members, the customer and the product, found again by these names.
+CRM_USERS = [
+    ('manager', 'group_crm_manager'),
+    ('rep', 'group_crm_rep'),
+    ('rep2', 'group_crm_rep'),
+    ('rep_other_team', 'group_crm_rep'),
+    ]
+TEAM = "Madrid"
+
+
 def setup_crm():
-    """Create the company (through crm-kit's own setup), the roles and a
-    team; return them with a customer and a product."""
+    """The company (made by crm-kit's own setup), the roles and a team,
+    with a customer and a product.  A database of CrmTestCase holds them
+    already (activate_crm): they are found; elsewhere they are created."""
+    pool = Pool()
+    User = pool.get('res.user')
+    if not User.search([('login', '=', 'rep')], limit=1):
+        return _create_crm()
+    return _find_crm()
+
+
+def _create_crm():
     from crmkit.company_setup import setup_company
     pool = Pool()
     Team = pool.get('crm.team')
-    User = pool.get('res.user')
     company = setup_company("Pruebas CRM S.L.")
     with Transaction().set_context(company=company.id):
-        manager = create_user('manager', 'group_crm_manager', company)
-        rep = create_user('rep', 'group_crm_rep', company)
-        rep2 = create_user('rep2', 'group_crm_rep', company)
-        outsider = create_user('rep_other_team', 'group_crm_rep', company)
-        team = Team(name="Madrid", manager=manager, members=[rep, rep2])
+        users = {login: create_user(login, group, company)
+            for login, group in CRM_USERS}
+        team = Team(name=TEAM, manager=users['manager'],
+            members=[users['rep'], users['rep2']])
         team.save()
-        customer = create_customer()
-        product = create_product()
-    admin, = User.search([('login', '=', 'admin')])
+        create_customer(CUSTOMER)
+        create_product(PRODUCT)
+    return _find_crm()
+
+
+def _find_crm():
+    pool = Pool()
+    Company = pool.get('company.company')
+    Team = pool.get('crm.team')
+    User = pool.get('res.user')
+    Party = pool.get('party.party')
+    Product = pool.get('product.product')
+    # setup_company makes the first company; what setup_crm makes comes
+    # before anything a test makes with the same name.
+    first = [('id', 'ASC')]
+    company, = Company.search([], order=first, limit=1)
+    users = {u.login: u for u in User.search([
+                ('login', 'in', ['admin'] + [l for l, _ in CRM_USERS]),
+                ])}
+    team, = Team.search([('name', '=', TEAM)], order=first, limit=1)
+    customer, = Party.search([('name', '=', CUSTOMER)], order=first, limit=1)
+    product, = Product.search(
+        [('template.name', '=', PRODUCT)], order=first, limit=1)
     return SimpleNamespace(
-        company=company, admin=admin, manager=manager, rep=rep, rep2=rep2,
-        outsider=outsider, team=team, customer=customer, product=product)
+        company=company, admin=users['admin'], manager=users['manager'],
+        rep=users['rep'], rep2=users['rep2'],
+        outsider=users['rep_other_team'], team=team, customer=customer,
+        product=product)
 
 
 def stage(xml_id):
@@ -140,14 +185,91 @@ def create_opportunity(crm, owner=None, lines=True, **values):
     return Opportunity(opportunity.id)
 
 
+def in_transaction(func, user=1):
+    """Run func in a committed transaction of the test database, again
+    when it needs table locks, as trytond-admin does"""
+    extras = {}
+    while True:
+        with Transaction().start(DB_NAME, user, **extras) as transaction:
+            try:
+                result = func()
+            except TransactionError as exception:
+                transaction.rollback()
+                exception.fix(extras)
+                continue
+            transaction.commit()
+            return result
+
+
+# Every module of crm-kit depends on it.
+BASE_MODULE = 'crm_kit'
+
+
+# The sets of modules activated in this process, with their copies in
+# DB_CACHE.
+ACTIVATED = []
+
+
+def _with_dependencies(modules):
+    from trytond.modules import get_module_info
+    result, todo = set(), list(modules)
+    while todo:
+        module = todo.pop()
+        if module not in result:
+            result.add(module)
+            todo.extend(get_module_info(module).get('depends', []))
+    return result
+
+
+def activate(modules, setup=None, user=1):
+    """Activate modules in a fresh test database, then run setup (a
+    function) as user in a committed transaction.  Both are kept in
+    DB_CACHE, as Tryton keeps activated databases, so that they are done
+    once and each test class starts from a copy; with setup the copy is
+    named after it and the day, since a set-up stores today's dates.
+    Without a copy, the modules are activated on the copy of the largest
+    set activated before that they need (crm_kit at least), as a user adds
+    modules: that spares loading crm_kit and what it depends on again for
+    each set of modules (minutes on PostgreSQL)."""
+    if isinstance(modules, str):
+        modules = [modules]
+    name = '-'.join(modules)
+    if setup:
+        name += (f'--{setup.__module__}.{setup.__qualname__}'
+            f'-{dt.date.today().isoformat()}')
+    drop_db()
+    if restore_db_cache(name):
+        pass
+    elif setup:
+        activate(modules)
+        in_transaction(setup, user=user)
+        backup_db_cache(name)
+    else:
+        needed = _with_dependencies(modules)
+        if modules != [BASE_MODULE]:
+            _, base = max(((len(d), m) for m, d in ACTIVATED
+                    if d <= needed and m != modules),
+                default=(0, [BASE_MODULE]))
+            activate(base)
+        activate_module(modules)
+    if not setup and modules not in (m for m, _ in ACTIVATED):
+        ACTIVATED.append((modules, _with_dependencies(modules)))
+
+
+def activate_crm(modules):
+    "Activate modules in a fresh test database with the CRM of setup_crm"
+    activate(modules, _create_crm)
+
+
 class CrmTestCase(TestCase):
-    "A test case with crm_kit activated in a fresh database"
+    """A test case on a fresh database with `modules` activated and the
+    CRM of setup_crm in it"""
+    modules = ['crm_kit']
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        drop_db()
-        activate_module('crm_kit')
+        activate_crm(cls.modules)
 
     @classmethod
     def tearDownClass(cls):
@@ -156,22 +278,15 @@ class CrmTestCase(TestCase):
 
 
 class CrmRouteTestCase(RouteTestCase):
-    """A RouteTestCase whose database setup is retried when it needs table
-    locks, as trytond-admin does"""
+    """A RouteTestCase on a database with the CRM of setup_crm in it, whose
+    setUpDatabase is committed"""
 
     @classmethod
     def setUpClass(cls):
-        super(RouteTestCase, cls).setUpClass()
-        extras = {}
-        while True:
-            with Transaction().start(DB_NAME, 1, **extras) as transaction:
-                try:
-                    cls.setUpDatabase()
-                except TransactionError as exception:
-                    transaction.rollback()
-                    exception.fix(extras)
-                    continue
-                break
+        # TestCase's set-up, without _DBTestCase's activation
+        super(_DBTestCase, cls).setUpClass()
+        activate_crm([cls.module] + (cls.extras or []))
+        in_transaction(cls.setUpDatabase)
 
     def rest(self, method, path, key, company=None, **kwargs):
         """Call /<db>/rest/model/<path> with the bearer key, in English and,
@@ -214,8 +329,16 @@ def missing_translations(module, language='es'):
     return missing, mismatched
 
 
-class SaoListsMixin:
-    "For a ModuleTestCase: every list of the module can be drawn by sao"
+class CrmModuleMixin:
+    """For a ModuleTestCase of crm-kit: its database is activated as the
+    other tests' are (activate), and every list of the module can be drawn
+    by sao"""
+
+    @classmethod
+    def setUpClass(cls):
+        # TestCase's set-up, without _DBTestCase's activation
+        super(_DBTestCase, cls).setUpClass()
+        activate([cls.module] + (cls.extras or []))
 
     @with_transaction()
     def test_lists_draw_in_sao(self):

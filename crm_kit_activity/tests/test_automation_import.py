@@ -5,27 +5,16 @@ automation rules and count their inactivity as leads entered by hand."""
 import datetime as dt
 
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    TestCase, activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
 from .test_automation import shipped_rule
-from .tools import setup_crm
+from .tools import CrmTestCase, setup_crm
 
 
-class AutomationImportTestCase(TestCase):
+class AutomationImportTestCase(CrmTestCase):
     "crm_kit_activity with crm_kit_lead: the file import"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module(['crm_kit_activity', 'crm_kit_lead'])
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
+    modules = ['crm_kit_activity', 'crm_kit_lead']
 
     @with_transaction()
     def test_imported_leads_get_their_call(self):

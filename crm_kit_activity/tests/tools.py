@@ -4,26 +4,15 @@
 import datetime as dt
 
 from crm_kit.tests.tools import (  # noqa: F401
-    CrmRouteTestCase, create_opportunity, load_spanish, missing_translations,
-    setup_crm, stage)
+    CrmRouteTestCase, CrmTestCase, create_opportunity, load_spanish,
+    missing_translations, setup_crm, stage)
 from trytond.pool import Pool
-from trytond.tests.test_tryton import TestCase, activate_module, drop_db
 from trytond.transaction import Transaction
 
 
-class ActivityTestCase(TestCase):
-    "A test case with crm_kit_activity activated in a fresh database"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module('crm_kit_activity')
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
+class ActivityTestCase(CrmTestCase):
+    "A test case with crm_kit_activity and the CRM of setup_crm"
+    modules = ['crm_kit_activity']
 
 
 def activity_type(xml_id):

@@ -2,25 +2,14 @@
 # this repository contains the full copyright notices and license terms.
 "Builders shared by the crm_kit_alert tests"
 from crm_kit.tests.tools import (  # noqa: F401
-    CrmRouteTestCase, create_opportunity, load_spanish, missing_translations,
-    setup_crm)
+    CrmRouteTestCase, CrmTestCase, create_opportunity, load_spanish,
+    missing_translations, setup_crm)
 from trytond.pool import Pool
-from trytond.tests.test_tryton import TestCase, activate_module, drop_db
 
 
-class AlertTestCase(TestCase):
-    "A test case with crm_kit_alert activated in a fresh database"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module('crm_kit_alert')
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
+class AlertTestCase(CrmTestCase):
+    "A test case with crm_kit_alert and the CRM of setup_crm"
+    modules = ['crm_kit_alert']
 
 
 def flag(xml_id):

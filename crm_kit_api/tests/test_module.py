@@ -3,10 +3,10 @@
 from trytond.modules.company.tests import CompanyTestMixin
 from trytond.tests.test_tryton import ModuleTestCase
 
-from crm_kit.tests.tools import SaoListsMixin
+from crm_kit.tests.tools import CrmModuleMixin
 
 
-class CrmKitApiTestCase(CompanyTestMixin, SaoListsMixin, ModuleTestCase):
+class CrmKitApiTestCase(CompanyTestMixin, CrmModuleMixin, ModuleTestCase):
     "Test crm_kit_api module"
     module = 'crm_kit_api'
 

@@ -1,24 +1,13 @@
 # This file is part of crm-kit.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
 "Spanish is first-class: every user-visible string has its translation."
-from trytond.tests.test_tryton import (
-    TestCase, activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 
-from crm_kit.tests.tools import missing_translations
+from crm_kit.tests.tools import CrmTestCase, missing_translations
 
 
-class TranslationTestCase(TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module('crm_kit_api')
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
+class TranslationTestCase(CrmTestCase):
+    modules = ['crm_kit_api']
 
     @with_transaction()
     def test_es_po_is_complete(self):

@@ -11,11 +11,11 @@ from urllib.parse import quote
 from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, with_transaction
-from trytond.transaction import Transaction, TransactionError
+from trytond.transaction import Transaction
 
 from .tools import (
     EXE, PDF, PNG, CrmRouteTestCase, DocumentTestCase, create_document,
-    create_opportunity, docx, load_spanish, setup_crm)
+    create_opportunity, docx, in_transaction, load_spanish, setup_crm)
 
 
 def create_link(crm, opportunity=None, party=None, **values):
@@ -231,19 +231,10 @@ class UploadPageTestCase(CrmRouteTestCase):
         self.assertIn('All the files', response.text)
 
     def set_max_size(self, size):
-        extras = {}
-        while True:
-            with Transaction().start(DB_NAME, 0, **extras) as transaction:
-                Configuration = Pool().get('crm.document.configuration')
-                try:
-                    Configuration.write(
-                        [Configuration(1)], {'max_size': size})
-                except TransactionError as exception:
-                    transaction.rollback()
-                    exception.fix(extras)
-                    continue
-                transaction.commit()
-                break
+        def write():
+            Configuration = Pool().get('crm.document.configuration')
+            Configuration.write([Configuration(1)], {'max_size': size})
+        in_transaction(write, user=0)
 
     def test_too_large(self):
         self.set_max_size(1)

@@ -5,10 +5,9 @@ import io
 import zipfile
 
 from crm_kit.tests.tools import (  # noqa: F401
-    CrmRouteTestCase, create_opportunity, load_spanish, missing_translations,
-    setup_crm)
+    CrmRouteTestCase, CrmTestCase, create_opportunity, in_transaction,
+    load_spanish, missing_translations, setup_crm)
 from trytond.pool import Pool
-from trytond.tests.test_tryton import TestCase, activate_module, drop_db
 from trytond.transaction import Transaction, check_access
 
 # The smallest files of each kind the tests upload.
@@ -30,19 +29,9 @@ def docx():
     return buffer.getvalue()
 
 
-class DocumentTestCase(TestCase):
-    "A test case with crm_kit_document (and activities) in a fresh database"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module(['crm_kit_document', 'crm_kit_activity'])
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
+class DocumentTestCase(CrmTestCase):
+    "A test case with crm_kit_document (and activities) and the CRM of setup_crm"
+    modules = ['crm_kit_document', 'crm_kit_activity']
 
 
 def create_document(user, company, data=PDF, file_name='contrato.pdf',

@@ -9,9 +9,12 @@ from unittest.mock import patch
 import openpyxl
 
 from proteus import Model, Wizard
+from proteus import config as pconfig
 
 from trytond.tests.test_tryton import DB_NAME, drop_db
-from trytond.tests.tools import activate_modules, set_user
+from trytond.tests.tools import set_user
+
+from .tools import activate
 
 HEADER = ["Empresa", "Nombre", "Correo electrónico", "Teléfono", "NIF/CIF",
     "Provincia", "Canal", "Importe"]
@@ -25,11 +28,10 @@ ROWS = [
     ]
 
 
-def setup_company(config):
+def setup_company():
     "The company as crm-kit init sets it up: Spain, its provinces, IVA"
-    from crmkit.cli import run_in_transaction
     from crmkit.company_setup import setup_company
-    run_in_transaction(DB_NAME, setup_company, "Pruebas CRM S.L.")
+    setup_company("Pruebas CRM S.L.")
 
 
 def csv_bytes(rows, header=HEADER, delimiter=';', encoding='utf-8-sig'):
@@ -46,8 +48,8 @@ class ImportLeadsScenario(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        drop_db()
-        cls.config = activate_modules('crm_kit_lead', setup_company)
+        activate('crm_kit_lead', setup_company, user=0)
+        cls.config = pconfig.set_trytond()
 
     @classmethod
     def tearDownClass(cls):

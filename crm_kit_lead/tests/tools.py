@@ -2,26 +2,16 @@
 # this repository contains the full copyright notices and license terms.
 "Builders shared by the crm_kit_lead tests"
 from crm_kit.tests.tools import (  # noqa: F401
-    CrmRouteTestCase, create_customer, create_opportunity, create_product,
-    create_user, load_spanish, missing_translations, setup_crm, stage)
+    CrmRouteTestCase, CrmTestCase, activate, create_customer,
+    create_opportunity, create_product, create_user,
+    load_spanish, missing_translations, setup_crm, stage)
 from trytond.pool import Pool
-from trytond.tests.test_tryton import TestCase, activate_module, drop_db
 from trytond.transaction import Transaction
 
 
-class LeadTestCase(TestCase):
-    "A test case with crm_kit_lead activated in a fresh database"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module('crm_kit_lead')
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
+class LeadTestCase(CrmTestCase):
+    "A test case with crm_kit_lead and the CRM of setup_crm"
+    modules = ['crm_kit_lead']
 
 
 def configure(**values):

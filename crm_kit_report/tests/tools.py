@@ -5,26 +5,15 @@ import datetime as dt
 from decimal import Decimal
 
 from crm_kit.tests.tools import (  # noqa: F401
-    create_opportunity, create_user, load_spanish, missing_translations,
-    setup_crm, stage)
+    CrmTestCase, create_opportunity, create_user, load_spanish,
+    missing_translations, setup_crm, stage)
 from trytond.pool import Pool
-from trytond.tests.test_tryton import TestCase, activate_module, drop_db
 from trytond.transaction import Transaction, check_access
 
 
-class ReportTestCase(TestCase):
-    "A test case with crm_kit_report activated in a fresh database"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module('crm_kit_report')
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
+class ReportTestCase(CrmTestCase):
+    "A test case with crm_kit_report and the CRM of setup_crm"
+    modules = ['crm_kit_report']
 
 
 def deal(crm, owner, start, stage_xml_id, amount, end=None, currency=None):
