@@ -78,7 +78,10 @@ def _remove_stale_pg_templates():
             return
         for name in names:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        connection.execute(f'CREATE DATABASE "{marker}"')
+        try:
+            connection.execute(f'CREATE DATABASE "{marker}"')
+        except psycopg.errors.DuplicateDatabase:
+            pass  # another run of the same sources, started with this one
 
 
 def pytest_configure(config):

@@ -5,9 +5,9 @@
 Prints the N slowest tests of all the reports (set-up, call and tear-down
 together, as pytest's junit_duration_report=total gives them), each with
 its report's label, with --files the N test files that take longest, then
-one line per report and a last line 'total: N passed, N failed, N skipped'
-for all of them.  .ci/run ends with it; docs/testing.md's tables come from
-it."""
+one line per label (the reports of a label add up) and a last line
+'total: N passed, N failed, N skipped' for all of them.  .ci/run ends
+with it; docs/testing.md's tables come from it."""
 import argparse
 import sys
 import xml.etree.ElementTree as ET
@@ -42,11 +42,11 @@ def main(argv=None):
     reports = {}
     for item in args.reports:
         label, _, path = item.partition('=')
+        cases = reports.setdefault(label, [])  # a label may have parts
         try:
-            reports[label] = read(path)
+            cases.extend(read(path))
         except (OSError, ET.ParseError) as exception:
-            print(f"{label}: no report ({exception})")
-            reports[label] = []
+            print(f"{label}: no report from {path} ({exception})")
     if args.slowest:
         rows = sorted(((seconds, label, name)
                 for label, cases in reports.items()
