@@ -91,6 +91,9 @@ def _environ(home):
     env['CRM_KIT_SAO'] = str(sao_root().resolve())
     env.pop('TRYTOND_CONFIG', None)
     env.pop('CRM_KIT_DATABASE', None)
+    # The databases of home are in home (crm-kit may have set another
+    # home's in this process).
+    env.pop('TRYTOND_DATABASE__PATH', None)
     env.setdefault('TRYTOND_DATABASE__URI', 'sqlite://')
     env.setdefault('TRYTOND_EMAIL__URI', 'smtp://127.0.0.1:1')
     return env
@@ -153,14 +156,15 @@ def drop_initialised(initialised):
             _environ(initialised.home), initialised.home / 'init.log')
 
 
-def copy_initialised(initialised, home, name):
-    """Make database name of home a copy of the initialised one, as
-    crm-kit init would have made it (the copy is a file on SQLite, a
-    database made from it as template on a server)"""
+def copy_initialised(initialised, name):
+    """Make database name (of the current CRM_KIT_HOME) a copy of the
+    initialised one, as crm-kit init would have made it (the copy is a file
+    on SQLite, a database made from it as template on a server)"""
     from crmkit import cli
-    _, backend, _, _ = cli._trytond()
+    config, backend, _, _ = cli._trytond()
     if backend.name == 'sqlite':
-        target = Path(home) / 'db' / f'{name}.sqlite'
+        # where crm-kit init would have made it (cli.create_database)
+        target = Path(config.get('database', 'path')) / f'{name}.sqlite'
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(initialised.home / 'db' / f'{initialised.database}'
             '.sqlite', target)
@@ -287,7 +291,7 @@ def _prepare(name):
     if cli.database_exists(name) and not is_sqlite():
         _drop(name)
     home, database = json.loads(os.environ['CRM_KIT_TEST_INITIALISED'])
-    copy_initialised(Initialised(Path(home), database), settings.home(), name)
+    copy_initialised(Initialised(Path(home), database), name)
     # What crm-kit init has left to do on a copy: nothing but checking.
     cli.init(name)
     opportunities = cli.run_in_transaction(name, _create_opportunities)

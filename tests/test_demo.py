@@ -146,7 +146,7 @@ def demo_db(crm_init, tmp_path_factory):
         uri = os.environ.get('TRYTOND_DATABASE__URI', 'sqlite://')
         assert uri.startswith(backend.name)
         try:
-            copy_initialised(crm_init, home, name)
+            copy_initialised(crm_init, name)
             cli.init(name)
             start = time.monotonic()
             loaded = cli.load_demo(name)
