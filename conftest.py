@@ -80,7 +80,8 @@ def _remove_stale_pg_templates():
             connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
         try:
             connection.execute(f'CREATE DATABASE "{marker}"')
-        except psycopg.errors.DuplicateDatabase:
+        except (psycopg.errors.DuplicateDatabase,
+                psycopg.errors.UniqueViolation):
             pass  # another run of the same sources, started with this one
 
 
