@@ -93,3 +93,20 @@ def pytest_configure(config):
         _remove_stale_pg_templates()
     elif cache.startswith(str(ROOT / 'var' / 'test-cache')):
         _remove_stale_sqlite_copies(cache)
+
+
+def _look_up_modules_once():
+    """trytond finds a module among every entry point of the environment
+    on each call of import_module, and the checks of ModuleTestCase call it
+    through isregisteredby some 200,000 times per module (most of their
+    time): a module, once imported, is the same module, so look each up
+    once."""
+    import functools
+
+    import trytond.tools
+    from trytond.tools import misc
+    cached = functools.cache(misc.import_module)
+    misc.import_module = trytond.tools.import_module = cached
+
+
+_look_up_modules_once()

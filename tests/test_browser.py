@@ -446,7 +446,7 @@ def test_mark_activity_done(crm_server, page, viewport):
         assert box['x'] + box['width'] <= page.viewport_size['width']
         outcome.fill("They want the demo on Monday")
         screenshot('outcome')
-        dialog.get_by_role('button', name='Done').click()
+        click_until_gone(dialog.get_by_role('button', name='Done'))
         page.locator('.wizard-dialog').wait_for(state='hidden')
 
         # Done, it leaves the Overdue tab for the Done one.
