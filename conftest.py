@@ -45,8 +45,11 @@ if not SQLITE:
     # One database per process on a server, named after the process.
     os.environ.setdefault('DB_NAME', f'test_crm_kit_{os.getpid()}')
     # A test's commit need not wait for the disk: nothing is kept after
-    # the run (libpq applies this to every connection of the process).
-    os.environ.setdefault('PGOPTIONS', '-c synchronous_commit=off')
+    # the run; and a test's query is too small for JIT compilation to pay
+    # back (libpq applies these to every connection of the process and of
+    # the servers it starts).
+    os.environ.setdefault(
+        'PGOPTIONS', '-c synchronous_commit=off -c jit=off')
 os.environ.setdefault('TRYTOND_EMAIL__URI', 'smtp://127.0.0.1:1')
 CACHE_KEY = cache_key()
 if SQLITE:

@@ -135,6 +135,25 @@ def click_until_gone(button, attempts=6, wait=10_000):
                 raise
 
 
+def click_until_called(page, button, method, attempts=5, timeout=20_000):
+    """Click button until sao calls method (e.g. model.crm.webhook.create)
+    and the server answers; return the answer.  sao drops a click that
+    comes while it still handles a change, which a loaded machine makes
+    likely."""
+    from playwright.sync_api import TimeoutError
+
+    def is_call(response):
+        return f'"{method}"' in (response.request.post_data or '')
+    for attempt in range(attempts):
+        try:
+            with page.expect_response(is_call, timeout=timeout) as answer:
+                button.click()
+            return answer.value.json()
+        except TimeoutError:
+            if attempt == attempts - 1:
+                raise
+
+
 def open_crm_entry(page, title):
     """Open the entry of the CRM menu called title (expanding CRM when the
     entry is hidden) and return the content of its tab once active"""
@@ -493,21 +512,15 @@ def test_automation_rule(crm_server, page, viewport):
         assert not active.is_checked()
         active.click()
         expect(active).to_be_checked()
-        # Saved when the server says so; sao drops a Save click that comes
-        # while it still handles the checkbox's change, so click again.
-        for _ in range(5):
-            content.get_by_role('button', name='Save').first.click()
-            for _ in range(25):
-                rule, = rpc(page, 'model.crm.automation.rule.search_read',
-                    [('name', '=', rule_name),
-                        ('active', 'in', [True, False])],
-                    0, None, None, ['active'])
-                if rule['active']:
-                    break
-                page.wait_for_timeout(200)
-            if rule['active']:
-                break
-        assert rule['active'], page.locator('.error-dialog').all_inner_texts()
+        # Saved when the server answers the write.
+        answer = click_until_called(page,
+            content.get_by_role('button', name='Save').first,
+            'model.crm.automation.rule.write')
+        rule, = rpc(page, 'model.crm.automation.rule.search_read',
+            [('name', '=', rule_name), ('active', 'in', [True, False])],
+            0, None, None, ['active'])
+        assert rule['active'], (answer,
+            page.locator('.error-dialog').all_inner_texts())
         screenshot('switched-on')
 
         # A new lead: the rule plans the call for its owner.
@@ -811,20 +824,15 @@ def test_api_key_and_docs(crm_server, page, viewport):
         # The key is shown, made by the server, before the first save.
         key_field = content.locator('input[name="key"]')
         expect(key_field).not_to_have_value('')
-        for _ in range(5):
-            content.get_by_role('button', name='Save').first.click()
-            for _ in range(25):
-                keys = rpc(page, 'model.res.user.application.search_read',
-                    [('name', '=', name)], 0, None, None,
-                    ['key', 'state', 'user', 'application'])
-                if keys:
-                    break
-                page.wait_for_timeout(200)
-            if keys:
-                break
+        answer = click_until_called(page,
+            content.get_by_role('button', name='Save').first,
+            'model.res.user.application.create')
+        keys = rpc(page, 'model.res.user.application.search_read',
+            [('name', '=', name)], 0, None, None,
+            ['key', 'state', 'user', 'application'])
         user = page.evaluate('Sao.Session.current_session.user_id')
         assert [(k['state'], k['user'], k['application']) for k in keys] == [
-            ('validated', user, 'rest')], keys
+            ('validated', user, 'rest')], (keys, answer)
         key = keys[0]['key']
         expect(key_field).to_have_value(key)
         screenshot('key')
@@ -855,14 +863,12 @@ def test_api_key_and_docs(crm_server, page, viewport):
 
         # Revoked from its form: the same key is refused.
         content.get_by_role('button', name='Revoke').click()
-        page.locator('.modal-dialog:visible').last.get_by_role(
-            'button', name='OK').click()
-        for _ in range(25):
-            state, = rpc(page, 'model.res.user.application.read',
-                [keys[0]['id']], ['state'])
-            if state['state'] == 'cancelled':
-                break
-            page.wait_for_timeout(200)
+        click_until_called(page,
+            page.locator('.modal-dialog:visible').last.get_by_role(
+                'button', name='OK'),
+            'model.res.user.application.cancel', attempts=1)
+        state, = rpc(page, 'model.res.user.application.read',
+            [keys[0]['id']], ['state'])
         assert state['state'] == 'cancelled', state
         status = docs.evaluate("""([url, key]) => fetch(url, {
                 headers: {'Authorization': 'bearer ' + key}})
@@ -891,11 +897,14 @@ def test_webhook(crm_server, page, viewport):
     from playwright.sync_api import expect
 
     received = []
+    arrival = threading.Condition()
 
     class Receiver(BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers['Content-Length']))
-            received.append((self.headers, body))
+            with arrival:
+                received.append((self.headers, body))
+                arrival.notify_all()
             self.send_response(204)
             self.end_headers()
 
@@ -921,19 +930,13 @@ def test_webhook(crm_server, page, viewport):
             label=["Lead created", "Opportunity won"])
         secret = content.locator('input[name="secret"]').input_value()
         assert len(secret) >= 32
-        for _ in range(5):
-            content.get_by_role('button', name='Save').first.click()
-            for _ in range(25):
-                hooks = rpc(page, 'model.crm.webhook.search_read',
-                    [('name', '=', "Shop")], 0, None, None,
-                    ['events', 'url'])
-                if hooks:
-                    break
-                page.wait_for_timeout(200)
-            if hooks:
-                break
+        answer = click_until_called(page,
+            content.get_by_role('button', name='Save').first,
+            'model.crm.webhook.create')
+        hooks = rpc(page, 'model.crm.webhook.search_read',
+            [('name', '=', "Shop")], 0, None, None, ['events', 'url'])
         assert [(h['url'], sorted(h['events'])) for h in hooks] == [
-            (url, ['lead.created', 'opportunity.won'])], hooks
+            (url, ['lead.created', 'opportunity.won'])], (hooks, answer)
         screenshot('saved')
 
         content.get_by_role('button', name='Send Test Event').click()
@@ -957,10 +960,8 @@ def test_webhook(crm_server, page, viewport):
         rpc(page, 'model.sale.opportunity.create', [{
                     'description': "Lead for the webhook",
                     'company': company}])
-        for _ in range(50):
-            if len(received) == 2:
-                break
-            page.wait_for_timeout(100)
+        with arrival:
+            assert arrival.wait_for(lambda: len(received) == 2, timeout=30)
         payload = json.loads(received[-1][1])
         assert payload['event'] == 'lead.created', payload
         assert payload['record']['description'] == "Lead for the webhook"

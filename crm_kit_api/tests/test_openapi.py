@@ -228,7 +228,7 @@ class DocsPageTestCase(CrmRouteTestCase):
 class ExportTestCase(CrmRouteTestCase):
     "sao's Export of the CRM lists makes formula-like text inert"
     module = 'crm_kit_api'
-    extras = ['crm_kit_activity']
+    extras = ['crm_kit_activity', 'crm_kit_document']
 
     @classmethod
     def setUpDatabase(cls):
