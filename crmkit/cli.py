@@ -77,20 +77,25 @@ def drop_database(name):
         database.put_connection(connection)
 
 
-def is_initialised(name):
-    "Whether every crm-kit module is activated in the database"
-    _, backend, _, Transaction = _trytond()
-    database = backend.Database(name).connect()
-    if not database.test():
-        return False
+def activated_modules(database):
+    "The names of the modules activated in a connected trytond Database"
     connection = database.get_connection()
     try:
         cursor = connection.cursor()
         cursor.execute(
             "SELECT name FROM ir_module WHERE state = 'activated'")
-        return set(settings.MODULES) <= {name for name, in cursor}
+        return frozenset(name for name, in cursor)
     finally:
         database.put_connection(connection)
+
+
+def is_initialised(name):
+    "Whether every crm-kit module is activated in the database"
+    _, backend, _, _ = _trytond()
+    database = backend.Database(name).connect()
+    if not database.test():
+        return False
+    return set(settings.MODULES) <= activated_modules(database)
 
 
 def run_admin(name, update=False, password=None):

@@ -4,8 +4,8 @@
 "three roles, a team, a customer and a product."
 import datetime as dt
 import json
-from collections import OrderedDict
 from base64 import urlsafe_b64encode
+from collections import OrderedDict
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -248,21 +248,11 @@ def restore_db_cache(name):
     return restored
 
 
-def _activated_modules():
-    database = backend.Database(DB_NAME).connect()
-    connection = database.get_connection()
-    try:
-        cursor = connection.cursor()
-        cursor.execute(
-            "SELECT name FROM ir_module WHERE state = 'activated'")
-        return frozenset(name for name, in cursor)
-    finally:
-        database.put_connection(connection)
-
-
 def _load_pool():
     from trytond.cache import Cache
-    modules = _activated_modules()
+
+    from crmkit.cli import activated_modules
+    modules = activated_modules(backend.Database(DB_NAME).connect())
     Cache.drop(DB_NAME)
     if modules in POOLS:
         POOLS.move_to_end(modules)
