@@ -54,6 +54,12 @@ def create_user(login, group_xml_id, company, name=None):
     return user
 
 
+def api_key(application):
+    """The key of a REST application just saved: shown once, as new_key,
+    where crm_kit_api keeps keys hashed; stored as such elsewhere"""
+    return getattr(application, 'new_key', None) or application.key
+
+
 CUSTOMER = "Talleres Gómez S.L."
 PRODUCT = "Consultoría CRM (hora)"
 
@@ -175,8 +181,8 @@ def create_opportunity(crm, owner=None, lines=True, **values):
     owner = owner or crm.rep
     with Transaction().set_user(owner.id), \
             Transaction().set_context(company=crm.company.id):
-        opportunity = Opportunity(
-            party=crm.customer, description="CRM para el taller", **values)
+        values.setdefault('description', "CRM para el taller")
+        opportunity = Opportunity(party=crm.customer, **values)
         opportunity.on_change_party()
         opportunity.owner = owner
         opportunity.on_change_owner()
@@ -347,6 +353,40 @@ class CrmRouteTestCase(RouteTestCase):
                     json.dumps({'company': company}).encode()).decode())
         return getattr(self.client(), method)(
             f'/{DB_NAME}/rest/model/{path}', headers=headers, **kwargs)
+
+
+    # The password setUpDatabase gives the users that call JSON-RPC.
+    password = 'Secreto-de-pruebas-42'
+
+    def session(self, login):
+        "A client logged in as login, and the header of its session"
+        from base64 import b64encode
+        client = self.client()
+        response = client.post(f'/{DB_NAME}/rpc/', json={
+                'id': 1, 'method': 'common.db.login',
+                'params': [login, {'password': self.password}, 'en']})
+        user_id, token = response.json['result'][:2]
+        credentials = b64encode(
+            f'{login}:{user_id}:{token}'.encode()).decode()
+        return client, {'Authorization': f'Session {credentials}'}
+
+    def rpc(self, login, method, *params, company=None):
+        """The result of the JSON-RPC call of method as login, as sao makes
+        it, or ('error', message)"""
+        client, headers = self.session(login)
+        context = {'company': company} if company else {}
+        response = client.post(f'/{DB_NAME}/rpc/', headers=headers, json={
+                'id': 1, 'method': method, 'params': [*params, context]})
+        if response.json.get('error'):
+            return ('error', str(response.json['error']))
+        return response.json['result']
+
+    def export(self, login, model, domain, fields):
+        "The answer of trytond's data export (/<db>/data/<model>) to login"
+        client, headers = self.session(login)
+        return client.get(f'/{DB_NAME}/data/{model}', headers=headers,
+            query_string=[('d', json.dumps(domain))]
+            + [('f', f) for f in fields])
 
 
 def missing_translations(module, language='es'):

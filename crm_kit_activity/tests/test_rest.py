@@ -7,6 +7,8 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME
 from trytond.transaction import Transaction
 
+from crm_kit.tests.tools import api_key
+
 from .tools import (
     CrmRouteTestCase, activity_type, create_activity, setup_crm)
 
@@ -29,7 +31,7 @@ class ActivityRestTestCase(CrmRouteTestCase):
             application = Application(
                 user=user, application='rest', state='validated')
             application.save()
-            cls.keys[user.login] = application.key
+            cls.keys[user.login] = api_key(application)
 
     def request(self, method, path, login='rep', **kwargs):
         return self.rest(
@@ -148,3 +150,28 @@ class ActivityRestTestCase(CrmRouteTestCase):
                 'condition': '[["amount", ">", 10]]',
                 })
         self.assertEqual(response.status_code, 200, response.text)
+
+    def test_no_activity_on_another_reps_deal(self):
+        "An activity is linked to a deal only by someone who may read it"
+        with Transaction().start(DB_NAME, 0):
+            from crm_kit.tests.tools import create_opportunity
+            crm = setup_crm()
+            hidden = create_opportunity(crm, owner=crm.rep2).id
+            own = create_opportunity(crm, owner=crm.rep).id
+            Transaction().commit()
+        for opportunity, status in [(hidden, 400), (own, 200)]:
+            with self.subTest(opportunity=opportunity):
+                response = self.request('post', 'crm.activity', json={
+                        'type': self.call, 'subject': "Llamada",
+                        'party': self.customer, 'company': self.company,
+                        'opportunity': opportunity})
+                self.assertEqual(response.status_code, status, response.text)
+        self.assertIn("may not see", self.request(
+                'post', 'crm.activity', json={
+                    'type': self.call, 'subject': "Llamada",
+                    'party': self.customer, 'company': self.company,
+                    'opportunity': hidden}).text)
+        # Nor moved onto it.
+        response = self.request('put', f'crm.activity/{self.own}',
+            json={'opportunity': hidden})
+        self.assertEqual(response.status_code, 400, response.text)

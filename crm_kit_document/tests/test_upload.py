@@ -13,6 +13,8 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, with_transaction
 from trytond.transaction import Transaction
 
+from crm_kit.tests.tools import api_key
+
 from .tools import (
     EXE, PDF, PNG, CrmRouteTestCase, DocumentTestCase, create_document,
     create_opportunity, docx, in_transaction, load_spanish, setup_crm)
@@ -107,6 +109,7 @@ class UploadPageTestCase(CrmRouteTestCase):
         cls.mine = create_document(crm.rep, crm.company, links=[
                 {'opportunity': opportunity.id}]).id
         other = create_opportunity(crm, owner=crm.outsider)
+        cls.other_opportunity = other.id
         cls.others = create_document(crm.outsider, crm.company, data=PNG,
             file_name='otro.png', links=[{'opportunity': other.id}]).id
         keys = {}
@@ -114,7 +117,7 @@ class UploadPageTestCase(CrmRouteTestCase):
             application = Application(
                 user=user, application='rest', state='validated')
             application.save()
-            keys[user.login] = application.key
+            keys[user.login] = api_key(application)
         cls.keys = keys
         Transaction().commit()
 
@@ -282,3 +285,32 @@ class UploadPageTestCase(CrmRouteTestCase):
                 })
         self.assertEqual(response.status_code, 400, response.text)
         self.assertIn('programa.pdf', response.text)
+
+    def test_no_link_to_another_reps_deal(self):
+        "Documents and upload links go on deals the user may read alone"
+        with Transaction().start(DB_NAME, 0):
+            customer = setup_crm().customer.id
+        for opportunity, status in [
+                (self.other_opportunity, 400), (self.opportunity, 200)]:
+            with self.subTest(opportunity=opportunity):
+                response = self.rest('post', 'crm.document',
+                    self.keys['rep'], self.company, json={
+                        'name': "Nota", 'file_name': 'nota.pdf',
+                        'data': {'__class__': 'bytes',
+                            'base64': base64.b64encode(PDF.replace(
+                                        b'1.4', b'1.2')).decode()},
+                        'links': [['create', [
+                                    {'opportunity': opportunity}]]],
+                        })
+                self.assertEqual(response.status_code, status, response.text)
+                response = self.rest('post', 'crm.upload.link',
+                    self.keys['rep'], self.company, json={
+                        'party': customer, 'opportunity': opportunity,
+                        'owner': self.rep, 'company': self.company,
+                        })
+                self.assertEqual(response.status_code, status, response.text)
+        response = self.rest('post', 'crm.upload.link',
+            self.keys['rep'], self.company, json={
+                'party': customer, 'opportunity': self.other_opportunity,
+                'owner': self.rep, 'company': self.company})
+        self.assertIn("may not see", response.text)
