@@ -30,6 +30,7 @@ from trytond.pyson import Eval
 from trytond.transaction import Transaction, without_check_access
 
 from crm_kit.public import is_web_url
+from crm_kit.secret import secret_fields, show_once, shown
 
 EVENTS = [
     ('lead.created', "Lead created"),
@@ -74,10 +75,14 @@ class Webhook(DeactivableMixin, ModelSQL, ModelView):
         help="Where the events are sent, by POST, as JSON.")
     events = fields.MultiSelection(
         EVENTS, "Events", help="What the hook is told about.")
-    secret = fields.Char(
-        "Secret", required=True, strip=False,
-        help="Signs each delivery (header %s); the receiver checks "
-        "the signature with it." % SIGNATURE_HEADER)
+    # Nobody reads it once stored (field access): new_secret shows it once.
+    secret = fields.Char("Secret", required=True, strip=False)
+    new_secret = fields.Function(fields.Char(
+            "Secret", strip=False,
+            help="Signs each delivery (header %s); the receiver checks "
+            "the signature with it. Copy it now: once saved it is never "
+            "shown again. Type a new one to replace it." % SIGNATURE_HEADER),
+        'get_new_secret', setter='set_new_secret')
     max_failures = fields.Integer(
         "Failures Before Switching Off", required=True,
         domain=[('max_failures', '>=', 1)],
@@ -106,6 +111,23 @@ class Webhook(DeactivableMixin, ModelSQL, ModelView):
         return secrets.token_urlsafe(32)
 
     @classmethod
+    def default_new_secret(cls):
+        return cls.default_secret()
+
+    def get_new_secret(self, name):
+        return shown(self)
+
+    @classmethod
+    def set_new_secret(cls, hooks, name, value):
+        if not value:
+            return
+        for hook in hooks:
+            show_once(hook, value)
+        # Nobody may write the secret field, this is how it is written.
+        with without_check_access():
+            cls.write(hooks, {'secret': value})
+
+    @classmethod
     def default_max_failures(cls):
         return 10
 
@@ -130,6 +152,11 @@ class Webhook(DeactivableMixin, ModelSQL, ModelView):
     @classmethod
     def create(cls, vlist):
         cls._active_hooks.clear()
+        vlist = [v.copy() for v in vlist]
+        for values in vlist:
+            # The secret of a new hook is shown once, as new_secret.
+            if not values.get('new_secret'):
+                values['new_secret'] = cls.default_secret()
         return super().create(vlist)
 
     @classmethod
@@ -154,13 +181,10 @@ class Webhook(DeactivableMixin, ModelSQL, ModelView):
         default = dict(default or {})
         default.setdefault('deliveries')
         default.setdefault('failures', 0)
+        # A copy signs with a secret of its own (create makes it).
         default.setdefault('secret', None)
-        hooks = super().copy(hooks, default=default)
-        for hook in hooks:
-            if not hook.secret:
-                hook.secret = cls.default_secret()
-        cls.save(hooks)
-        return hooks
+        default.setdefault('new_secret', None)
+        return super().copy(hooks, default=default)
 
     @classmethod
     def listening(cls, event):
@@ -340,11 +364,15 @@ class WebhookDelivery(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def _payload_fields(cls, Model):
-        "Every field but files and lists of other records"
+        "Every field but files, lists of other records and secrets"
+        hidden = secret_fields(Model.__name__)
         return sorted(name for name, field in Model._fields.items()
             if field._type not in {'binary', 'one2many', 'many2many'}
             and not name.startswith('_')
-            and name not in {'create_uid', 'write_uid'})
+            and name not in {'create_uid', 'write_uid'}
+            and name not in hidden
+            and not (isinstance(field, fields.Function)
+                and field.setter and name.startswith('new_')))
 
     @classmethod
     def send(cls, deliveries):

@@ -821,21 +821,24 @@ def test_api_key_and_docs(crm_server, page, viewport):
         field = content.locator('input[name="name"]')
         field.wait_for(state='visible')
         field.fill(name)
-        # The key is shown, made by the server, before the first save.
-        key_field = content.locator('input[name="key"]')
+        # The key is shown, made by the server, before the first save:
+        # the one time it is shown.
+        key_field = content.locator('input[name="new_key"]')
         expect(key_field).not_to_have_value('')
+        key = key_field.input_value()
+        screenshot('key')
         answer = click_until_called(page,
             content.get_by_role('button', name='Save').first,
             'model.res.user.application.create')
         keys = rpc(page, 'model.res.user.application.search_read',
             [('name', '=', name)], 0, None, None,
-            ['key', 'state', 'user', 'application'])
+            ['state', 'user', 'application', 'new_key'])
         user = page.evaluate('Sao.Session.current_session.user_id')
-        assert [(k['state'], k['user'], k['application']) for k in keys] == [
-            ('validated', user, 'rest')], (keys, answer)
-        key = keys[0]['key']
-        expect(key_field).to_have_value(key)
-        screenshot('key')
+        assert [(k['state'], k['user'], k['application'], k['new_key'])
+            for k in keys] == [('validated', user, 'rest', None)], (
+            keys, answer)
+        # Saved, it is gone from the form.
+        expect(key_field).to_have_value('')
 
         # The reference page, in a tab of its own.
         docs = page.context.new_page()
@@ -928,7 +931,7 @@ def test_webhook(crm_server, page, viewport):
             field.press('Tab')
         content.locator('select[name="events"]').select_option(
             label=["Lead created", "Opportunity won"])
-        secret = content.locator('input[name="secret"]').input_value()
+        secret = content.locator('input[name="new_secret"]').input_value()
         assert len(secret) >= 32
         answer = click_until_called(page,
             content.get_by_role('button', name='Save').first,

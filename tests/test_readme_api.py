@@ -54,12 +54,16 @@ def api_key(server, name):
     user_id, token, *_ = jsonrpc(server, 'common.db.login', [
             server.admin_login, {'password': server.admin_password}, 'en'])
     session = (user_id, token)
+    # As sao does: the new form shows the key, saving keeps its hash.
+    key = jsonrpc(server, 'model.res.user.application.default_get',
+        [['new_key'], {}], session)['new_key']
     key_id, = jsonrpc(server, 'model.res.user.application.create',
-        [[{'name': name}], {}], session)
-    key, = jsonrpc(server, 'model.res.user.application.read',
-        [[key_id], ['key', 'state'], {}], session)
-    assert key['state'] == 'validated', key
-    return key['key']
+        [[{'name': name, 'new_key': key}], {}], session)
+    stored, = jsonrpc(server, 'model.res.user.application.read',
+        [[key_id], ['new_key', 'state'], {}], session)
+    assert stored == {'id': key_id, 'new_key': None, 'state': 'validated'}, (
+        stored)
+    return key
 
 
 def answer(call, *args, **kwargs):

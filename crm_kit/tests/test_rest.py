@@ -14,7 +14,7 @@ from trytond.wsgi import app
 from werkzeug.test import Client
 
 from .tools import (
-    CrmRouteTestCase, create_opportunity, setup_crm, stage)
+    api_key, CrmRouteTestCase, create_opportunity, setup_crm, stage)
 
 
 def _context_header(context):
@@ -52,7 +52,7 @@ class RestTestCase(CrmRouteTestCase):
             application = Application(
                 user=user, application='rest', state='validated')
             application.save()
-            cls.keys[user.login] = application.key
+            cls.keys[user.login] = api_key(application)
 
     def request(self, method, path, login='rep', client=None, **kwargs):
         client = client or self.client()

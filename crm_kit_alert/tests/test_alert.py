@@ -16,6 +16,8 @@ from trytond.transaction import Transaction, check_access
 
 from crm_kit_activity.tests.tools import create_activity
 
+from crm_kit.tests.tools import api_key
+
 from .tools import (
     AlertTestCase, CrmRouteTestCase, create_opportunity, load_spanish,
     setup_crm)
@@ -593,7 +595,7 @@ class AlertRouteTestCase(CrmRouteTestCase):
         application = Application(
             user=crm.rep, application='rest', state='validated')
         application.save()
-        cls.key = application.key
+        cls.key = api_key(application)
 
     def request(self, method, path, **kwargs):
         return self.rest(method, path, self.key, self.company, **kwargs)

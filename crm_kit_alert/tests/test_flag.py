@@ -7,6 +7,8 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction, check_access
 
+from crm_kit.tests.tools import api_key
+
 from .tools import (
     AlertTestCase, CrmRouteTestCase, create_opportunity, flag, load_spanish,
     setup_crm)
@@ -139,7 +141,7 @@ class FlagRestTestCase(CrmRouteTestCase):
         application = Application(
             user=crm.rep, application='rest', state='validated')
         application.save()
-        cls.key = application.key
+        cls.key = api_key(application)
 
     def request(self, method, path, **kwargs):
         return self.rest(method, path, self.key, self.company, **kwargs)

@@ -34,7 +34,7 @@ class ApiKeyTestCase(CrmRouteTestCase):
         with self.as_user(login) as transaction:
             Application = Pool().get('res.user.application')
             key, = Application.create([{'name': name}])
-            values = (key.id, key.key, key.user.id, key.state,
+            values = (key.id, key.new_key, key.user.id, key.state,
                 key.application)
             transaction.commit()
         return values

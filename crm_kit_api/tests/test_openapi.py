@@ -12,7 +12,7 @@ from trytond.tests.test_tryton import DB_NAME
 from trytond.transaction import Transaction
 
 from crm_kit.tests.tools import (
-    CrmRouteTestCase, create_opportunity, create_user, load_spanish,
+    api_key, CrmRouteTestCase, create_opportunity, create_user, load_spanish,
     setup_crm)
 
 
@@ -37,7 +37,7 @@ class OpenAPITestCase(CrmRouteTestCase):
         for user in [crm.rep, crm.admin, nobody]:
             application = Application(user=user, application='rest')
             application.save()
-            cls.keys[user.login] = application.key
+            cls.keys[user.login] = api_key(application)
 
     def openapi(self, login='rep', language='en'):
         response = self.client().get(
@@ -308,7 +308,7 @@ class BadRequestTestCase(CrmRouteTestCase):
         create_opportunity(crm, owner=crm.rep)
         application = Application(user=crm.rep, application='rest')
         application.save()
-        cls.key = application.key
+        cls.key = api_key(application)
 
     def search(self, query_string=None, headers=None, language='en'):
         return self.client().get(

@@ -361,7 +361,7 @@ class WebhookTestCase(CrmRouteTestCase):
         for values in [
                 {'url': 'ftp://example.com/hook'},
                 {'url': 'not a url'},
-                {'secret': 'short'},
+                {'new_secret': 'short'},
                 {'max_failures': 0},
                 ]:
             with self.subTest(values=values):

@@ -9,6 +9,8 @@ from crmkit.cli import run_in_transaction
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME
 
+from crm_kit.tests.tools import api_key
+
 from .tools import CrmRouteTestCase, configure, create_rule, setup_crm
 
 
@@ -24,7 +26,7 @@ class LeadRestTestCase(CrmRouteTestCase):
         application = Application(
             user=crm.rep, application='rest', state='validated')
         application.save()
-        cls.key = application.key
+        cls.key = api_key(application)
         cls.rep2 = crm.rep2.id
         cls.company = crm.company.id
 
