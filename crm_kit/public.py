@@ -46,12 +46,14 @@ def base_url():
     return DEFAULT_BASE_URL
 
 
-def company_and_language():
-    "The company public requests are recorded in and its language code"
+def company_and_language(company=None):
+    """The company public requests are recorded in (the one given, such as
+    a web form's, or else the first) and its language code"""
     pool = Pool()
     Company = pool.get('company.company')
-    companies = Company.search([], order=[('id', 'ASC')], limit=1)
-    company = companies[0] if companies else None
+    if company is None:
+        companies = Company.search([], order=[('id', 'ASC')], limit=1)
+        company = companies[0] if companies else None
     lang = None
     if company and company.party.lang:
         lang = company.party.lang.code

@@ -52,15 +52,15 @@ def _handle(request, pool, token):
     UploadLink = pool.get('crm.upload.link')
     Configuration = pool.get('crm.document.configuration')
     transaction = Transaction()
-    company, company_lang = company_and_language()
+    # The files go to the link's company, in its language.
+    link, unusable = UploadLink.get_usable(token)
+    company, company_lang = company_and_language(
+        link.company if link else None)
     codes = languages(company_lang)
     lang = (match_language(request.args.get('lang'), codes)
         or best_language(request, codes) or company_lang)
     context = {'language': lang}
-    link, unusable = UploadLink.get_usable(token)
-    if link:
-        context['company'] = link.company.id
-    elif company:
+    if company:
         context['company'] = company.id
 
     with transaction.set_context(**context):

@@ -184,6 +184,9 @@ class LeadDuplicate(Model):
         cursor = Transaction().connection.cursor()
         exclude = set(exclude or [])
         matched = cls.matched_keys()
+        # Leads of the company worked in only; customers are shared by the
+        # companies, as Tryton's parties are.
+        company = Transaction().context.get('company')
 
         lead_index = {k: {} for k in matched}
         party_index = {k: {} for k in matched}
@@ -199,10 +202,12 @@ class LeadDuplicate(Model):
                     values, backend.MAX_QUERY_PARAMS // 2):
                 sub_values = list(sub_values)
                 column = getattr(opportunity, key)
+                where = (_in(column, sub_values)
+                    & _in(opportunity.state, OPEN_STATES))
+                if company:
+                    where &= opportunity.company == company
                 cursor.execute(*opportunity.select(
-                        opportunity.id, column,
-                        where=_in(column, sub_values)
-                        & _in(opportunity.state, OPEN_STATES),
+                        opportunity.id, column, where=where,
                         order_by=[opportunity.id]))
                 for id_, value in cursor:
                     if id_ not in exclude:

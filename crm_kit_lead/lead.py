@@ -20,6 +20,7 @@ from trytond.pyson import Eval
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
+from crm_kit.access import visible_ids
 from crm_kit.pipeline import OPEN_STATES
 
 from .duplicate import KEYS
@@ -198,18 +199,21 @@ class SaleOpportunity(metaclass=PoolMeta):
     def get_duplicate_candidates(cls, opportunities, names):
         pool = Pool()
         Duplicate = pool.get('crm.lead.duplicate')
+        Party = pool.get('party.party')
         result = {n: {o.id: [] for o in opportunities} for n in names}
         for sub in grouped_slice(opportunities):
             sub = list(sub)
             keys_list = [{k: getattr(o, k) for k in KEYS} for o in sub]
             found = Duplicate.find(keys_list, exclude=[o.id for o in sub])
             for opportunity, candidates in zip(sub, found):
+                # Only what the user may see: the warning says when a
+                # hidden lead matches.
                 if 'duplicate_candidates' in result:
                     result['duplicate_candidates'][opportunity.id] = (
-                        candidates.leads)
+                        visible_ids(cls, candidates.leads, as_user=True))
                 if 'customer_candidates' in result:
                     result['customer_candidates'][opportunity.id] = (
-                        candidates.parties)
+                        visible_ids(Party, candidates.parties, as_user=True))
         return result
 
     @classmethod
@@ -280,14 +284,23 @@ class SaleOpportunity(metaclass=PoolMeta):
                 opportunities, keys_list, found):
             if not candidates.leads:
                 continue
-            existing = cls(candidates.leads[0])
+            visible = visible_ids(cls, candidates.leads, as_user=True)
             params = {
                 'lead': opportunity.lead_label(),
-                'existing': ' · '.join(filter(None, [
-                            existing.rec_name, existing.lead_label()])),
-                'owner': existing.owner.rec_name if existing.owner else '-',
                 'keys': Duplicate.describe(candidates.matched),
                 }
+            if visible:
+                existing = cls(visible[0])
+                params['existing'] = ' · '.join(filter(None, [
+                            existing.rec_name, existing.lead_label()]))
+                params['owner'] = (
+                    existing.owner.rec_name if existing.owner else '-')
+                warning = 'crm_kit_lead.msg_lead_duplicate_warning'
+                error = 'crm_kit_lead.msg_lead_duplicate'
+            else:
+                # Nothing of a lead the user may not see.
+                warning = 'crm_kit_lead.msg_lead_duplicate_hidden_warning'
+                error = 'crm_kit_lead.msg_lead_duplicate_hidden'
             if action == 'warn':
                 if Transaction().context.get('crm_duplicate_confirmed'):
                     # An integration that cannot answer a warning says
@@ -299,12 +312,9 @@ class SaleOpportunity(metaclass=PoolMeta):
                         [keys[k] for k in candidates.matched]).encode()
                     ).hexdigest()
                 if Warning.check(key):
-                    raise UserWarning(key, gettext(
-                            'crm_kit_lead.msg_lead_duplicate_warning',
-                            **params))
+                    raise UserWarning(key, gettext(warning, **params))
             else:
-                raise UserError(gettext(
-                        'crm_kit_lead.msg_lead_duplicate', **params))
+                raise UserError(gettext(error, **params))
 
     def lead_label(self):
         "How the lead is named in messages: who it is, not its number"

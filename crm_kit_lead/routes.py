@@ -64,7 +64,10 @@ def _post(request, pool, token):
     transaction = Transaction()
     as_json = _wants_json(request)
 
-    company, company_lang = company_and_language()
+    # The leads go to the form's company, in its language.
+    form = Form.get_active(token)
+    company, company_lang = company_and_language(
+        form.company if form else None)
     languages = public_languages(company_lang)
     lang = best_language(request, languages) or company_lang
     context = {'language': lang}
@@ -76,10 +79,10 @@ def _post(request, pool, token):
             return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, as_json,
                 [gettext('crm_kit_lead.msg_web_form_too_large')])
 
-        form = Form.get_active(token)
         if not form:
             return _error(HTTPStatus.NOT_FOUND, as_json,
                 [gettext('crm_kit_lead.msg_web_form_not_found')])
+        form = Form(form.id)
 
         address = request.remote_addr
         limit = Configuration(1).web_form_rate_limit

@@ -10,6 +10,9 @@ import html
 import secrets
 import urllib.parse
 
+from sql import Null
+from sql.aggregate import Min
+
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields,
@@ -57,6 +60,9 @@ class WebForm(DeactivableMixin, ModelSQL, ModelView):
     __name__ = 'crm.web.form'
 
     name = fields.Char("Name", required=True)
+    company = fields.Many2One(
+        'company.company', "Company", required=True, ondelete='CASCADE',
+        help="The company whose leads the form brings.")
     pipeline = fields.Many2One(
         'crm.pipeline', "Pipeline", required=True, ondelete='RESTRICT',
         help="The pipeline the leads of this form go to.")
@@ -100,6 +106,23 @@ class WebForm(DeactivableMixin, ModelSQL, ModelView):
                     'icon': 'tryton-refresh',
                     },
                 })
+
+    @classmethod
+    def __register__(cls, module):
+        pool = Pool()
+        Company = pool.get('company.company')
+        super().__register__(module)
+        # Forms made before they had a company were the first company's.
+        table = cls.__table__()
+        company = Company.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.update([table.company],
+                company.select(Min(company.id)),
+                where=table.company == Null))
+
+    @classmethod
+    def default_company(cls):
+        return Transaction().context.get('company')
 
     @classmethod
     def default_pipeline(cls):

@@ -51,6 +51,10 @@ def create_form(name="Contacto web", lines=None, **values):
             ('amount', False),
             ]
     values.setdefault('thank_you_url', THANKS)
+    if 'company' not in values:
+        company, = Pool().get('company.company').search(
+            [], order=[('id', 'ASC')], limit=1)
+        values['company'] = company.id
     form, = Form.create([dict(name=name, lines=[('create', [{
                             'name': n, 'required': r, 'sequence': i,
                             } for i, (n, r) in enumerate(lines, 1)])],
@@ -214,6 +218,17 @@ class WebFormRouteTestCase(CrmRouteTestCase):
         bare = create_form("Sin página", thank_you_url=None, lines=[
                 ('lead_email', True), ('description', False)])
         cls.bare_token = bare.token
+        # A second company with a form of its own.
+        pool = Pool()
+        Company = pool.get('company.company')
+        Party = pool.get('party.party')
+        other = Company(party=Party(name="Segunda Empresa S.L."),
+            currency=crm.company.currency)
+        other.party.save()
+        other.save()
+        cls.other_company = other.id
+        cls.other_token = create_form(
+            "Contacto segunda", company=other.id).token
         Transaction().commit()
 
     def url(self, token=None):
@@ -273,6 +288,16 @@ class WebFormRouteTestCase(CrmRouteTestCase):
             self.assertEqual(submission.status, 'accepted')
             self.assertEqual(submission.result, 'created')
             self.assertEqual(len(submission.ip_hash), 64)
+
+    def test_form_of_another_company(self):
+        "A form's leads go to its company, not to the first one"
+        response = self.post(
+            self.visitor('ana@segunda.test'), token=self.other_token)
+        self.assertEqual(response.status_code, 303, response.text)
+        with Transaction().start(DB_NAME, 0):
+            lead, = self.leads('ana@segunda.test')
+            self.assertEqual(lead.company.id, self.other_company)
+            self.assertEqual(lead.web_form.company.id, self.other_company)
 
     def test_multipart_post(self):
         response = self.post(
