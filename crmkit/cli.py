@@ -14,7 +14,10 @@ from pathlib import Path
 
 from . import settings
 
-ADMIN_PASSWORD = 'crm-kit-admin'
+# A new database's admin password, when none is given, is random: it is
+# printed once and kept in this file of CRM_KIT_HOME, readable by its owner
+# alone (a fixed, published password was anyone's way in).
+ADMIN_PASSWORD_FILE = 'admin-password.txt'
 
 
 def _bin(name):
@@ -120,6 +123,26 @@ def run_admin(name, update=False, password=None):
             passfile.unlink(missing_ok=True)
 
 
+def admin_password_file(name):
+    return settings.home() / f'{name}-{ADMIN_PASSWORD_FILE}'
+
+
+def new_admin_password(name):
+    """A random password for the admin user of database name, written to
+    its file (mode 600) and printed once"""
+    import secrets
+    password = secrets.token_urlsafe(12)
+    path = admin_password_file(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, 'w') as file:
+        file.write(password + '\n')
+    print(f"The password of admin is {password} (kept in {path}, "
+        "readable by you alone; change it in sao's preferences).")
+    return password
+
+
 def init(name, company_name="My Company", update=False, password=None):
     "Create the database if needed and set it up; return True if created"
     _trytond()
@@ -128,9 +151,10 @@ def init(name, company_name="My Company", update=False, password=None):
         create_database(name)
         created = True
     if created or update or not is_initialised(name):
+        if created and not password:
+            password = new_admin_password(name)
         run_admin(
-            name, update=update,
-            password=(password or ADMIN_PASSWORD) if created else None)
+            name, update=update, password=password if created else None)
         # trytond-admin changed the modules: reload a pool loaded before.
         load_pool(name, reload=True)
     from .company_setup import setup_company
@@ -282,8 +306,10 @@ def cmd_serve(options):
             "(the REST API works without it).", file=sys.stderr)
     print(f"crm-kit is served on http://{host}:{port}/  "
         f"(database {options.database!r})")
-    print(f"Log in as admin / {ADMIN_PASSWORD} "
-        "(demo users: manager, rep, rep2 with password crm-kit-demo)")
+    passfile = admin_password_file(options.database)
+    print("Log in as admin with the password crm-kit init printed"
+        + (f" (kept in {passfile})" if passfile.exists() else "")
+        + "; with the demo, as manager, rep or rep2 / crm-kit-demo.")
     sys.stdout.flush()
     args = [_bin('trytond'), '-c', str(settings.config_path()),
         '-d', options.database]
@@ -308,8 +334,9 @@ def main(argv=None):
         help="update the modules of an existing database")
     init_parser.add_argument(
         '--admin-password', default=os.environ.get('CRM_KIT_ADMIN_PASSWORD'),
-        help="password of the admin user of a new database "
-        f"(default: {ADMIN_PASSWORD}, or $CRM_KIT_ADMIN_PASSWORD)")
+        help="password of the admin user of a new database (default: "
+        "$CRM_KIT_ADMIN_PASSWORD, or a random one, printed and kept in "
+        f"CRM_KIT_HOME/<database>-{ADMIN_PASSWORD_FILE})")
     init_parser.set_defaults(func=cmd_init)
 
     demo_parser = commands.add_parser(

@@ -181,7 +181,7 @@ def copy_initialised(initialised, name):
 def start_server(initialised, home, name=None):
     """Prepare a copy of the initialised database in home, serve it and
     return a CrmServer; call stop_server with it at the end."""
-    from crmkit.cli import ADMIN_PASSWORD
+    from crmkit.cli import ADMIN_PASSWORD_FILE
 
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
@@ -202,7 +202,11 @@ def start_server(initialised, home, name=None):
             env=env, stdout=output, stderr=subprocess.STDOUT, cwd=home)
     server = CrmServer(
         url=f'http://localhost:{port}/', database=name, home=home, log=log,
-        process=process, admin_password=ADMIN_PASSWORD,
+        process=process,
+        # crm-kit init chose it at random and kept it for the user alone.
+        admin_password=(initialised.home
+            / f'{initialised.database}-{ADMIN_PASSWORD_FILE}'
+            ).read_text().strip(),
         opportunities=opportunities)
     try:
         _wait_until_up(server)
