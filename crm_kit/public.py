@@ -8,8 +8,6 @@ import urllib.parse
 
 import trytond.config as config
 from trytond.pool import Pool
-from trytond.transaction import Transaction
-from trytond.url import http_host
 
 DEFAULT_BASE_URL = 'http://localhost:8000'
 PAGE_STYLE = (
@@ -33,16 +31,14 @@ def is_web_url(value):
 
 
 def base_url():
-    """The public address of this server: [web] hostname, else the host
-    the request came through, else the development server"""
+    """The public address of this server: [web] hostname, else the
+    development server's; never the Host a client sent (crmkit.wsgi
+    refuses other hosts when hostname is set)"""
     hostname = config.get('web', 'hostname')
     if hostname:
         if '://' not in hostname:
             hostname = 'https://' + hostname
         return hostname.rstrip('/')
-    request = Transaction().context.get('_request') or {}
-    if request.get('http_host'):
-        return http_host().rstrip('/')
     return DEFAULT_BASE_URL
 
 

@@ -11,7 +11,12 @@ while JSON-RPC drops the private keys (those starting with "_", except
 company's records, so this middleware removes those keys before trytond sees
 the header.  The generated configuration installs it through
 [wsgi middleware]; ``crmkit.wsgi:app`` is the application to give a
-production WSGI server."""
+production WSGI server.
+
+With [web] hostname set (the public address, e.g.
+https://crm.example.com), a request for any other Host is refused with a
+400: the addresses crm-kit writes (the API contract's server, upload
+links) never echo a Host a client chose."""
 import json
 import logging
 import re
@@ -22,6 +27,20 @@ logger = logging.getLogger(__name__)
 _REST_PATH = re.compile(r'^/[^/]+/rest/')
 _WEB_FORM_PATH = re.compile(r'^/[^/]+/crm/web-form/')
 _HEADER = 'HTTP_X_TRYTON_CONTEXT'
+
+
+def public_host():
+    """The host[:port] of [web] hostname (the public address), lower case;
+    None when it is not set"""
+    from urllib.parse import urlsplit
+
+    import trytond.config as config
+    hostname = config.get('web', 'hostname')
+    if not hostname:
+        return None
+    if '://' not in hostname:
+        hostname = 'https://' + hostname
+    return urlsplit(hostname).netloc.lower() or None
 
 
 def strip_private_keys(context):
@@ -36,6 +55,15 @@ class PrivateContextFilter:
         self.app = app
 
     def __call__(self, environ, start_response):
+        host = public_host()
+        if host and environ.get('HTTP_HOST', '').lower() != host:
+            body = json.dumps({'status': 400,
+                    'message': "Unknown host: use %s" % host,
+                    'description': ''}).encode()
+            start_response('400 Bad Request', [
+                    ('Content-Type', 'application/json'),
+                    ('Content-Length', str(len(body)))])
+            return [body]
         path = environ.get('PATH_INFO', '')
         header = environ.get(_HEADER)
         if header and _REST_PATH.match(path):

@@ -188,6 +188,8 @@ def start_server(initialised, home, name=None):
     name = name or f'crm_kit_server_{os.getpid()}'
     port = free_port()
     env = _environ(home)
+    # Its public address: the links it writes point at it.
+    env['TRYTOND_WEB__HOSTNAME'] = f'http://localhost:{port}'
     env['CRM_KIT_TEST_INITIALISED'] = json.dumps(
         [str(initialised.home), initialised.database])
     log = home / 'server.log'

@@ -65,3 +65,23 @@ def test_web_form_posts_from_any_origin():
     for path in ['/crm/crm/web-form/abc', '/crm/rest/model/sale.opportunity']:
         middleware({'PATH_INFO': path, 'HTTP_ORIGIN': origin}, None)
     assert seen == [None, origin]
+
+
+def test_other_hosts_refused_when_public_address_set(tmp_path):
+    "With [web] hostname, a request for another Host gets a 400"
+    config = tmp_path / 'trytond.conf'
+    config.write_text('[database]\nuri = sqlite://\n'
+        '[web]\nhostname = https://crm.example.com\n')
+    env = {'PATH': '/usr/bin:/bin', 'TRYTOND_CONFIG': str(config)}
+    assert _run("""
+        import trytond.config
+        from crmkit.wsgi import PrivateContextFilter
+        seen, status = [], []
+        middleware = PrivateContextFilter(
+            lambda environ, start_response: seen.append(environ) or [b''])
+        for host in ['crm.example.com', 'evil.example.com']:
+            middleware({'PATH_INFO': '/crm/rest/openapi.json',
+                    'HTTP_HOST': host},
+                lambda s, headers: status.append(s))
+        print(len(seen), status)
+        """, env) == "1 ['400 Bad Request']"

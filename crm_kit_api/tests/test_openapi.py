@@ -66,9 +66,14 @@ class OpenAPITestCase(CrmRouteTestCase):
         self.assertEqual(response.status_code, 401)
 
     def test_server_is_this_database(self):
+        "The public address, not the Host the client sent"
         document = self.openapi()
-        self.assertEqual(
-            document['servers'], [{'url': f'http://localhost/{DB_NAME}/rest'}])
+        self.assertEqual(document['servers'],
+            [{'url': f'http://localhost:8000/{DB_NAME}/rest'}])
+        response = self.client().get(f'/{DB_NAME}/rest/openapi.json',
+            headers={'Authorization': f'bearer {self.keys["rep"]}',
+                'Host': 'evil.example.com'})
+        self.assertNotIn('evil', response.text)
 
     def test_crm_models_of_the_activated_modules(self):
         paths = self.openapi()['paths']
