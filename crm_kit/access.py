@@ -184,9 +184,7 @@ def check_links(Model, vlist):
             if (field is None or isinstance(field, fields.Function)
                     or not value):
                 continue
-            if field._type in {'many2one', 'one2one'}:
-                if field._type == 'one2one':
-                    continue
+            if field._type == 'many2one':
                 if isinstance(value, int) and value >= 0:
                     targets.setdefault(field.get_target(), {})[value] = name
             elif field._type == 'reference':

@@ -7,7 +7,8 @@ create, sao's form) shows it, and then it is gone."""
 import weakref
 
 from trytond.cache import Cache
-from trytond.transaction import Transaction
+from trytond.pool import Pool
+from trytond.transaction import Transaction, without_check_access
 
 _made = weakref.WeakKeyDictionary()
 # Cleared with the field accesses: ir.model.field.access's on_modification
@@ -28,8 +29,6 @@ def shown(record):
 def secret_fields(model_name):
     """The fields of model_name that nobody may read (a field access of
     every group that denies reading): they never leave the database"""
-    from trytond.pool import Pool
-    from trytond.transaction import without_check_access
     names = _secret_fields.get(model_name)
     if names is None:
         FieldAccess = Pool().get('ir.model.field.access')

@@ -2,7 +2,6 @@
 # this repository contains the full copyright notices and license terms.
 "The record rules hold through the REST API, and its context is hardened."
 import json
-from base64 import urlsafe_b64encode
 
 from crmkit.wsgi import PrivateContextFilter
 
@@ -14,11 +13,11 @@ from trytond.wsgi import app
 from werkzeug.test import Client
 
 from .tools import (
-    api_key, CrmRouteTestCase, create_opportunity, setup_crm, stage)
+    api_key, b64, CrmRouteTestCase, create_opportunity, setup_crm, stage)
 
 
 def _context_header(context):
-    return urlsafe_b64encode(json.dumps(context).encode()).decode()
+    return b64(context)
 
 
 class RestTestCase(CrmRouteTestCase):

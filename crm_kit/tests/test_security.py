@@ -4,21 +4,16 @@
 hide from them, and nobody links a record to one they may not see: the
 rep against another rep's deal, through JSON-RPC, REST and the data
 export (crm_kit.access)."""
-import json
-from base64 import urlsafe_b64encode
 from decimal import Decimal
 
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME
 from trytond.transaction import Transaction
 
-from .tools import CrmRouteTestCase, api_key, create_opportunity, setup_crm
+from .tools import (
+    CrmRouteTestCase, api_key, b64, create_opportunity, setup_crm)
 
 HIDDEN = "Renovación flota (confidencial)"
-
-
-def b64(value):
-    return urlsafe_b64encode(json.dumps(value).encode()).decode()
 
 
 class SecurityTestCase(CrmRouteTestCase):

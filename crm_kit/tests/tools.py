@@ -54,6 +54,11 @@ def create_user(login, group_xml_id, company, name=None):
     return user
 
 
+def b64(value):
+    "value as JSON in base64url, as REST takes d, o and X-Tryton-Context"
+    return urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
 def api_key(application):
     """The key of a REST application just saved: shown once, as new_key,
     where crm_kit_api keeps keys hashed; stored as such elsewhere"""
@@ -349,8 +354,7 @@ class CrmRouteTestCase(RouteTestCase):
         headers['Authorization'] = f'bearer {key}'
         headers.setdefault('Accept-Language', 'en')
         if company is not None:
-            headers.setdefault('X-Tryton-Context', urlsafe_b64encode(
-                    json.dumps({'company': company}).encode()).decode())
+            headers.setdefault('X-Tryton-Context', b64({'company': company}))
         return getattr(self.client(), method)(
             f'/{DB_NAME}/rest/model/{path}', headers=headers, **kwargs)
 

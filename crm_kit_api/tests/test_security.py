@@ -4,17 +4,13 @@
 reads, searches or guesses it, CRM administrators included; the same for
 a webhook's signing secret, which no payload carries."""
 import json
-from base64 import urlsafe_b64encode
 
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME
 from trytond.transaction import Transaction, check_access
 
-from crm_kit.tests.tools import CrmRouteTestCase, create_user, setup_crm
-
-
-def b64(value):
-    return urlsafe_b64encode(json.dumps(value).encode()).decode()
+from crm_kit.tests.tools import (
+    CrmRouteTestCase, b64, create_user, setup_crm)
 
 
 class SecretTestCase(CrmRouteTestCase):
