@@ -591,6 +591,13 @@ def generate_opportunities(
                 'lost_reason': reason,
                 })
     opportunities.sort(key=lambda o: o['start'])
+    # Some days none of the recent new leads is drawn unassigned: the
+    # newest one then waits for assignment, so that the demo always has a
+    # lead to assign.
+    if all(o['owner'] for o in opportunities):
+        new = [o for o in opportunities if o['stage'] == 'new']
+        if new:
+            new[-1]['owner'] = None
     return opportunities
 
 

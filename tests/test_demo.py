@@ -80,6 +80,20 @@ def test_opportunities_follow_the_time_window():
         deals = same
 
 
+def test_a_lead_waits_for_assignment_every_day():
+    """Whatever today is, the demo has a new lead nobody owns yet (on 6
+    December 2026 none of the recent leads was drawn unassigned)"""
+    customers = demo.generate_customers(SEED)
+    days = [dt.datetime(2026, 12, 6, 15, 30)] + [
+        dt.datetime(2026, 1, 1, 12, 0) + dt.timedelta(days=d)
+        for d in range(0, 365, 9)]
+    for now in days:
+        opportunities = demo.generate_opportunities(customers, SEED, now)
+        unassigned = [o for o in opportunities if o['owner'] is None]
+        assert unassigned, now
+        assert all(o['stage'] == 'new' for o in unassigned), now
+
+
 def test_customers_are_valid():
     customers = demo.generate_customers(SEED)
     cities = {c[0]: c[1] for c in demo.CITIES}
