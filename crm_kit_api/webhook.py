@@ -12,11 +12,10 @@ administrators are told."""
 import datetime as dt
 import hashlib
 import hmac
+import http.client
 import json
 import secrets
 import time
-import urllib.error
-import urllib.request
 from collections import defaultdict
 
 from trytond.cache import Cache
@@ -29,6 +28,7 @@ from trytond.protocols.jsonrpc import JSONEncoder
 from trytond.pyson import Eval
 from trytond.transaction import Transaction, without_check_access
 
+from crm_kit import outbound
 from crm_kit.public import is_web_url
 from crm_kit.secret import secret_fields, show_once, shown
 
@@ -55,8 +55,9 @@ DELIVERY_HEADER = 'X-CRM-Kit-Delivery'
 TIMEOUT = 10  # seconds a receiver has to answer
 FIRST_RETRY = dt.timedelta(minutes=1)  # then 2, 4, 8… minutes
 MAX_ATTEMPTS = 8  # of one delivery, about four hours of retries
-# Kept of the answer's body in the log, for the receiver's error message.
-RESPONSE_EXCERPT = 1000
+# Kept of the answer's body in the log, for the receiver's error message;
+# no more, as the log is no place for what a receiver answers.
+RESPONSE_EXCERPT = 200
 
 
 def sign(secret, timestamp, body):
@@ -144,6 +145,13 @@ class Webhook(DeactivableMixin, ModelSQL, ModelView):
                     raise ValidationError(gettext(
                             'crm_kit_api.msg_webhook_url',
                             url=hook.url, webhook=hook.rec_name))
+                try:
+                    outbound.check(hook.url)
+                except outbound.PrivateAddress as refused:
+                    raise ValidationError(gettext(
+                            'crm_kit_api.msg_webhook_private_address',
+                            url=hook.url, webhook=hook.rec_name,
+                            address=refused.address))
                 if len(hook.secret or '') < 16:
                     raise ValidationError(gettext(
                             'crm_kit_api.msg_webhook_secret',
@@ -408,29 +416,28 @@ class WebhookDelivery(Workflow, ModelSQL, ModelView):
         hook = self.webhook
         body = self.body.encode('utf-8')
         timestamp = int(time.time())
-        request = urllib.request.Request(hook.url, data=body, method='POST',
-            headers={
-                'Content-Type': 'application/json',
-                'User-Agent': 'crm-kit-webhook',
-                EVENT_HEADER: self.event,
-                DELIVERY_HEADER: str(self.id),
-                TIMESTAMP_HEADER: str(timestamp),
-                SIGNATURE_HEADER: 'sha256=' + sign(
-                    hook.secret, timestamp, body),
-                })
+        headers = {
+            'Content-Type': 'application/json',
+            'User-Agent': 'crm-kit-webhook',
+            EVENT_HEADER: self.event,
+            DELIVERY_HEADER: str(self.id),
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: 'sha256=' + sign(hook.secret, timestamp, body),
+            }
         status, error, answer = None, None, ''
         start = time.monotonic()
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-                status = response.status
-                answer = response.read(RESPONSE_EXCERPT)
-        except urllib.error.HTTPError as exception:
-            status = exception.code
-            answer = exception.read(RESPONSE_EXCERPT)
-            error = f"HTTP {exception.code} {exception.reason}"
-        except (urllib.error.URLError, OSError, ValueError) as exception:
-            reason = getattr(exception, 'reason', exception)
-            error = str(reason) or exception.__class__.__name__
+            status, reason, answer = outbound.post(
+                hook.url, body, headers, TIMEOUT, RESPONSE_EXCERPT)
+            error = f"HTTP {status} {reason}"
+        except outbound.PrivateAddress as refused:
+            error = gettext('crm_kit_api.msg_webhook_private_address',
+                url=hook.url, webhook=hook.rec_name, address=refused.address)
+        except outbound.UnknownHost as unknown:
+            error = gettext('crm_kit_api.msg_webhook_unknown_host',
+                host=unknown.host)
+        except (OSError, http.client.HTTPException, ValueError) as exception:
+            error = str(exception) or exception.__class__.__name__
         duration = (time.monotonic() - start) * 1000
         if isinstance(answer, bytes):
             answer = answer.decode('utf-8', 'replace')

@@ -385,7 +385,9 @@ class WebFormSubmission(ModelSQL, ModelView):
         return cls.search_count([
                 ('ip_hash', '=', hash_ip(address)),
                 ('date', '>=', since),
-                ('status', 'in', ['accepted', 'rejected']),
+                # A bot caught by the honeypot counts too: else it would
+                # fill the log without end.
+                ('status', 'in', ['accepted', 'rejected', 'spam']),
                 ])
 
     @classmethod

@@ -135,6 +135,13 @@ class SecurityTestCase(CrmRouteTestCase):
         response = self.export('rep', 'party.party', domain, ['name'])
         self.assertEqual(response.status_code, 200, response.text)
         self.assertNotIn("Talleres", response.text)
+        # A download a browser opens runs nothing (crmkit.wsgi).
+        self.assertTrue(response.headers['Content-Disposition'].startswith(
+                'attachment'))
+        self.assertEqual(response.headers['X-Content-Type-Options'],
+            'nosniff')
+        self.assertEqual(response.headers['Content-Security-Policy'],
+            "default-src 'none'; sandbox")
         response = self.export('admin', 'party.party', domain, ['name'])
         self.assertIn("Talleres", response.text)
 
@@ -157,3 +164,33 @@ class SecurityTestCase(CrmRouteTestCase):
         result = self.call(
             'rep', 'model.sale.opportunity.line.create', [line])
         self.assertIsInstance(result[0], int, result)
+
+    # The bus: a user hears their own notifications only.
+    def test_bus_carries_own_notifications_only(self):
+        """A rep asking sao's bus for the administrator's notifications
+        ("notification:<id>", which trytond let anyone signed in listen
+        to) listens to their own only"""
+        from unittest.mock import patch
+
+        from trytond.bus import LongPollingBus
+
+        from crmkit import bus
+
+        from .tools import set_config
+        client, headers = self.session('rep')
+        rep, admin = self.users['rep'], self.users['admin']
+        with set_config('bus', 'allow_subscribe', 'True'), \
+                patch('trytond.bus.Bus', bus.Bus), \
+                patch.object(LongPollingBus, 'subscribe',
+                    return_value={'message': None, 'channel': None}
+                    ) as subscribe:
+            response = client.post(f'/{DB_NAME}/bus', headers=headers,
+                json={'channels': [f'notification:{admin}',
+                        f'notification:{rep}', f'user:{admin}',
+                        'client:0c1f'],
+                    'last_message': None})
+        self.assertEqual(response.status_code, 200, response.text)
+        (database, channels, _), _ = subscribe.call_args
+        self.assertEqual(database, DB_NAME)
+        self.assertEqual(channels, {
+                f'notification:{rep}', f'user:{rep}', 'client:0c1f'})

@@ -34,6 +34,53 @@ class SecretTestCase(CrmRouteTestCase):
                 cls.keys[login] = key.new_key
                 cls.key_ids[login] = key.id
 
+    def test_sessions_and_login_attempts_are_offered_to_nobody(self):
+        """Models with nothing in their __rpc__ (the session keys of every
+        user, who failed to log in from where) are refused through REST
+        and the export as JSON-RPC refuses them"""
+        self.session('admin')
+        self.client().post(f'/{DB_NAME}/rpc/', json={
+                'id': 1, 'method': 'common.db.login',
+                'params': ['admin', {'password': 'wrong'}, 'en']})
+        with Transaction().start(DB_NAME, 0):
+            pool = Pool()
+            Session = pool.get('ir.session')
+            Attempt = pool.get('res.user.login.attempt')
+            admin_keys = [s.key for s in Session.search(
+                    [('create_uid', '=', self.users['admin'])])]
+            self.assertTrue(admin_keys)
+            self.assertTrue(Attempt.search([('login', '=', 'admin')]))
+        for login in ['rep', 'crm_admin']:
+            for model, fields in [
+                    ('ir.session', ['key', 'create_uid']),
+                    ('res.user.login.attempt', ['login', 'ip_address']),
+                    ('res.user.device', ['login', 'cookie'])]:
+                with self.subTest(login=login, model=model):
+                    key = self.keys[login]
+                    response = self.rest('get', model, key, self.company,
+                        query_string=[('f', f) for f in fields])
+                    self.assertEqual(response.status_code, 403,
+                        response.text)
+                    self.assertIn(model, response.json['message'])
+                    response = self.rest('get', f'{model}/1', key,
+                        self.company, query_string={'f': fields[0]})
+                    self.assertEqual(response.status_code, 403)
+                    response = self.rest('post', model, key, self.company,
+                        json={fields[0]: 'x'})
+                    self.assertEqual(response.status_code, 403)
+                    response = self.export(login, model, [], fields)
+                    self.assertEqual(response.status_code, 403)
+                    result = self.rpc(login, f'model.{model}.search', [],
+                        company=self.company)
+                    self.assertEqual(result[0], 'error')
+                    for text in [response.text, str(result)]:
+                        for admin_key in admin_keys:
+                            self.assertNotIn(admin_key, text)
+        # What clients are offered still answers.
+        response = self.rest('get', 'res.user.application',
+            self.keys['rep'], self.company)
+        self.assertEqual(response.status_code, 200, response.text)
+
     def test_key_is_stored_hashed_and_works(self):
         key = self.keys['rep']
         self.assertEqual(len(key), 128)
@@ -150,3 +197,19 @@ class SecretTestCase(CrmRouteTestCase):
                 result, = self.rpc(login, 'model.crm.webhook.read',
                     [hook.id], ['new_secret', 'name'])
                 self.assertIsNone(result['new_secret'])
+
+    def test_webhook_to_a_private_address_is_refused(self):
+        # A server-side request forgery: the hook would make the server
+        # POST to its own network and log the answer.
+        hook = {'name': "Metadata", 'url': 'http://169.254.169.254/latest/',
+            'events': ['lead.created']}
+        result = self.rpc('crm_admin', 'model.crm.webhook.create', [hook])
+        self.assertEqual(result[0], 'error')
+        self.assertIn("169.254.169.254", result[1])
+        response = self.rest('post', 'crm.webhook', self.keys['crm_admin'],
+            self.company, json={**hook, 'url': 'http://[::1]:5432/'})
+        self.assertEqual(response.status_code, 400, response.text)
+        self.assertIn("private network address", response.text)
+        with Transaction().start(DB_NAME, 0):
+            self.assertEqual(Pool().get('crm.webhook').search(
+                    [('name', '=', "Metadata")]), [])

@@ -18,7 +18,8 @@ from trytond.transaction import Transaction, check_access
 from trytond.worker import run_task
 
 from crm_kit.tests.tools import (
-    CrmRouteTestCase, create_opportunity, create_user, setup_crm, stage)
+    CrmRouteTestCase, create_opportunity, create_user, set_config, setup_crm,
+    stage)
 
 
 class Receiver:
@@ -27,6 +28,8 @@ class Receiver:
     def __init__(self):
         self.requests = []
         self.status = 200
+        self.answer = b'{"ok": true}'
+        self.headers = {}
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,8 +37,16 @@ class Receiver:
                 body = self.rfile.read(int(self.headers['Content-Length']))
                 receiver.requests.append((self.headers, body))
                 self.send_response(receiver.status)
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(b'{"ok": true}')
+                self.wfile.write(receiver.answer)
+
+            def do_GET(self):
+                # Where a redirect would lead a client that follows it.
+                receiver.requests.append((self.headers, b''))
+                self.send_response(receiver.status)
+                self.end_headers()
 
             def log_message(self, *args):
                 pass
@@ -84,6 +95,9 @@ class WebhookTestCase(CrmRouteTestCase):
 
     def setUp(self):
         super().setUp()
+        # The test receivers listen on the loopback, which a webhook may
+        # reach only when the configuration allows it.
+        self.enterContext(set_config('webhook', 'private_hosts', '127.0.0.1'))
         self.receiver = Receiver()
         self.addCleanup(self.receiver.close)
         self.addCleanup(self.delete_hooks)
@@ -367,6 +381,92 @@ class WebhookTestCase(CrmRouteTestCase):
             with self.subTest(values=values):
                 with self.assertRaises(ValidationError):
                     self.hook(['lead.created'], **values)
+
+    def test_local_and_private_targets_are_refused(self):
+        for url, address in [
+                ('http://127.0.0.1:8000/hook', '127.0.0.1'),
+                ('http://localhost/hook', '127.0.0.1'),
+                ('http://[::1]/hook', '::1'),
+                ('http://0.0.0.0/hook', '0.0.0.0'),
+                ('http://2130706433/hook', '127.0.0.1'),
+                ('http://0x7f000001/hook', '127.0.0.1'),
+                ('http://[::ffff:127.0.0.1]/hook', '::ffff:127.0.0.1'),
+                ('http://169.254.169.254/latest/meta-data', '169.254.169.254'),
+                ('https://10.1.2.3/hook', '10.1.2.3'),
+                ('https://192.168.1.20:8443/hook', '192.168.1.20'),
+                ('https://172.16.0.1/hook', '172.16.0.1'),
+                ('http://100.64.0.1/hook', '100.64.0.1'),
+                ('http://[fe80::1]/hook', 'fe80::1'),
+                ('http://[fd00::1]/hook', 'fd00::1'),
+                ]:
+            with self.subTest(url=url), set_config(
+                    'webhook', 'private_hosts', ''):
+                with self.assertRaises(ValidationError) as refused:
+                    self.hook(['lead.created'], url=url)
+                self.assertIn(address, refused.exception.message)
+                self.assertIn('private_hosts', refused.exception.message)
+        # The configuration file allows hosts by name, address or network.
+        for allowed, url in [
+                ('erp.internal 127.0.0.1', 'http://localhost:9/hook'),
+                ('127.0.0.0/8', 'http://2130706433/hook'),
+                ('localhost', 'http://localhost:9/hook'),
+                ('[::1]', 'http://[::1]:9/hook'),
+                ]:
+            with self.subTest(allowed=allowed), set_config(
+                    'webhook', 'private_hosts', allowed):
+                self.hook(['lead.created'], url=url)
+        # A public address, or a name that does not resolve now (the send
+        # checks again), is saved.
+        with set_config('webhook', 'private_hosts', ''):
+            self.hook(['lead.created'], url='https://93.184.215.14/hook')
+            self.hook(['lead.created'], url='https://hooks.invalid/crm')
+
+    def test_target_checked_again_when_sent(self):
+        hook_id, _ = self.hook(['lead.created'])
+
+        def send(pool):
+            Webhook = pool.get('crm.webhook')
+            Webhook.send_test([Webhook(hook_id)])
+        # Allowed when saved, no longer when sent (as when a name comes to
+        # resolve to a private address): nothing leaves, the log says why.
+        with set_config('webhook', 'private_hosts', ''):
+            self.as_user('crm_admin', send)
+        self.assertEqual(self.receiver.requests, [])
+        (_, state, _, _, [(status, error)]), = self.deliveries(hook_id)
+        self.assertEqual((state, status), ('failed', None))
+        self.assertIn("127.0.0.1", error)
+        self.assertIn("private", error)
+
+        # A name that does not resolve.
+        def move(pool):
+            Webhook = pool.get('crm.webhook')
+            Webhook.write([Webhook(hook_id)], {
+                    'url': 'https://hooks.invalid/crm'})
+            Webhook.send_test([Webhook(hook_id)])
+        self.as_user('crm_admin', move)
+        *_, (_, _, _, _, [(status, error)]) = self.deliveries(hook_id)
+        self.assertIn("hooks.invalid", error)
+        self.assertIn("unknown", error)
+
+    def test_redirects_not_followed_and_answer_cut(self):
+        target = Receiver()
+        self.addCleanup(target.close)
+        self.receiver.status = 302
+        self.receiver.headers = {'Location': target.url}
+        self.receiver.answer = b'x' * 5000
+        hook_id, _ = self.hook(['lead.created'])
+
+        def send(pool):
+            Webhook = pool.get('crm.webhook')
+            Webhook.send_test([Webhook(hook_id)])
+        self.as_user('crm_admin', send)
+        self.assertEqual(len(self.receiver.requests), 1)
+        self.assertEqual(target.requests, [])
+        with Transaction().start(DB_NAME, 0):
+            Attempt = Pool().get('crm.webhook.attempt')
+            attempt, = Attempt.search([('delivery.webhook', '=', hook_id)])
+            self.assertEqual(attempt.status_code, 302)
+            self.assertEqual(attempt.response, 'x' * 200)
 
     def test_only_crm_administrators_see_hooks(self):
         self.hook(['lead.created'])

@@ -1,36 +1,20 @@
 # This file is part of crm-kit.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
 "Web-to-lead: the form an administrator designs and its public endpoint."
-from contextlib import contextmanager
 from decimal import Decimal
 from urllib.parse import quote
 
 from crmkit.cli import run_in_transaction
 
-from trytond import config
 from trytond.exceptions import UserError
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, with_transaction
 from trytond.transaction import Transaction
 
-from .tools import CrmRouteTestCase, LeadTestCase, configure, setup_crm
+from .tools import (
+    CrmRouteTestCase, LeadTestCase, configure, set_config, setup_crm)
 
 THANKS = 'https://www.pruebas.test/gracias?from=crm'
-
-
-@contextmanager
-def set_config(section, option, value):
-    "Set a trytond configuration option for the duration of the block"
-    old = config.get(section, option)
-    config.set(section, option, value)
-    try:
-        yield
-    finally:
-        if old is None:
-            config._config.remove_option(section, option)
-            config._cache_clear()
-        else:
-            config.set(section, option, old)
 
 
 def in_transaction(func, *args, **kwargs):
@@ -366,6 +350,22 @@ class WebFormRouteTestCase(CrmRouteTestCase):
         with Transaction().start(DB_NAME, 0):
             self.assertEqual(len(self.leads('ana3@limit.test')), 1)
 
+    def test_rate_limit_counts_the_honeypot(self):
+        "A bot filling the honeypot is limited as anyone: 3 rows, not 30"
+        with Transaction().start(DB_NAME, 0):
+            before = len(self.submissions(form=self.form, status='spam'))
+        in_transaction(configure, web_form_rate_limit=3)
+        try:
+            statuses = [self.post(json=self.visitor(
+                        'bot@limit.test', website_url='http://spam.test'),
+                    ip='10.9.9.7').status_code for _ in range(30)]
+        finally:
+            in_transaction(configure, web_form_rate_limit=20)
+        self.assertEqual(statuses, [200] * 3 + [429] * 27)
+        with Transaction().start(DB_NAME, 0):
+            self.assertEqual(len(self.submissions(
+                        form=self.form, status='spam')), before + 3)
+
     def test_missing_consent_and_fields(self):
         response = self.post(json=self.visitor(
                 'ana@consent.test', consent=None, lead_name=''))
@@ -455,22 +455,21 @@ class WebFormRouteTestCase(CrmRouteTestCase):
         self.assertIn(
             'Content-Type', response.headers['Access-Control-Allow-Headers'])
 
-        # trytond refuses origins that [web] cors does not list, before
-        # any route runs: the websites of the forms must be listed there.
+        # crm-kit's WSGI setup lets any website post to a form, listed in
+        # [web] cors or not (bare trytond refuses the unlisted ones before
+        # any route runs).
         origin = 'https://www.pruebas.test'
-        with set_config('web', 'cors', origin):
-            response = self.client().options(self.url(), headers={
-                    'Origin': origin,
-                    'Access-Control-Request-Method': 'POST',
-                    'Access-Control-Request-Headers': 'content-type',
-                    })
-            self.assertEqual(response.status_code, 204)
-            self.assertEqual(
-                response.headers['Access-Control-Allow-Origin'], origin)
-            response = self.post(
-                json=self.visitor('ana@cors.test'),
-                headers={'Origin': origin})
-            self.assertEqual(response.status_code, 201, response.text)
+        response = self.client().options(self.url(), headers={
+                'Origin': origin,
+                'Access-Control-Request-Method': 'POST',
+                'Access-Control-Request-Headers': 'content-type',
+                })
+        self.assertEqual(response.status_code, 204)
+        self.assertEqual(
+            response.headers['Access-Control-Allow-Origin'], '*')
+        response = self.post(
+            json=self.visitor('ana@cors.test'), headers={'Origin': origin})
+        self.assertEqual(response.status_code, 201, response.text)
 
     def test_body_too_large(self):
         response = self.post(self.visitor(
