@@ -5,11 +5,19 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 SAO_VERSION = 8.0
 SAO = var/sao
+# The REST API's fuzzer (tests/test_api_fuzz.py), in an environment of its
+# own: its dependencies are not crm-kit's.
+SCHEMATHESIS_VERSION = 4.32.5
+FUZZ = var/fuzz
+# The linter (make lint): pyflakes' errors and syntax errors, through
+# flake8 for its "# noqa" on re-exports.
+FLAKE8_VERSION = 7.5.0
+LINTED = crm_kit* crmkit tests bench scripts conftest.py
 # The REST API's reference page (crm_kit_api), served from sao's folder.
 SWAGGER_UI_VERSION = 5.35.0
 API_DOCS = $(SAO)/api-docs
 
-.PHONY: run install sao test test-fast test-sqlite test-postgresql bench clean
+.PHONY: run install install-fuzz sao lint test test-fast test-sqlite test-postgresql bench clean
 
 run: install sao
 	$(BIN)/crm-kit init
@@ -22,6 +30,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install-fuzz: $(FUZZ)/.installed
+
+$(FUZZ)/.installed: Makefile
+	$(PYTHON) -m venv $(FUZZ)
+	$(FUZZ)/bin/pip install --quiet 'schemathesis==$(SCHEMATHESIS_VERSION)'
 	touch $@
 
 sao: $(SAO)/index.html $(SAO)/custom.css $(API_DOCS)/swagger-ui-bundle.js
@@ -45,10 +60,17 @@ $(API_DOCS)/swagger-ui-bundle.js: $(SAO)/index.html
 $(SAO)/custom.css: crmkit/sao/custom.css $(SAO)/index.html
 	cp crmkit/sao/custom.css $@
 
+lint: $(VENV)/.lint-$(FLAKE8_VERSION)
+	$(BIN)/flake8 $(LINTED)
+
+$(VENV)/.lint-$(FLAKE8_VERSION): $(VENV)/.installed
+	$(BIN)/pip install --quiet 'flake8==$(FLAKE8_VERSION)'
+	touch $@
+
 # The suite runs on SQLite unless TRYTOND_DATABASE__URI names a server;
 # conftest.py keeps the activated test databases (var/test-cache on SQLite,
 # template databases on PostgreSQL).
-test: install sao
+test: install sao install-fuzz
 	CRM_KIT_SAO=$(CURDIR)/$(SAO) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The modules' own tests: no server, no browser, no demo.
@@ -65,4 +87,4 @@ bench: install
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf var/test-cache var/sao-build var/api-docs-build
+	rm -rf var/test-cache var/sao-build var/api-docs-build $(FUZZ)

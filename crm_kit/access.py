@@ -20,7 +20,7 @@ is refused unless the user may read that record."""
 from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import fields
-from trytond.model.exceptions import AccessError
+from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool
 from trytond.tools import grouped_slice
 from trytond.transaction import (
@@ -153,23 +153,28 @@ def _refuse(Model, path):
             model=Model.__names__()['model'], path=path))
 
 
-def visible_ids(Model, ids, as_user=False):
+def visible_ids(Model, ids, as_user=False, existing=False):
     """The ids, in order, of the records of Model the user may read: all
     of them without access checks, unless as_user (for what a field's
-    getter shows: Tryton calls getters without access checks)"""
+    getter shows: Tryton calls getters without access checks); only those
+    that exist when existing"""
     ids = list(ids)
-    if not ids or not (_checking() or (as_user and Transaction().user)):
+    if not ids or not (
+            existing or _checking() or (as_user and Transaction().user)):
         return ids
-    with check_access():
-        rule = _rule(Model)
-    if not rule:
+    rule = []
+    if _checking() or (as_user and Transaction().user):
+        with check_access():
+            rule = _rule(Model)
+    if not rule and not existing:
         return ids
     visible = set()
     with without_check_access(), \
             Transaction().set_context(active_test=False):
         for sub in grouped_slice(ids, backend.MAX_QUERY_PARAMS // 2):
             visible.update(r.id for r in Model.search(
-                    [('id', 'in', list(sub)), rule], order=[]))
+                    [('id', 'in', list(sub))] + ([rule] if rule else []),
+                    order=[]))
     return [i for i in ids if i in visible]
 
 
@@ -185,34 +190,56 @@ def check_links(Model, vlist):
                     or not value):
                 continue
             if field._type == 'many2one':
-                if isinstance(value, int) and value >= 0:
+                # (A negative id is a record not saved: none to link to.)
+                if isinstance(value, int) and not isinstance(value, bool):
                     targets.setdefault(field.get_target(), {})[value] = name
             elif field._type == 'reference':
-                if isinstance(value, str):
-                    model, _, id_ = value.partition(',')
-                else:
-                    model, id_ = value
                 try:
+                    if isinstance(value, str):
+                        model, _, id_ = value.partition(',')
+                    else:
+                        model, id_ = value
                     id_ = int(id_)
                     Target = pool.get(model)
                 except (ValueError, TypeError, KeyError):
                     continue
+                # ("model,-1" is a model chosen and no record yet.)
                 if id_ >= 0:
                     targets.setdefault(Target, {})[id_] = name
             elif field._type == 'many2many':
-                for action in value:
-                    if action[0] == 'add':
+                # (What is not a list of actions, trytond refuses.)
+                sequence = (list, tuple)
+                for action in value if isinstance(value, sequence) else []:
+                    if (isinstance(action, sequence) and len(action) == 2
+                            and action[0] == 'add'
+                            and isinstance(action[1], sequence)):
                         for id_ in action[1]:
-                            targets.setdefault(
-                                field.get_target(), {})[id_] = name
+                            if isinstance(id_, int):
+                                targets.setdefault(
+                                    field.get_target(), {})[id_] = name
     for Target, ids in targets.items():
-        visible = set(visible_ids(Target, ids))
+        # On SQLite, whose tables trytond makes without foreign keys, this
+        # is also what keeps a link from pointing at no record.
+        visible = set(visible_ids(Target, ids, existing=True))
         for id_, name in ids.items():
             if id_ not in visible:
                 raise AccessError(gettext('crm_kit.msg_link_hidden_record',
                         model=Model.__names__(name)['model'],
                         field=Model.__names__(name)['field'],
                         target=Target.__names__()['model'], id=id_))
+
+
+def check_text(Model, vlist):
+    """Refuse text with a NUL character: PostgreSQL cannot store it and
+    SQLite would keep it, cut short where other programs read it"""
+    for values in vlist:
+        for name, value in values.items():
+            if isinstance(value, str) and '\x00' in value:
+                field = Model._fields.get(name)
+                if field is not None and field._type in {'char', 'text'}:
+                    raise ValidationError(gettext('crm_kit.msg_text_nul',
+                            model=Model.__names__(name)['model'],
+                            field=Model.__names__(name)['field']))
 
 
 class RuleGuard:
@@ -234,10 +261,12 @@ class RuleGuard:
     def create(cls, vlist):
         if _checking():
             check_links(cls, vlist)
+            check_text(cls, vlist)
         return super().create(vlist)
 
     @classmethod
     def write(cls, *args):
         if _checking():
             check_links(cls, args[1::2])
+            check_text(cls, args[1::2])
         super().write(*args)

@@ -3,3 +3,5 @@
 
 # The contract's routes register themselves on trytond's app.
 from . import routes  # noqa: F401,E402
+# trytond's REST routes answer bad input with clear errors.
+from . import rest  # noqa: F401,E402

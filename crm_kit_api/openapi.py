@@ -7,6 +7,8 @@ rights, the buttons and the reports), as the calling user sees them, and
 describes trytond's REST conventions as they are: the bearer key, the
 ``f``, ``d``, ``o``, ``s`` and ``p`` parameters, ``Range`` paging, the
 JSON encoding of dates and decimals, the error body and the buttons."""
+import mimetypes
+
 from trytond.i18n import gettext
 from trytond.model import Model, ModelSQL
 from trytond.pool import Pool
@@ -105,6 +107,26 @@ _VALUE_TYPES = {
     'numeric': 'Decimal',
     'binary': 'Bytes',
     }
+
+RESPONSES = {
+    '400': 'BadRequest', '401': 'Unauthorized', '403': 'Forbidden',
+    '404': 'NotFound', '405': 'MethodNotAllowed', '409': 'Conflict',
+    '412': 'PreconditionFailed', '413': 'TooLarge',
+    '415': 'UnsupportedMediaType', '416': 'RangeNotSatisfiable',
+    }
+
+
+def _errors(*statuses):
+    "The responses of statuses, as references to the shared ones"
+    return {s: {'$ref': f'#/components/responses/{RESPONSES[s]}'}
+        for s in statuses}
+
+
+def _report_type(report):
+    "The MIME type of what report makes"
+    extension = report.extension or report.template_extension or 'odt'
+    return mimetypes.guess_type(f'report.{extension}')[0] or (
+        'application/octet-stream')
 
 
 def _ref(name):
@@ -393,6 +415,12 @@ class OpenAPI(Model):
                     'crm_kit_api.msg_openapi_param_language'),
                 'schema': {'type': 'string'},
                 },
+            'if_match': {
+                'name': 'If-Match', 'in': 'header',
+                'description': gettext(
+                    'crm_kit_api.msg_openapi_param_if_match'),
+                'schema': {'type': 'string'},
+                },
             'id': {
                 'name': 'id', 'in': 'path', 'required': True,
                 'schema': {'type': 'integer', 'minimum': 1},
@@ -408,14 +436,17 @@ class OpenAPI(Model):
                 }
         return {
             'BadRequest': error('crm_kit_api.msg_openapi_bad_request'),
-            'Unauthorized': {'description': gettext(
-                    'crm_kit_api.msg_openapi_unauthorized')},
-            'Forbidden': {'description': gettext(
-                    'crm_kit_api.msg_openapi_forbidden')},
-            'NotFound': {'description': gettext(
-                    'crm_kit_api.msg_openapi_not_found')},
-            'RangeNotSatisfiable': {'description': gettext(
-                    'crm_kit_api.msg_openapi_range')},
+            'Unauthorized': error('crm_kit_api.msg_openapi_unauthorized'),
+            'Forbidden': error('crm_kit_api.msg_openapi_forbidden'),
+            'NotFound': error('crm_kit_api.msg_openapi_not_found'),
+            'MethodNotAllowed': error('crm_kit_api.msg_rest_status_405'),
+            'Conflict': error('crm_kit_api.msg_rest_status_409'),
+            'PreconditionFailed': error(
+                'crm_kit_api.msg_openapi_precondition'),
+            'TooLarge': error('crm_kit_api.msg_rest_status_413'),
+            'UnsupportedMediaType': error(
+                'crm_kit_api.msg_openapi_media_type'),
+            'RangeNotSatisfiable': error('crm_kit_api.msg_openapi_range'),
             'NoContent': {'description': gettext(
                     'crm_kit_api.msg_openapi_no_content')},
             }
@@ -428,15 +459,20 @@ class OpenAPI(Model):
             p: {'$ref': f'#/components/parameters/{p}'}
             for p in cls._parameters()}
         common = [param['context'], param['language']]
-        errors = {
-            '400': {'$ref': '#/components/responses/BadRequest'},
-            '401': {'$ref': '#/components/responses/Unauthorized'},
-            '403': {'$ref': '#/components/responses/Forbidden'},
-            }
+        errors = _errors('400', '401', '403')
+        # What an address with an id answers, and a change to a record.
+        item_errors = _errors('404', '405')
+        change_errors = _errors('409', '412', '413', '415')
+        etag = {'ETag': {
+                'description': gettext('crm_kit_api.msg_openapi_etag'),
+                'schema': {'type': 'string'},
+                }}
         record = {
             'description': gettext('crm_kit_api.msg_openapi_record'),
+            'headers': etag,
             'content': {'application/json': {'schema': _ref(name)}},
             }
+        created = dict(record, headers={})
         values = {
             'required': True,
             'content': {'application/json': {
@@ -464,8 +500,7 @@ class OpenAPI(Model):
                         'content': {'application/json': {'schema': {
                                     'type': 'array', 'items': _ref(name)}}},
                         },
-                    '416': {'$ref':
-                        '#/components/responses/RangeNotSatisfiable'},
+                    **_errors('416'),
                     **errors,
                     },
                 },
@@ -480,7 +515,7 @@ class OpenAPI(Model):
                 'parameters': [param['fields'], *common],
                 'responses': {
                     '200': record,
-                    '404': {'$ref': '#/components/responses/NotFound'},
+                    **item_errors,
                     **errors,
                     },
                 },
@@ -494,8 +529,9 @@ class OpenAPI(Model):
                 'parameters': [param['fields'], *common],
                 'requestBody': values,
                 'responses': {
-                    '200': record,
+                    '200': created,
                     '204': {'$ref': '#/components/responses/NoContent'},
+                    **_errors('409', '413', '415'),
                     **errors,
                     },
                 }
@@ -505,14 +541,15 @@ class OpenAPI(Model):
                 'summary': gettext(
                     'crm_kit_api.msg_openapi_write', model=tag),
                 'tags': [tag],
-                'parameters': [param['fields'], *common],
+                'parameters': [param['fields'], param['if_match'], *common],
                 'requestBody': dict(values, content={'application/json': {
                             'schema': dict(
                                 _ref(f'{name}.values'), required=[])}}),
                 'responses': {
                     '200': record,
                     '204': {'$ref': '#/components/responses/NoContent'},
-                    '404': {'$ref': '#/components/responses/NotFound'},
+                    **item_errors,
+                    **change_errors,
                     **errors,
                     },
                 }
@@ -522,10 +559,11 @@ class OpenAPI(Model):
                 'summary': gettext(
                     'crm_kit_api.msg_openapi_delete', model=tag),
                 'tags': [tag],
-                'parameters': common,
+                'parameters': [param['if_match'], *common],
                 'responses': {
                     '204': {'$ref': '#/components/responses/NoContent'},
-                    '404': {'$ref': '#/components/responses/NotFound'},
+                    **item_errors,
+                    **_errors('409', '412'),
                     **errors,
                     },
                 }
@@ -542,15 +580,18 @@ class OpenAPI(Model):
                     'description': gettext(
                         'crm_kit_api.msg_openapi_button'),
                     'tags': [tag],
-                    'parameters': [param['fields'], *common],
+                    'parameters': [
+                        param['fields'], param['if_match'], *common],
                     'responses': {
                         '200': {
                             'description': gettext(
                                 'crm_kit_api.msg_openapi_button_result'),
+                            'headers': etag,
                             'content': {'application/json': {'schema': {}}},
                             },
                         '204': {'$ref': '#/components/responses/NoContent'},
-                        '404': {'$ref': '#/components/responses/NotFound'},
+                        **item_errors,
+                        **change_errors,
                         **errors,
                         },
                     },
@@ -612,15 +653,12 @@ class OpenAPI(Model):
                         '200': {
                             'description': gettext(
                                 'crm_kit_api.msg_openapi_report'),
-                            'content': {'application/octet-stream': {
+                            'content': {_report_type(report): {
                                     'schema': {
                                         'type': 'string',
                                         'format': 'binary'}}},
                             },
-                        '400': {'$ref': '#/components/responses/BadRequest'},
-                        '401': {
-                            '$ref': '#/components/responses/Unauthorized'},
-                        '403': {'$ref': '#/components/responses/Forbidden'},
+                        **_errors('400', '401', '403', '404', '405'),
                         },
                     },
                 }

@@ -9,21 +9,14 @@ The document lists what the key's user may access, so it takes the key as
 any REST call does.  The page is public and asks for the key: Swagger UI
 (installed from npm into sao's folder by ``make sao``, never from a CDN)
 then reads the document and sends the "Try it out" calls with it."""
-import binascii
 import html
-import json
-import re
-from base64 import urlsafe_b64decode
-from functools import wraps
 
 from trytond.i18n import gettext
-from trytond.protocols import rest as trytond_rest
 from trytond.protocols.rest import rest
 from trytond.protocols.wrappers import (
     Response, with_pool, with_transaction)
 from trytond.transaction import Transaction
 from trytond.wsgi import app
-from werkzeug.exceptions import HTTPException
 
 from crm_kit.public import (
     base_url, best_language, company_and_language, languages)
@@ -120,97 +113,3 @@ def _docs_page(texts, lang):
         f'<script src="{ASSETS}/swagger-ui-bundle.js"></script>'
         f'<script>{DOCS_SCRIPT}</script>'
         '</body></html>\n')
-
-
-# trytond's REST API answers 500 to arguments it cannot decode; crm-kit
-# checks them first and answers 400 with the error body the contract
-# describes, in the caller's language.
-RANGE = re.compile(r'[A-Za-z]+=(\d*)-(\d*)')
-
-
-def _json_argument(value):
-    "value decoded as base64url JSON, or ValueError"
-    try:
-        # Padded, as trytond decodes it.
-        return json.loads(urlsafe_b64decode(value))
-    except (binascii.Error, UnicodeDecodeError, TypeError) as exception:
-        raise ValueError(str(exception)) from exception
-
-
-def request_problem(request, search=False):
-    "The message id and variables of what is wrong in request, or None"
-    header = request.headers.get('X-Tryton-Context')
-    if header:
-        try:
-            if not isinstance(_json_argument(header), dict):
-                raise ValueError
-        except ValueError:
-            return 'msg_rest_bad_context', {}
-    if not search:
-        return None
-    for name, kind in [('d', list), ('o', list)]:
-        if name in request.args:
-            try:
-                if not isinstance(_json_argument(request.args[name]), kind):
-                    raise ValueError
-            except ValueError:
-                return 'msg_rest_bad_json', {'parameter': name}
-    for name in ['s', 'p']:
-        if name in request.args:
-            value = request.args[name]
-            if not value.isdigit():
-                return 'msg_rest_bad_integer', {
-                    'parameter': name, 'value': value[:20]}
-    range_ = request.headers.get('Range')
-    if range_ and ',' not in range_:
-        match = RANGE.fullmatch(range_.strip())
-        # (With no first record trytond ignores the header.)
-        if not match or (match.group(1) and match.group(2)
-                and int(match.group(2)) < int(match.group(1))):
-            return 'msg_rest_bad_range', {'range': range_[:40]}
-    return None
-
-
-@with_pool
-@with_transaction(readonly=True)
-def bad_request(request, pool, message, variables):
-    _, company_lang = company_and_language()
-    lang = best_language(request, languages(company_lang)) or company_lang
-    with Transaction().set_context(language=lang):
-        text = gettext(f'crm_kit_api.{message}', **variables)
-    return Response(
-        json.dumps({'status': 400, 'message': text, 'description': ''}),
-        status=400, content_type='application/json')
-
-
-def _check_rest_requests():
-    """Check the arguments of the REST API's requests before trytond
-    dispatches them (its route functions cannot be wrapped in place)"""
-    search = {
-        trytond_rest.search: True,
-        trytond_rest.get: False,
-        trytond_rest.create: False,
-        trytond_rest.update: False,
-        trytond_rest.delete: False,
-        trytond_rest.action: False,
-        trytond_rest.report: False,
-        }
-    dispatch = app.dispatch_request
-
-    @wraps(dispatch)
-    def dispatch_request(request):
-        try:
-            endpoint, view_args = app.url_map.bind_to_environ(
-                request.environ).match()
-        except HTTPException:
-            return dispatch(request)
-        if endpoint in search:
-            problem = request_problem(request, search=search[endpoint])
-            if problem:
-                return bad_request(
-                    request, view_args['database_name'], *problem)
-        return dispatch(request)
-    app.dispatch_request = dispatch_request
-
-
-_check_rest_requests()

@@ -127,7 +127,19 @@ class UserApplication(metaclass=PoolMeta):
             cls._note_use(record)
         if record and application == 'rest' and record.user:
             cls._set_user_context(record.user)
+            cls._set_timestamp()
         return record
+
+    @classmethod
+    def _set_timestamp(cls):
+        """Check the writes and deletes of a REST request against the
+        client's _timestamp (If-Match, see crm_kit_api.rest), as JSON-RPC
+        does with the one of its context: a record changed since the
+        client read it is not written over"""
+        timestamp = Transaction().context.get('_timestamp')
+        if isinstance(timestamp, dict):
+            Transaction().timestamp.update({
+                    str(k): str(v) for k, v in timestamp.items()})
 
     @classmethod
     def _note_use(cls, record):

@@ -5,7 +5,7 @@ import re
 from trytond.i18n import gettext
 from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
 
-from .content import DEFAULT_ALLOWED_TYPES
+from .content import ACTIVE_TYPES, DEFAULT_ALLOWED_TYPES
 from .exceptions import DocumentValidationError
 
 MIME_TYPE = re.compile(r'^[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*$')
@@ -69,3 +69,9 @@ class DocumentConfiguration(ModelSingleton, ModelSQL, ModelView):
                 raise DocumentValidationError(gettext(
                         'crm_kit_document.msg_configuration_types',
                         types=', '.join(wrong)))
+            active = [t for t in configuration.allowed_type_list
+                if t in ACTIVE_TYPES]
+            if active:
+                raise DocumentValidationError(gettext(
+                        'crm_kit_document.msg_configuration_active_types',
+                        types=', '.join(active)))

@@ -10,9 +10,12 @@ import os
 import re
 import unicodedata
 import zipfile
+import zlib
 
 from trytond.i18n import gettext
 from trytond.pool import Pool
+
+from crm_kit.archive import read_start
 
 from .exceptions import DocumentFileError
 
@@ -62,6 +65,9 @@ TYPE_LABELS = {
     'text/plain': 'Text',
     'text/csv': 'CSV',
     'text/markdown': 'Markdown',
+    'text/html': 'HTML',
+    'image/svg+xml': 'SVG',
+    'application/xml': 'XML',
     OOXML['word/']: 'Word',
     OOXML['xl/']: 'Excel',
     OOXML['ppt/']: 'PowerPoint',
@@ -75,6 +81,25 @@ TYPE_LABELS = {
     'application/octet-stream': 'Binary',
     }
 MAX_NAME = 120
+# What a browser runs scripts from.  Never stored, whatever the
+# configuration allows: sao shows and opens a file as the type its name
+# says, from its own address, where a script would act as the user.
+ACTIVE_TYPES = {
+    'text/html', 'application/xhtml+xml', 'image/svg+xml', 'text/xml',
+    'application/xml', 'text/javascript', 'application/javascript',
+    'application/x-javascript', 'text/ecmascript', 'application/ecmascript',
+    }
+MARKUP = re.compile(
+    rb'\s*(?:<\?xml|<!doctype\s+html|<html|<head|<body|<script|<svg'
+    rb'|<iframe|<object|<embed|<!--)', re.IGNORECASE)
+# The PDF names of actions that run code: JavaScript and launching a
+# program.  (Opening at a page, links and forms stay accepted.)
+PDF_ACTIVE = {b'JavaScript', b'JS', b'Launch'}
+PDF_NAME = re.compile(rb'/((?:[^\s()<>\[\]{}/%#]|#[0-9A-Fa-f]{2})+)')
+PDF_STREAM = re.compile(rb'stream\r?\n')
+# Object streams (PDF 1.5) hide dictionaries compressed; what is read of
+# them is bounded like any archive.
+PDF_OBJECT_STREAM_BYTES = 8 * 1024 * 1024
 
 
 def detect_type(data, file_name=''):
@@ -96,8 +121,23 @@ def detect_type(data, file_name=''):
     if head.startswith(b'\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1'):
         return OLE.get(ext, 'application/x-ole-storage')
     if _is_text(data):
+        markup = _markup_type(data)
+        if markup:
+            return markup
         return TEXT_TYPES.get(ext, 'text/plain')
     return 'application/octet-stream'
+
+
+def _markup_type(data):
+    "The type of a web page, SVG image or XML, by how it starts"
+    sample = bytes(data[:4096]).lstrip(b'\xef\xbb\xbf')
+    if not MARKUP.match(sample):
+        return None
+    if b'<svg' in sample.lower():
+        return 'image/svg+xml'
+    if sample.lstrip().startswith(b'<?xml'):
+        return 'application/xml'
+    return 'text/html'
 
 
 def _zip_type(data):
@@ -105,7 +145,7 @@ def _zip_type(data):
         with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
             names = archive.namelist()
             if 'mimetype' in names:
-                mimetype = archive.read('mimetype')[:100].decode(
+                mimetype = read_start(archive, 'mimetype', 100).decode(
                     'ascii', 'replace').strip()
                 if mimetype.startswith('application/vnd.oasis.'):
                     return mimetype
@@ -129,6 +169,68 @@ def _is_text(data):
         if exception.start < len(sample) - 4:
             return False
     return True
+
+
+def active_content(data, file_name, mimetype):
+    """The message id saying why a file would run code when opened, or
+    None: a web page, SVG or XML (by content or by name), a PDF with
+    JavaScript or a launch action, an office document with macros"""
+    guessed, _ = mimetypes.guess_type(file_name or '', strict=False)
+    if mimetype in ACTIVE_TYPES or guessed in ACTIVE_TYPES:
+        return 'crm_kit_document.msg_file_active_markup'
+    if mimetype == 'application/pdf' and _pdf_runs_code(data):
+        return 'crm_kit_document.msg_file_active_pdf'
+    if (mimetype in OOXML.values() or mimetype.startswith(
+                'application/vnd.oasis.')) and _has_macros(data):
+        return 'crm_kit_document.msg_file_active_macros'
+    return None
+
+
+def _pdf_names(data):
+    for match in PDF_NAME.finditer(data):
+        yield re.sub(rb'#([0-9A-Fa-f]{2})',
+            lambda m: bytes([int(m.group(1), 16)]), match.group(1))
+
+
+def _pdf_runs_code(data):
+    """Whether a PDF names a JavaScript or launch action, outside its
+    streams or in its object streams (a heuristic: the data of images and
+    fonts is not read, so it does not give false alarms)"""
+    data = bytes(data)
+    outside, position, budget = [], 0, PDF_OBJECT_STREAM_BYTES
+    for match in PDF_STREAM.finditer(data):
+        if match.start() < position:
+            continue
+        head = data[position:match.start()]
+        outside.append(head)
+        end = data.find(b'endstream', match.end())
+        end = len(data) if end < 0 else end
+        dictionary = head[head.rfind(b'obj'):]
+        names = set(_pdf_names(dictionary))
+        if b'ObjStm' in names and budget > 0:
+            inflater = zlib.decompressobj()
+            try:
+                content = inflater.decompress(
+                    data[match.end():end], budget)
+            except zlib.error:
+                content = b''
+            budget -= len(content)
+            outside.append(content)
+        position = end
+    outside.append(data[position:])
+    return any(name in PDF_ACTIVE
+        for part in outside for name in _pdf_names(part))
+
+
+def _has_macros(data):
+    "Whether an OOXML or OpenDocument file holds macros"
+    try:
+        with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return False
+    return any(n.lower().endswith('vbaproject.bin')
+        or n.startswith(('Basic/', 'Scripts/')) for n in names)
 
 
 def type_label(mimetype):
@@ -186,6 +288,9 @@ def check_file(data, file_name):
         raise DocumentFileError(gettext(
                 'crm_kit_document.msg_file_empty', file=file_name))
     mimetype = detect_type(data, file_name)
+    active = active_content(data, file_name, mimetype)
+    if active:
+        raise DocumentFileError(gettext(active, file=file_name))
     allowed = config.allowed_type_list
     if mimetype not in allowed:
         raise DocumentFileError(gettext(

@@ -744,12 +744,3 @@ class CustomerHistory(metaclass=PoolMeta):
                 sale.party.as_('party')),
             ]
 
-
-class Cron(metaclass=PoolMeta):
-    __name__ = 'ir.cron'
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.method.selection.append(
-            ('crm.document|notify_expiring', "Notify Expiring Documents"))

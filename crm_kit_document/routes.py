@@ -11,6 +11,7 @@ root, in the link's company, and stores all the files of a post or none
 nothing)."""
 import html
 import logging
+import os
 
 from trytond.i18n import gettext
 from trytond.protocols.wrappers import (
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 # Hard ceiling of a post; the configured file size is checked per file.
 MAX_REQUEST = 1024 * 1024 * 1024
+# The files a post may carry to a link without a limit of its own.
+MAX_FILES = 20
 UNUSABLE = {
     'unknown': (HTTPStatus.NOT_FOUND, 'msg_upload_page_unknown'),
     'revoked': (HTTPStatus.GONE, 'msg_upload_page_revoked'),
@@ -77,18 +80,25 @@ def _handle(request, pool, token):
         remaining = (link.max_files - link.received
             if link.max_files else None)
         limit = config.max_size_bytes
-        if request.content_length and limit and request.content_length > (
-                limit * (remaining or 20) + 64 * 1024):
-            return _form(link, config, lang, codes,
-                status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE, errors=[gettext(
-                        'crm_kit_document.msg_upload_page_too_large',
-                        limit=human_size(limit))])
+        too_large = _form(link, config, lang, codes,
+            status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE, errors=[gettext(
+                    'crm_kit_document.msg_upload_page_too_large',
+                    limit=human_size(limit))])
+        if limit:
+            # Checked while the post streams in (a chunked post has no
+            # length to check first); the files are spooled to disk.
+            request.max_content_length = min(MAX_REQUEST,
+                limit * (remaining or MAX_FILES) + 64 * 1024)
+        if (request.content_length or 0) > request.max_content_length:
+            return too_large
         try:
             uploads = [f for f in request.files.getlist('files')
                 if f.filename]
-            files = [(safe_file_name(f.filename), f.read()) for f in uploads]
-        except (exceptions.BadRequest, exceptions.RequestEntityTooLarge,
-                OSError, ValueError) as exception:
+            files = [(safe_file_name(f.filename), *_read(f, limit))
+                for f in uploads]
+        except exceptions.RequestEntityTooLarge:
+            return too_large
+        except (exceptions.BadRequest, OSError, ValueError) as exception:
             # An interrupted or malformed post: nothing is stored.
             logger.info("upload through %s failed: %s", link.id, exception)
             return _form(link, config, lang, codes,
@@ -104,14 +114,19 @@ def _handle(request, pool, token):
                         'crm_kit_document.msg_upload_page_too_many',
                         count=len(files), remaining=remaining)])
         checked, errors, status = [], [], HTTPStatus.BAD_REQUEST
-        for file_name, data in files:
+        for file_name, data, size in files:
+            if data is None:
+                errors.append(gettext('crm_kit_document.msg_file_too_large',
+                        file=file_name, size=human_size(size),
+                        limit=human_size(limit)))
+                status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+                continue
             try:
                 checked.append((file_name, data, check_file(data, file_name)))
             except DocumentFileError as exception:
                 errors.append(exception.message)
-                status = (HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-                    if limit and len(data) > limit
-                    else HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
+                if status != HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+                    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
         if errors:
             return _form(link, config, lang, codes, status=status,
                 errors=errors)
@@ -123,6 +138,17 @@ def _handle(request, pool, token):
             body='<p><a href="?lang=%s">%s</a></p>' % (
                 html.escape(lang), html.escape(gettext(
                         'crm_kit_document.msg_upload_page_more'))))
+
+
+def _read(upload, limit):
+    """The content of an uploaded file and its size; no content for a file
+    over limit, which is not read (it waits on disk)"""
+    stream = upload.stream
+    size = stream.seek(0, os.SEEK_END)
+    stream.seek(0)
+    if limit and size > limit:
+        return None, size
+    return stream.read(), size
 
 
 def _form(link, config, lang, codes, status=HTTPStatus.OK,

@@ -28,6 +28,7 @@ from trytond.i18n import gettext
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
+from crm_kit import archive
 from crm_kit.spreadsheet import FORMULA_STARTS, neutralise
 
 from .duplicate import remember_phone
@@ -379,6 +380,14 @@ def _read_xlsx(data, filename, sheet):
 
 
 def _open_workbook(data, filename):
+    try:
+        archive.check(data)
+    except archive.ArchiveTooLarge:
+        raise LeadFileError('crm_kit_lead.msg_file_xlsx_too_large',
+            filename=filename)
+    except Exception as exception:
+        raise LeadFileError('crm_kit_lead.msg_file_xlsx_corrupt',
+            filename=filename) from exception
     try:
         # read_only streams the rows; data_only gives the values that
         # formulas computed, never the formulas.

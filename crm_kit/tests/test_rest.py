@@ -115,7 +115,8 @@ class RestTestCase(CrmRouteTestCase):
         # The same request on trytond's bare application leaks: this is
         # the hole the filter closes.
         response = self.request(
-            'get', 'sale.opportunity', login='admin', headers=dict(header))
+            'get', 'sale.opportunity', login='admin', headers=dict(header),
+            client=Client(app, Response))
         self.assertIn(self.foreign, {r['id'] for r in response.json})
 
     def test_public_context_keys_are_kept(self):

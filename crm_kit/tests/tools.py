@@ -3,14 +3,17 @@
 "Builders shared by the crm_kit tests: a company with its sales setup, the "
 "three roles, a team, a customer and a product."
 import datetime as dt
+import io
 import json
+import zipfile
 from base64 import urlsafe_b64encode
 from collections import OrderedDict
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 
-from trytond import backend
+from trytond import backend, config
 from trytond.pool import Pool
 from trytond.tests import test_tryton
 from trytond.tests.test_tryton import (
@@ -52,6 +55,35 @@ def create_user(login, group_xml_id, company, name=None):
                 'employee': employee.id,
                 }])
     return user
+
+
+@contextmanager
+def set_config(section, option, value):
+    "Set a trytond configuration option for the duration of the block"
+    old = config.get(section, option)
+    if not config._config.has_section(section):
+        config._config.add_section(section)
+    config.set(section, option, value)
+    try:
+        yield
+    finally:
+        if old is None:
+            config._config.remove_option(section, option)
+            config._cache_clear()
+        else:
+            config.set(section, option, old)
+
+
+def zip_bomb(name, megabytes):
+    "A ZIP archive whose member name expands to megabytes of zeros"
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, 'w', zipfile.ZIP_DEFLATED) as archive:
+        with archive.open(name, 'w') as member:
+            chunk = b'\x00' * (1024 * 1024)
+            for _ in range(megabytes):
+                member.write(chunk)
+        archive.writestr('[Content_Types].xml', '<Types/>')
+    return data.getvalue()
 
 
 def b64(value):
@@ -347,6 +379,14 @@ class CrmRouteTestCase(RouteTestCase):
         activate_crm([cls.module] + (cls.extras or []))
         in_transaction(cls.setUpDatabase)
 
+    def client(self):
+        "A client of the application as crm-kit serves it (crmkit.wsgi)"
+        from crmkit.wsgi import PrivateContextFilter
+        from trytond.protocols.wrappers import Response
+        from trytond.wsgi import app
+        from werkzeug.test import Client
+        return Client(PrivateContextFilter(app), Response)
+
     def rest(self, method, path, key, company=None, **kwargs):
         """Call /<db>/rest/model/<path> with the bearer key, in English and,
         as sao does, in company"""
@@ -357,7 +397,6 @@ class CrmRouteTestCase(RouteTestCase):
             headers.setdefault('X-Tryton-Context', b64({'company': company}))
         return getattr(self.client(), method)(
             f'/{DB_NAME}/rest/model/{path}', headers=headers, **kwargs)
-
 
     # The password setUpDatabase gives the users that call JSON-RPC.
     password = 'Secreto-de-pruebas-42'
@@ -381,6 +420,9 @@ class CrmRouteTestCase(RouteTestCase):
         context = {'company': company} if company else {}
         response = client.post(f'/{DB_NAME}/rpc/', headers=headers, json={
                 'id': 1, 'method': method, 'params': [*params, context]})
+        if response.json is None:
+            # trytond refuses a method no model offers with an HTTP error.
+            return ('error', f'{response.status_code} {response.text}')
         if response.json.get('error'):
             return ('error', str(response.json['error']))
         return response.json['result']

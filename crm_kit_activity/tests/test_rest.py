@@ -125,7 +125,7 @@ class ActivityRestTestCase(CrmRouteTestCase):
 
     def test_rules_are_for_administrators(self):
         response = self.request('get', 'crm.automation.rule')
-        self.assertEqual(response.status_code, 400, response.text)
+        self.assertEqual(response.status_code, 403, response.text)
         self.assertIn('not allowed to access "Automation Rule"',
             response.json['message'])
         response = self.request('get', 'crm.automation.rule', login='admin')
@@ -159,7 +159,7 @@ class ActivityRestTestCase(CrmRouteTestCase):
             hidden = create_opportunity(crm, owner=crm.rep2).id
             own = create_opportunity(crm, owner=crm.rep).id
             Transaction().commit()
-        for opportunity, status in [(hidden, 400), (own, 200)]:
+        for opportunity, status in [(hidden, 403), (own, 200)]:
             with self.subTest(opportunity=opportunity):
                 response = self.request('post', 'crm.activity', json={
                         'type': self.call, 'subject': "Llamada",
@@ -174,4 +174,4 @@ class ActivityRestTestCase(CrmRouteTestCase):
         # Nor moved onto it.
         response = self.request('put', f'crm.activity/{self.own}',
             json={'opportunity': hidden})
-        self.assertEqual(response.status_code, 400, response.text)
+        self.assertEqual(response.status_code, 403, response.text)

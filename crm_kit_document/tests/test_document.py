@@ -4,6 +4,8 @@
 customer's documents in one place, files checked by content, the same file
 detected, access by role, expiry notices."""
 import datetime as dt
+import io
+import zipfile
 
 from trytond.exceptions import UserWarning
 from trytond.model.exceptions import AccessError, ValidationError
@@ -13,10 +15,10 @@ from trytond.transaction import Transaction, check_access
 
 from crm_kit_activity.tests.tools import create_activity
 
-from ..content import detect_type, safe_file_name
+from ..content import active_content, detect_type, safe_file_name
 from .tools import (
-    EXE, PDF, PNG, DocumentTestCase, create_document, create_opportunity,
-    docx, load_spanish, setup_crm)
+    EXE, HTML, PDF, PNG, SCRIPT_PDF, DocumentTestCase, create_document,
+    create_opportunity, docx, load_spanish, setup_crm)
 
 
 class LibraryTestCase(DocumentTestCase):
@@ -132,6 +134,116 @@ class LibraryTestCase(DocumentTestCase):
             'text/csv')
         self.assertEqual(detect_type(EXE, 'x.pdf'),
             'application/octet-stream')
+
+    def test_active_content_detected(self):
+        "What runs code when opened, by its content or by its name"
+        import zlib
+        active = lambda data, name: active_content(
+            data, name, detect_type(data, name))
+        self.assertEqual(detect_type(HTML, 'a.txt'), 'text/html')
+        self.assertEqual(detect_type(
+                b'\xef\xbb\xbf <?xml version="1.0"?><svg onload="x()"/>',
+                'plano.png'), 'image/svg+xml')
+        self.assertEqual(detect_type(b'<?xml version="1.0"?><a/>', 'a.txt'),
+            'application/xml')
+        self.assertEqual(detect_type(b'Hola <b>Ana</b>', 'a.txt'),
+            'text/plain')
+        for data, name in [
+                (HTML, 'nota.txt'),
+                # Text that sao would open as a web page, by its name.
+                (b'hola', 'nota.html'), (b'hola', 'plano.svg'),
+                (b'alert(1)', 'a.js')]:
+            with self.subTest(name=name):
+                self.assertEqual(active(data, name),
+                    'crm_kit_document.msg_file_active_markup')
+        self.assertEqual(active(SCRIPT_PDF, 'a.pdf'),
+            'crm_kit_document.msg_file_active_pdf')
+        # A name written with #xx escapes, and in a compressed object
+        # stream.
+        self.assertEqual(active(SCRIPT_PDF.replace(
+                    b'/JavaScript/JS', b'/J#61vaScript/J#53'), 'a.pdf'),
+            'crm_kit_document.msg_file_active_pdf')
+        hidden = zlib.compress(b'4 0 <</S/Launch/F(cmd.exe)>>')
+        object_stream = (PDF.replace(b'%%EOF', b'')
+            + b'3 0 obj<</Type/ObjStm/N 1/First 4/Filter/FlateDecode'
+            b'/Length %d>>stream\n' % len(hidden) + hidden
+            + b'\nendstream\nendobj\n%%EOF\n')
+        self.assertEqual(active(object_stream, 'a.pdf'),
+            'crm_kit_document.msg_file_active_pdf')
+        # Opening at a page is fine, and so is "/JS" inside an image's
+        # data.
+        image = b'\x00\x01/JS \xff' * 10
+        benign = (PDF.replace(b'/Pages 2 0 R>>', b'/Pages 2 0 R'
+                b'/OpenAction[2 0 R/Fit]>>').replace(b'%%EOF', b'')
+            + b'4 0 obj<</Type/XObject/Subtype/Image/Length %d>>stream\n'
+            % len(image) + image + b'\nendstream\nendobj\n%%EOF\n')
+        self.assertIsNone(active(benign, 'a.pdf'))
+        self.assertIsNone(active(PDF, 'a.pdf'))
+        self.assertIsNone(active(docx(), 'a.docx'))
+        # Macros in Word and in an OpenDocument.
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, 'w') as archive:
+            archive.writestr('[Content_Types].xml', '<Types/>')
+            archive.writestr('word/document.xml', '<w:document/>')
+            archive.writestr('word/vbaProject.bin', b'\xd0\xcf')
+        self.assertEqual(active(buffer.getvalue(), 'a.docx'),
+            'crm_kit_document.msg_file_active_macros')
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, 'w') as archive:
+            archive.writestr('mimetype',
+                'application/vnd.oasis.opendocument.text')
+            archive.writestr('Basic/Standard/Module1.xml', '<module/>')
+        self.assertEqual(active(buffer.getvalue(), 'a.odt'),
+            'crm_kit_document.msg_file_active_macros')
+
+    @with_transaction()
+    def test_active_content_refused(self):
+        "In documents and attachments, whatever the configuration"
+        pool = Pool()
+        Attachment = pool.get('ir.attachment')
+        Configuration = pool.get('crm.document.configuration')
+        crm = setup_crm()
+        opportunity = create_opportunity(crm)
+        for data, name in [(HTML, 'oferta.html'), (SCRIPT_PDF, 'oferta.pdf'),
+                (HTML, 'oferta.txt')]:
+            with self.subTest(name=name):
+                with self.assertRaises(ValidationError) as cm:
+                    create_document(crm.rep, crm.company, data=data,
+                        file_name=name)
+                self.assertIn(name, cm.exception.message)
+                with Transaction().set_user(crm.rep.id), check_access(), \
+                        self.assertRaises(ValidationError):
+                    Attachment.create([{'name': name, 'data': data,
+                                'resource': str(opportunity)}])
+        # Renaming an attachment to a web page.
+        with Transaction().set_user(crm.rep.id), check_access():
+            attachment, = Attachment.create([{'name': 'nota.txt',
+                        'data': b'<b>hola</b>',
+                        'resource': str(opportunity)}])
+            with self.assertRaises(ValidationError):
+                Attachment.write([attachment], {'name': 'nota.html'})
+        # The server itself may store what it needs.
+        Attachment.create([{'name': 'correo.html', 'data': HTML,
+                    'resource': str(opportunity)}])
+        with self.assertRaises(ValidationError) as cm:
+            Configuration.write([Configuration(1)], {
+                    'allowed_types': 'application/pdf\ntext/html'})
+        self.assertIn('text/html', cm.exception.message)
+
+    @with_transaction()
+    def test_zip_bomb_is_detected_unread(self):
+        "An .odt whose mimetype member expands to 64 MB: 100 bytes read"
+        import tracemalloc
+        from crm_kit.tests.tools import zip_bomb
+        data = zip_bomb('mimetype', 64)
+        tracemalloc.start()
+        try:
+            mimetype = detect_type(data, 'offer.odt')
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        self.assertEqual(mimetype, 'application/zip')
+        self.assertLess(peak, 8 * 1024 * 1024)
         self.assertEqual(safe_file_name('../../etc/pass wd;rm -rf.PDF'),
             'pass wd_rm -rf.pdf')
         self.assertEqual(safe_file_name('C:\\Users\\ana\\DNI\x00.jpg'),

@@ -16,7 +16,7 @@ from trytond.transaction import Transaction
 from crm_kit.tests.tools import api_key
 
 from .tools import (
-    EXE, PDF, PNG, CrmRouteTestCase, DocumentTestCase, create_document,
+    EXE, HTML, PDF, PNG, SCRIPT_PDF, CrmRouteTestCase, DocumentTestCase, create_document,
     create_opportunity, docx, in_transaction, load_spanish, setup_crm)
 
 
@@ -91,7 +91,9 @@ class UploadPageTestCase(CrmRouteTestCase):
         pool = Pool()
         Application = pool.get('res.user.application')
         Date = pool.get('ir.date')
+        User = pool.get('res.user')
         crm = setup_crm()
+        User.write([crm.rep], {'password': cls.password})
         load_spanish('crm_kit_document')
         opportunity = create_opportunity(crm)
         cls.company = crm.company.id
@@ -233,6 +235,41 @@ class UploadPageTestCase(CrmRouteTestCase):
         self.assertEqual(response.status_code, 409)
         self.assertIn('All the files', response.text)
 
+    def test_active_content_refused(self):
+        "A web page or a PDF with JavaScript, through every door"
+        for name, data in [('oferta.html', HTML), ('oferta.pdf', SCRIPT_PDF)]:
+            with self.subTest(name=name):
+                response = self.upload(self.token, (name, data), lang='es')
+                self.assertEqual(response.status_code, 415, response.text)
+                self.assertIn(name, response.text)
+                self.assertIn('no se aceptan', response.text)
+                response = self.rest('post', 'crm.document',
+                    self.keys['rep'], self.company, json={
+                        'name': "Oferta", 'file_name': name,
+                        'data': {'__class__': 'bytes',
+                            'base64': base64.b64encode(data).decode()},
+                        'links': [['create', [
+                                    {'opportunity': self.opportunity}]]],
+                        })
+                self.assertEqual(response.status_code, 400, response.text)
+                self.assertIn(name, response.json['message'])
+                result = self.rpc('rep', 'model.ir.attachment.create', [{
+                            'name': name, 'resource':
+                            f'sale.opportunity,{self.opportunity}',
+                            'data': {'__class__': 'bytes',
+                                'base64': base64.b64encode(data).decode()},
+                            }], company=self.company)
+                self.assertEqual(result[0], 'error')
+                self.assertIn(name, result[1])
+        with Transaction().start(DB_NAME, 0):
+            self.assertEqual(self.documents(self.token), [])
+            Document = Pool().get('crm.document')
+            Attachment = Pool().get('ir.attachment')
+            self.assertFalse(Document.search(
+                    [('file_name', 'like', 'oferta.%')]))
+            self.assertFalse(Attachment.search(
+                    [('name', 'like', 'oferta.%')]))
+
     def set_max_size(self, size):
         def write():
             Configuration = Pool().get('crm.document.configuration')
@@ -246,6 +283,41 @@ class UploadPageTestCase(CrmRouteTestCase):
             response = self.upload(self.token, ('big.pdf', big))
             self.assertEqual(response.status_code, 413)
             self.assertIn('1.0 MB', response.text)
+        finally:
+            self.set_max_size(25)
+
+    def test_too_large_while_streaming(self):
+        "A chunked post has no length: its size is counted as it streams"
+        self.set_max_size(1)
+        try:
+            body = (b'--x\r\nContent-Disposition: form-data; name="files"; '
+                b'filename="a.pdf"\r\nContent-Type: application/pdf\r\n\r\n'
+                + PDF + b'0' * (3 * 1024 * 1024) + b'\r\n--x--\r\n')
+            read = []
+
+            class Stream(io.BytesIO):
+                def read(self, *args):
+                    data = super().read(*args)
+                    read.append(len(data))
+                    return data
+
+                def readinto(self, buffer):
+                    count = super().readinto(buffer)
+                    read.append(count)
+                    return count
+            # A link of 2 files of at most 1 MB.
+            token = in_transaction(
+                lambda: create_link(setup_crm(), max_files=2).token)
+            response = self.client().post(self.url(token, 'en'),
+                input_stream=Stream(body),
+                content_type='multipart/form-data; boundary=x',
+                headers={'Transfer-Encoding': 'chunked'},
+                environ_overrides={'wsgi.input_terminated': True})
+            self.assertEqual(response.status_code, 413, response.text)
+            self.assertIn('1.0 MB', response.text)
+            self.assertLess(sum(read), 2.5 * 1024 * 1024)
+            with Transaction().start(DB_NAME, 0):
+                self.assertEqual(self.documents(token), [])
         finally:
             self.set_max_size(25)
 
@@ -291,7 +363,7 @@ class UploadPageTestCase(CrmRouteTestCase):
         with Transaction().start(DB_NAME, 0):
             customer = setup_crm().customer.id
         for opportunity, status in [
-                (self.other_opportunity, 400), (self.opportunity, 200)]:
+                (self.other_opportunity, 403), (self.opportunity, 200)]:
             with self.subTest(opportunity=opportunity):
                 response = self.rest('post', 'crm.document',
                     self.keys['rep'], self.company, json={

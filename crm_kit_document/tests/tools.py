@@ -19,6 +19,12 @@ PNG = (b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00'
     b'\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`'
     b'\x82')
 EXE = b'MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00' * 4
+# A PDF that runs JavaScript when opened, and a web page.
+SCRIPT_PDF = (b'%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R/OpenAction 3 0 R>>'
+    b'endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n'
+    b'3 0 obj<</S/JavaScript/JS(app.alert(1))>>endobj\n'
+    b'trailer<</Root 1 0 R>>\n%%EOF\n')
+HTML = b'<!DOCTYPE html><html><script>fetch("/crm/rpc/")</script></html>\n'
 
 
 def docx():

@@ -25,7 +25,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
-from .tools import LeadTestCase, create_product, setup_crm
+from .tools import LeadTestCase, create_product, setup_crm, zip_bomb
 
 HEADER = ["Empresa", "Nombre", "Provincia"]
 ROWS = [
@@ -177,6 +177,19 @@ def test_truncated_xlsx_is_refused():
     data = xlsx_bytes({"Leads": [["Empresa"], ["A"]]})
     error = file_error(data[:len(data) // 2], 'leads.xlsx')
     assert error.message_id == 'crm_kit_lead.msg_file_xlsx_corrupt'
+
+
+def test_xlsx_zip_bomb_is_refused_unread():
+    data = zip_bomb('xl/worksheets/sheet1.xml', 64)
+    assert len(data) < 200 * 1024
+    tracemalloc.start()
+    try:
+        error = file_error(data, 'leads.xlsx')
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert error.message_id == 'crm_kit_lead.msg_file_xlsx_too_large'
+    assert peak < 8 * 1024 * 1024
 
 
 # Files that cannot be imported

@@ -4,7 +4,8 @@
 from crm_kit.tests.tools import (  # noqa: F401
     CrmRouteTestCase, CrmTestCase, activate, create_customer,
     create_opportunity, create_product, create_user,
-    load_spanish, missing_translations, setup_crm, stage)
+    load_spanish, missing_translations, set_config, setup_crm, stage,
+    zip_bomb)
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
