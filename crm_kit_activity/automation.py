@@ -185,6 +185,26 @@ def open_domain(model):
     return domain
 
 
+def no_activity_ahead(model, now):
+    """The domain of the records of model without a planned activity still
+    ahead: one is contact on its way, the record is not idle"""
+    return [(ACTIVITIES[model], 'not where', [
+                ('state', '=', 'planned'),
+                ('due', '>=', now),
+                ])]
+
+
+def date_window(field, days, now):
+    """The domain of the records whose date or datetime field falls within
+    the days from now (from today for a date)"""
+    if field.ttype == 'datetime':
+        start, end = now, now + dt.timedelta(days=days)
+    else:
+        start = now.date()
+        end = start + dt.timedelta(days=days)
+    return [(field.name, '>=', start), (field.name, '<=', end)]
+
+
 class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
     "Automation Rule"
     __name__ = 'crm.automation.rule'
@@ -457,21 +477,11 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
             if self.last_run:
                 domain.append((name, '>',
                         min(self.last_run, now) - dt.timedelta(days=self.days)))
-            # A record with an activity still ahead is not idle.
-            domain.append((ACTIVITIES[self.model], 'not where', [
-                        ('state', '=', 'planned'),
-                        ('due', '>=', now),
-                        ]))
+            domain.extend(no_activity_ahead(self.model, now))
             key = name
         elif self.trigger == 'date':
-            name = self.field.name
-            if self.field.ttype == 'datetime':
-                start, end = now, now + dt.timedelta(days=self.days)
-            else:
-                start = now.date()
-                end = start + dt.timedelta(days=self.days)
-            domain.extend([(name, '>=', start), (name, '<=', end)])
-            key = name
+            domain.extend(date_window(self.field, self.days, now))
+            key = self.field.name
         else:
             return []
         domain.extend(self.get_condition())

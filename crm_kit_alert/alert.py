@@ -32,8 +32,8 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from crm_kit_activity.automation import (
     ACTIVITIES, LAST_ACTIVITY, MODELS, Batch, _message, condition_domain,
-    fill_placeholders, model_label, open_domain, record_owner, record_team,
-    savepoint, unknown_placeholder)
+    date_window, fill_placeholders, model_label, no_activity_ahead,
+    open_domain, record_owner, record_team, savepoint, unknown_placeholder)
 
 logger = logging.getLogger(__name__)
 
@@ -243,23 +243,12 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         elif self.kind == 'no_activity':
             domain.append((LAST_ACTIVITY[self.model], '<=',
                     now - dt.timedelta(days=self.days)))
-            # An activity planned ahead is contact on its way.
-            domain.append((ACTIVITIES[self.model], 'not where', [
-                        ('state', '=', 'planned'),
-                        ('due', '>=', now),
-                        ]))
+            domain.extend(no_activity_ahead(self.model, now))
         elif self.kind == 'stage_age':
             domain.append(
                 ('stage_date', '<=', now - dt.timedelta(days=self.days)))
         elif self.kind == 'date':
-            if self.field.ttype == 'datetime':
-                start, end = now, now + dt.timedelta(days=self.days)
-            else:
-                start = now.date()
-                end = start + dt.timedelta(days=self.days)
-            domain.extend([
-                    (self.field.name, '>=', start),
-                    (self.field.name, '<=', end)])
+            domain.extend(date_window(self.field, self.days, now))
         elif self.kind == 'unassigned':
             domain.extend([
                     ('owner', '=', None),

@@ -273,10 +273,3 @@ class LeadDuplicate(Model):
             }
         names = Opportunity.fields_get(list(sources.values()))
         return ', '.join(names[sources[k]]['string'] for k in keys)
-
-
-def same_identity(keys, other_keys, matched):
-    "Whether two lead keys share a matched key (for rows of the same file)"
-    return any(keys.get(k) and keys.get(k) == other_keys.get(k)
-        for k in matched)
-
