@@ -4,7 +4,10 @@
                     TRYTOND_DATABASE__URI says otherwise), activate the CRM
                     modules with Spanish and English, set up the company
     crm-kit demo    load the demo dataset (once)
-    crm-kit serve   serve sao and the REST API on http://localhost:8000
+    crm-kit serve   serve sao and the REST API on http://localhost:8000,
+                    with the scheduler and the queue worker
+    crm-kit backup  write the database and its files to one archive
+    crm-kit restore restore an archive of crm-kit backup
 """
 import argparse
 import os
@@ -89,6 +92,54 @@ def activated_modules(database):
             "SELECT name FROM ir_module WHERE state = 'activated'")
         return frozenset(name for name, in cursor)
     finally:
+        # Its transaction ended (psycopg's pool warns of one left open).
+        connection.rollback()
+        database.put_connection(connection)
+
+
+# What `crm-kit init --update` reads of a module: another digest of them is
+# another release of crm-kit, which the database is updated to.
+MODULE_SOURCES = ['tryton.cfg', '*.py', '*.xml', 'view/*.xml', 'locale/*.po']
+# The digest of the modules a database was last set up with.
+RELEASE_TABLE = 'crm_kit_release'
+
+
+def modules_digest():
+    "The digest of the installed crm-kit modules' sources"
+    import hashlib
+    from importlib.util import find_spec
+    digest = hashlib.sha256()
+    for module in settings.MODULES:
+        root = Path(find_spec(module).submodule_search_locations[0])
+        for pattern in MODULE_SOURCES:
+            for path in sorted(root.glob(pattern)):
+                digest.update(f'{module}/{path.relative_to(root)}'.encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _release(name, digest=None):
+    """The modules' digest database name was last set up with (None when
+    set up by a release that kept none); with digest, keep it instead"""
+    from sql import Table
+    _, backend, _, _ = _trytond()
+    database = backend.Database(name).connect()
+    connection = database.get_connection()
+    table = Table(RELEASE_TABLE)
+    try:
+        cursor = connection.cursor()
+        cursor.execute(f'CREATE TABLE IF NOT EXISTS "{RELEASE_TABLE}" '
+            '(digest VARCHAR(64) NOT NULL)')
+        if digest:
+            cursor.execute(*table.delete())
+            cursor.execute(*table.insert([table.digest], [[digest]]))
+        else:
+            cursor.execute(*table.select(table.digest))
+            row = cursor.fetchone()
+            digest = row[0] if row else None
+        connection.commit()
+        return digest
+    finally:
         database.put_connection(connection)
 
 
@@ -144,13 +195,20 @@ def new_admin_password(name):
 
 
 def init(name, company_name="My Company", update=False, password=None):
-    "Create the database if needed and set it up; return True if created"
+    """Create the database if needed and set it up, updating it to the
+    installed modules when they are another release's than those it was
+    set up with; return 'created', 'updated' or 'ready'"""
     _trytond()
     created = False
     if not database_exists(name):
         create_database(name)
         created = True
-    if created or update or not is_initialised(name):
+    digest = modules_digest()
+    initialised = not created and is_initialised(name)
+    if initialised and _release(name) != digest:
+        # crm-kit was upgraded (`make run` after a pull runs init alone).
+        update = True
+    if update or not initialised:
         if created and not password:
             password = new_admin_password(name)
         run_admin(
@@ -159,7 +217,10 @@ def init(name, company_name="My Company", update=False, password=None):
         load_pool(name, reload=True)
     from .company_setup import setup_company
     run_in_transaction(name, setup_company, company_name)
-    return created
+    _release(name, digest)
+    if created:
+        return 'created'
+    return 'updated' if update else 'ready'
 
 
 def load_pool(name, reload=False):
@@ -275,11 +336,15 @@ def cmd_import_leads(options):
 
 
 def cmd_init(options):
-    created = init(
+    done = init(
         options.database, company_name=options.company,
         update=options.update, password=options.admin_password)
-    print(f"Database {options.database!r} "
-        + ("created." if created else "is ready (existing data kept)."))
+    print(f"Database {options.database!r} " + {
+            'created': "created.",
+            'updated': "updated to the installed crm-kit (existing data "
+            "kept).",
+            'ready': "is ready (existing data kept).",
+            }[done])
 
 
 def cmd_demo(options):
@@ -311,9 +376,53 @@ def cmd_serve(options):
         + (f" (kept in {passfile})" if passfile.exists() else "")
         + "; with the demo, as manager, rep or rep2 / crm-kit-demo.")
     sys.stdout.flush()
-    args = [_bin('trytond'), '-c', str(settings.config_path()),
-        '-d', options.database]
-    os.execv(args[0], args)
+    from . import serve
+    _log_to_stderr()
+    commands = serve.children(options.database, f'{host}:{port}',
+        settings.config_path(), workers=options.workers,
+        threads=options.threads or serve.THREADS,
+        scheduler=options.scheduler,
+        worker=options.worker)
+    print("Running: " + ', '.join(name for name, _ in commands)
+        + " (Ctrl-C stops them all)")
+    sys.stdout.flush()
+    sys.exit(serve.supervise(commands, serve.environment(
+                settings.config_path(), options.database,
+                worker=options.worker)))
+
+
+def cmd_work(options):
+    _trytond()
+    if not is_initialised(options.database):
+        sys.exit(f"Database {options.database!r} is not initialised: "
+            "run 'crm-kit init' first.")
+    from . import worker
+    _log_to_stderr()
+    worker.main(options.database)
+
+
+def cmd_backup(options):
+    from . import backup
+    print(backup.backup(options.database, options.file))
+
+
+def cmd_restore(options):
+    from . import backup
+    name, manifest = backup.restore(options.file,
+        name=options.database if options.database_given else None,
+        force=options.force)
+    print(f"Database {name!r} restored from {options.file} (the backup of "
+        f"{manifest['database']!r} made {manifest['created']}).")
+    if backup.other_versions(manifest):
+        print("It was made with other versions of trytond or crm-kit's "
+            f"modules: run 'crm-kit -d {name} init --update'.")
+
+
+def _log_to_stderr():
+    import logging
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+        format='%(asctime)s %(process)d %(levelname)s %(name)s %(message)s')
+    logging.getLogger('crmkit').setLevel(logging.INFO)
 
 
 def main(argv=None):
@@ -321,8 +430,9 @@ def main(argv=None):
         prog='crm-kit', description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        '-d', '--database', default=settings.database_name(),
-        help="database name (default: %(default)s, or $CRM_KIT_DATABASE)")
+        '-d', '--database',
+        help=f"database name (default: {settings.database_name()}, or "
+        "$CRM_KIT_DATABASE; for restore, the backup's)")
     commands = parser.add_subparsers(dest='command', required=True)
 
     init_parser = commands.add_parser(
@@ -358,9 +468,47 @@ def main(argv=None):
         'serve', help="serve sao and the REST API")
     serve_parser.add_argument(
         '--listen', help="host:port (default: the [web] listen setting)")
+    serve_parser.add_argument(
+        '--workers', type=int, default=None,
+        help="web server processes (default: one per core, up to 4)")
+    serve_parser.add_argument(
+        '--threads', type=int, default=None,
+        help="threads of each web server process (default: 24; each open "
+        "sao window holds one for its pop-ups)")
+    serve_parser.add_argument(
+        '--no-scheduler', dest='scheduler', action='store_false',
+        help="do not run the scheduler (another machine runs it: run one "
+        "for a database)")
+    serve_parser.add_argument(
+        '--no-worker', dest='worker', action='store_false',
+        help="do not run a queue worker (requests then do their background "
+        "work themselves once they are committed)")
     serve_parser.set_defaults(func=cmd_serve)
 
+    work_parser = commands.add_parser(
+        'work', help="run the queue worker alone (crm-kit serve runs one)")
+    work_parser.set_defaults(func=cmd_work)
+
+    backup_parser = commands.add_parser(
+        'backup', help="write the database and its files to one archive")
+    backup_parser.add_argument(
+        'file', nargs='?', help="the archive to write (default: "
+        "<database>-<date>-<time>.crmkit.tar.gz in the current folder)")
+    backup_parser.set_defaults(func=cmd_backup)
+
+    restore_parser = commands.add_parser(
+        'restore', help="restore an archive of crm-kit backup")
+    restore_parser.add_argument('file', help="the archive")
+    restore_parser.add_argument(
+        '--force', action='store_true',
+        help="replace the database if it exists")
+    restore_parser.set_defaults(func=cmd_restore)
+
     options = parser.parse_args(argv)
+    # restore tells a name given from the default.
+    options.database_given = bool(
+        options.database or os.environ.get('CRM_KIT_DATABASE'))
+    options.database = options.database or settings.database_name()
     options.func(options)
 
 

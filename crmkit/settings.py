@@ -34,6 +34,8 @@ def sao_root():
     return Path(os.environ.get('CRM_KIT_SAO') or home() / 'sao').resolve()
 
 
+MAX_REQUEST_SIZE = 100 * 1024 * 1024
+
 CONFIG_TEMPLATE = """\
 # Written by "crm-kit init"; edit freely, it is not overwritten.
 # A value set in this file wins over the TRYTOND_<SECTION>__<KEY>
@@ -63,8 +65,8 @@ length = 8
 # Secure cookies work on https and on http://localhost.
 
 [bus]
-# sao listens for the alerts' pop-ups (needs PostgreSQL: on SQLite the
-# alerts still reach the notifications menu, without a pop-up).
+# sao listens for the pop-ups of alerts and reminders; crmkit.bus carries
+# them on SQLite too (class = crmkit.bus.Bus, TRYTOND_BUS__CLASS).
 allow_subscribe = True
 """
 
@@ -79,6 +81,11 @@ def environment_defaults():
         'TRYTOND_DATABASE__PATH': str(home() / 'db'),
         'TRYTOND_WEB__LISTEN': 'localhost:8000',
         'TRYTOND_EMAIL__URI': 'smtp://localhost:25',
+        # What a signed-in request may send (trytond's default is 2 GB,
+        # read into memory): a 25 MB document in base64 and a margin.
+        'TRYTOND_REQUEST__MAX_SIZE_AUTHENTICATED': str(MAX_REQUEST_SIZE),
+        # sao's pop-ups on SQLite as on PostgreSQL (crmkit/bus.py).
+        'TRYTOND_BUS__CLASS': 'crmkit.bus.Bus',
         }
 
 

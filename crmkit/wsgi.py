@@ -16,7 +16,16 @@ production WSGI server.
 With [web] hostname set (the public address, e.g.
 https://crm.example.com), a request for any other Host is refused with a
 400: the addresses crm-kit writes (the API contract's server, upload
-links) never echo a Host a client chose."""
+links) never echo a Host a client chose.
+
+Where the bus is not carried (SQLite without crmkit.bus as [bus] class),
+the login tells sao there is none, and a bus request is answered 501 at
+once (sao then stops listening) instead of waiting out the long-polling
+timeout on a thread of the web server.
+
+Every answer says "X-Content-Type-Options: nosniff", and a file given to
+download (a report, an export) is sandboxed by its Content-Security-Policy:
+a browser that opens it runs nothing of it."""
 import json
 import logging
 import re
@@ -25,6 +34,7 @@ from base64 import urlsafe_b64decode, urlsafe_b64encode
 logger = logging.getLogger(__name__)
 
 _REST_PATH = re.compile(r'^/[^/]+/rest/')
+_BUS_PATH = re.compile(r'^/[^/]+/bus/?$')
 _WEB_FORM_PATH = re.compile(r'^/[^/]+/crm/web-form/')
 _HEADER = 'HTTP_X_TRYTON_CONTEXT'
 
@@ -44,17 +54,65 @@ def public_host():
 
 
 def strip_private_keys(context):
-    "Return context without the keys a client may not set"
+    """Return context without the keys a client may not set; _timestamp
+    stays, as JSON-RPC reads it: the writes are checked against it"""
     return {k: v for k, v in context.items()
-        if not k.startswith('_') or k == '_datetime'}
+        if not k.startswith('_') or k in {'_datetime', '_timestamp'}}
+
+
+def foreign_origin(environ):
+    """The Origin of a request trytond refuses for coming from another
+    site (not in [web] cors), or None"""
+    from urllib.parse import urlparse
+
+    import trytond.config as config
+    origin = environ.get('HTTP_ORIGIN')
+    if not origin or origin == 'null' or origin.startswith(
+            ('moz-extension://', 'chrome-extension://')):
+        return None
+    if urlparse(origin).netloc == environ.get('HTTP_HOST', ''):
+        return None
+    cors = config.get('web', 'cors', default='').splitlines()
+    return None if origin in cors else origin
+
+
+def bus_supported():
+    "Whether the bus carries sao's pop-ups (see crmkit.bus)"
+    from .bus import carried
+    return carried()
+
+
+SANDBOX = "default-src 'none'; sandbox"
+
+
+def secure_headers(start_response):
+    "start_response adding the headers that keep files from running"
+    def start(status, headers, exc_info=None):
+        names = {k.lower(): v for k, v in headers}
+        headers = list(headers)
+        if 'x-content-type-options' not in names:
+            headers.append(('X-Content-Type-Options', 'nosniff'))
+        if (names.get('content-disposition', '').lower().startswith(
+                    'attachment')
+                and 'content-security-policy' not in names):
+            headers.append(('Content-Security-Policy', SANDBOX))
+        if exc_info is None:
+            return start_response(status, headers)
+        return start_response(status, headers, exc_info)
+    return start
 
 
 class PrivateContextFilter:
 
     def __init__(self, app):
         self.app = app
+        if not bus_supported():
+            # The login then gives sao no bus to listen to.
+            from trytond import config
+            config.set('bus', 'allow_subscribe', 'False')
 
     def __call__(self, environ, start_response):
+        start_response = secure_headers(start_response)
         host = public_host()
         if host and environ.get('HTTP_HOST', '').lower() != host:
             body = json.dumps({'status': 400,
@@ -66,11 +124,51 @@ class PrivateContextFilter:
             return [body]
         path = environ.get('PATH_INFO', '')
         header = environ.get(_HEADER)
-        if header and _REST_PATH.match(path):
-            environ[_HEADER] = self.clean(header)
+        if _BUS_PATH.match(path) and not bus_supported():
+            # trytond would hold the request (and a thread of the web
+            # server) for its whole long-polling timeout; sao stops
+            # listening on a 501.
+            body = json.dumps({'status': 501,
+                    'message': "The bus is not set up: set [bus] class = crmkit.bus.Bus",
+                    'description': ''}).encode()
+            start_response('501 Not Implemented', [
+                    ('Content-Type', 'application/json'),
+                    ('Content-Length', str(len(body)))])
+            return [body]
+        if _REST_PATH.match(path):
+            if foreign_origin(environ):
+                # trytond refuses it outside its error handling (a 500).
+                from crm_kit_api.rest import environ_error
+                return environ_error(environ, 403, 'msg_rest_origin', {
+                        'origin': environ['HTTP_ORIGIN'][:100]})(
+                    environ, start_response)
+            if header:
+                environ[_HEADER] = self.clean(header)
+            return self.json_errors(environ, start_response)
         if _WEB_FORM_PATH.match(path):
             environ.pop('HTTP_ORIGIN', None)
         return self.app(environ, start_response)
+
+    def json_errors(self, environ, start_response):
+        """Serve a REST request, its HTML error pages (werkzeug's, for an
+        address no route takes) replaced by the API's JSON error body"""
+        replaced = []
+
+        def capture(status, headers, exc_info=None):
+            code = int(status.split(None, 1)[0])
+            content_type = next((v for k, v in headers
+                    if k.lower() == 'content-type'), '')
+            if code >= 400 and content_type.startswith('text/html'):
+                replaced.append(code)
+                return lambda data: None
+            return start_response(status, headers, exc_info)
+        body = self.app(environ, capture)
+        if not replaced:
+            return body
+        if hasattr(body, 'close'):
+            body.close()
+        from crm_kit_api.rest import environ_error
+        return environ_error(environ, replaced[0])(environ, start_response)
 
     @staticmethod
     def clean(header):

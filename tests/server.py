@@ -12,6 +12,7 @@ The databases are prepared in child processes (``python tests/server.py
 init|prepare NAME``) so that the pytest process keeps its own trytond
 configuration and pool for the module tests.
 """
+import base64
 import json
 import os
 import shutil
@@ -141,6 +142,39 @@ def _stop(process):
             process.wait(timeout=15)
 
 
+def post_json(server, path, data, session=None, timeout=60):
+    "POST data as JSON to the database's path as sao does; the answer"
+    headers = {'Content-Type': 'application/json'}
+    if session:
+        user_id, token = session
+        credentials = f'{server.admin_login}:{user_id}:{token}'
+        headers['Authorization'] = 'Session ' + base64.b64encode(
+            credentials.encode()).decode()
+    request = urllib.request.Request(
+        f"{server.url.rstrip('/')}/{server.database}/{path}",
+        data=json.dumps(data).encode(), headers=headers)
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.load(response)
+
+
+def jsonrpc(server, method, params, session=None):
+    "Call the server's JSON-RPC as sao does"
+    answer = post_json(server, 'rpc/',
+        {'id': 1, 'method': method, 'params': params}, session=session)
+    assert 'error' not in answer, answer
+    return answer['result']
+
+
+def listen(server, channels, session, timeout, last_message=None):
+    """Wait on the bus as sao does: the first message of channels after
+    last_message (its message_id), or None after the server's long-polling
+    timeout"""
+    answer = post_json(server, 'bus',
+        {'channels': channels, 'last_message': last_message},
+        session=session, timeout=timeout)
+    return answer['message']
+
+
 def initialise(home):
     "Run crm-kit init in home; return the Initialised database"
     home = Path(home)
@@ -178,33 +212,26 @@ def copy_initialised(initialised, name):
         database.put_connection(connection)
 
 
-def start_server(initialised, home, name=None):
+def start_server(initialised, home, name=None, scheduler=False):
     """Prepare a copy of the initialised database in home, serve it and
-    return a CrmServer; call stop_server with it at the end."""
+    return a CrmServer; call stop_server with it at the end.  Without
+    scheduler, nothing happens by itself while the tests run."""
     from crmkit.cli import ADMIN_PASSWORD_FILE
 
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     name = name or f'crm_kit_server_{os.getpid()}'
     port = free_port()
-    env = _environ(home)
-    # Its public address: the links it writes point at it.
-    env['TRYTOND_WEB__HOSTNAME'] = f'http://localhost:{port}'
+    env = _served_environ(home, port)
     env['CRM_KIT_TEST_INITIALISED'] = json.dumps(
         [str(initialised.home), initialised.database])
     log = home / 'server.log'
     _run_helper('prepare', name, env, log)
     opportunities = json.loads((home / 'opportunities.json').read_text())
-
-    # Served as `crm-kit serve` does it (which execs trytond).
-    with open(log, 'a') as output:
-        process = subprocess.Popen(
-            [sys.executable, '-m', 'crmkit.cli', '-d', name, 'serve',
-                '--listen', f'localhost:{port}'],
-            env=env, stdout=output, stderr=subprocess.STDOUT, cwd=home)
     server = CrmServer(
         url=f'http://localhost:{port}/', database=name, home=home, log=log,
-        process=process,
+        process=_serve(name, port, env, log,
+            [] if scheduler else ['--no-scheduler']),
         # crm-kit init chose it at random and kept it for the user alone.
         admin_password=(initialised.home
             / f'{initialised.database}-{ADMIN_PASSWORD_FILE}'
@@ -216,6 +243,57 @@ def start_server(initialised, home, name=None):
         stop_server(server)
         raise
     return server
+
+
+def _served_environ(home, port):
+    env = _environ(home)
+    # Its public address: the links it writes point at it.
+    env['TRYTOND_WEB__HOSTNAME'] = f'http://localhost:{port}'
+    # The browser tests' webhook receiver listens on the loopback.
+    env['TRYTOND_WEBHOOK__PRIVATE_HOSTS'] = '127.0.0.1'
+    return env
+
+
+def _serve(name, port, env, log, options):
+    "Serve database name by `crm-kit serve`, as users serve it"
+    with open(log, 'a') as output:
+        return subprocess.Popen(
+            [sys.executable, '-m', 'crmkit.cli', '-d', name, 'serve',
+                '--listen', f'localhost:{port}'] + options,
+            env=env, stdout=output, stderr=subprocess.STDOUT,
+            cwd=env['CRM_KIT_HOME'])
+
+
+def start_web(name, home, env, log):
+    """Serve database name by `crm-kit serve` on a free port, its web
+    server alone (no scheduler nor worker of its own, one process); a
+    CrmServer, stopped by stop_another"""
+    port = free_port()
+    env = dict(env, TRYTOND_WEB__HOSTNAME=f'http://localhost:{port}')
+    server = CrmServer(
+        url=f'http://localhost:{port}/', database=name, home=Path(home),
+        log=log, process=_serve(name, port, env, log,
+            ['--no-scheduler', '--no-worker', '--workers', '1']))
+    try:
+        _wait_until_up(server)
+    except BaseException:
+        _stop(server.process)
+        raise
+    return server
+
+
+def start_another(server):
+    """One more web server of server's database, as a second machine
+    behind a load balancer; stop it with stop_another"""
+    another = start_web(server.database, server.home,
+        _environ(server.home), server.home / 'server-another.log')
+    another.admin_password = server.admin_password
+    another.opportunities = server.opportunities
+    return another
+
+
+def stop_another(server):
+    _stop(server.process)
 
 
 def stop_server(server):
@@ -313,10 +391,63 @@ def _init(name):
     cli.init(name)
 
 
+# The users the API is fuzzed as (tests/test_api_fuzz.py): of their own,
+# each with a record of its own, in the served copy.
+FUZZ_USERS = [('fuzz_rep', 'group_crm_rep'), ('fuzz_admin', 'group_crm_admin')]
+
+
+def _fuzz_users(name):
+    from crmkit import cli, settings
+
+    def create():
+        from trytond.pool import Pool
+        from trytond.transaction import Transaction
+        pool = Pool()
+        Application = pool.get('res.user.application')
+        Company = pool.get('company.company')
+        Employee = pool.get('company.employee')
+        ModelData = pool.get('ir.model.data')
+        Opportunity = pool.get('sale.opportunity')
+        Party = pool.get('party.party')
+        User = pool.get('res.user')
+        company, = Company.search([], limit=1)
+        keys = {}
+        for login, group in FUZZ_USERS:
+            party = Party(name=login)
+            party.save()
+            employee = Employee(party=party, company=company)
+            employee.save()
+            user, = User.create([{
+                        'name': login, 'login': login,
+                        'companies': [('add', [company.id])],
+                        'company': company.id,
+                        'employees': [('add', [employee.id])],
+                        'employee': employee.id,
+                        'groups': [('add', [
+                                    ModelData.get_id('crm_kit', group)])],
+                        }])
+            with Transaction().set_user(user.id), \
+                    Transaction().set_context(company=company.id):
+                key, = Application.create([{'name': "Fuzzing"}])
+                keys[login] = key.new_key
+                customer = Party(name=f"Cliente de {login}")
+                customer.save()
+                opportunity = Opportunity(
+                    party=customer, description=f"Deal of {login}")
+                opportunity.on_change_party()
+                opportunity.owner = user
+                opportunity.on_change_owner()
+                opportunity.save()
+        return keys
+    keys = cli.run_in_transaction(name, create)
+    (settings.home() / 'fuzz-keys.json').write_text(json.dumps(keys))
+
+
 def _drop(name):
     from crmkit import cli
     cli.drop_database(name)
 
 if __name__ == '__main__':
     command, name = sys.argv[1:3]
-    {'init': _init, 'prepare': _prepare, 'drop': _drop}[command](name)
+    {'init': _init, 'prepare': _prepare, 'drop': _drop,
+        'fuzz-users': _fuzz_users}[command](name)

@@ -1,19 +1,21 @@
 """The README's REST API session with tryton-naiad runs as written against
 a crm-kit server: it creates a customer and a lead, moves the lead to
 "Under analysis", lists the open deals and downloads the quote."""
-import base64
 import contextlib
 import io
-import json
 import os
 import re
 import sys
-import urllib.request
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
 
 import pytest
+
+try:
+    from server import jsonrpc
+except ImportError:
+    from tests.server import jsonrpc
 
 README = Path(__file__).resolve().parent.parent / 'README.md'
 
@@ -28,25 +30,6 @@ def readme_session():
         r'<!-- naiad-session -->\n```python\n(.*?)\n```', text, re.S)
     assert match, "README.md lost its naiad session"
     return match.group(1)
-
-
-def jsonrpc(server, method, params, session=None):
-    "Call the server's JSON-RPC as sao does"
-    headers = {'Content-Type': 'application/json'}
-    if session:
-        user_id, token = session
-        credentials = f'{server.admin_login}:{user_id}:{token}'
-        headers['Authorization'] = 'Session ' + base64.b64encode(
-            credentials.encode()).decode()
-    request = urllib.request.Request(
-        f"{server.url.rstrip('/')}/{server.database}/rpc/",
-        data=json.dumps({
-                'id': 1, 'method': method, 'params': params}).encode(),
-        headers=headers)
-    with urllib.request.urlopen(request, timeout=60) as response:
-        answer = json.load(response)
-    assert 'error' not in answer, answer
-    return answer['result']
 
 
 def api_key(server, name):

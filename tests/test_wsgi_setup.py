@@ -1,5 +1,6 @@
 """crm-kit's generated configuration installs the REST context filter, and
 the WSGI application given to production servers has it too."""
+import json
 import subprocess
 import sys
 import textwrap
@@ -53,18 +54,29 @@ def test_config_is_never_overwritten(tmp_path, monkeypatch):
 
 
 def test_web_form_posts_from_any_origin():
-    "The public web-form endpoint is not subject to [web] cors; others are"
+    """The public web-form endpoint is not subject to [web] cors; the REST
+    API refuses another site with its JSON 403 (trytond's refusal would
+    be a 500)"""
     from crmkit.wsgi import PrivateContextFilter
-    seen = []
+    seen, statuses = [], []
 
     def app(environ, start_response):
         seen.append(environ.get('HTTP_ORIGIN'))
+        return []
 
     middleware = PrivateContextFilter(app)
     origin = 'https://www.customer.test'
     for path in ['/crm/crm/web-form/abc', '/crm/rest/model/sale.opportunity']:
-        middleware({'PATH_INFO': path, 'HTTP_ORIGIN': origin}, None)
-    assert seen == [None, origin]
+        body = middleware({'PATH_INFO': path, 'HTTP_ORIGIN': origin,
+                'REQUEST_METHOD': 'GET', 'SERVER_NAME': 'localhost',
+                'SERVER_PORT': '8000', 'wsgi.url_scheme': 'http'},
+            lambda status, headers: statuses.append((status, dict(headers))))
+    assert seen == [None]
+    status, headers = statuses[-1]
+    assert status.startswith('403')
+    assert headers['Content-Type'] == 'application/json'
+    # (Without a database to translate with, the status's own words.)
+    assert json.loads(b''.join(body))['status'] == 403
 
 
 def test_other_hosts_refused_when_public_address_set(tmp_path):

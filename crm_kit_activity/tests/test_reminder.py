@@ -178,6 +178,6 @@ class ReminderTestCase(ActivityTestCase):
         Cron = pool.get('ir.cron')
         cron, = Cron.search([('method', '=', 'crm.activity|send_reminders')])
         self.assertEqual((cron.interval_number, cron.interval_type),
-            (5, 'minutes'))
+            (1, 'minutes'))
         with Transaction().set_context(company=None):
             Cron.run_once([cron])
