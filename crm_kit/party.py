@@ -6,7 +6,7 @@ from sql.conditionals import Case
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.modules.currency.fields import Monetary
 from trytond.pool import Pool, PoolMeta
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 LIFECYCLES = [
     ('prospect', "Prospect"),
@@ -33,6 +33,27 @@ class Party(metaclass=PoolMeta):
     @classmethod
     def default_crm_lifecycle(cls):
         return 'prospect'
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        """party's search by name, as a union of the parties each of its
+        conditions finds (code, identifiers, name, contact mechanisms)
+
+        As one OR of them, PostgreSQL reads every party: the conditions on
+        the identifiers and contact mechanisms are subqueries, so it cannot
+        combine the indexes of the others (the trigram indexes of the code
+        and the name, with pg_trgm).  Each condition of the union uses its
+        own.  The parties found are the same; like the OR, which Tryton
+        turns into SQL without access checks, the union is built without
+        them: the record rules apply to the search that asked."""
+        domain = super().search_rec_name(name, clause)
+        if not (isinstance(domain, list) and len(domain) > 2
+                and domain[0] == 'OR'):
+            return domain
+        with without_check_access():
+            queries = [cls.search([d], order=[], query=True)
+                for d in domain[1:]]
+        return [('id', 'in', Union(*queries))]
 
     @classmethod
     def copy(cls, parties, default=None):
