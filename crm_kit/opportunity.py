@@ -9,6 +9,7 @@ from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction, without_check_access
 
+from .event import EventSource
 from .pipeline import OPEN_STATES, OPPORTUNITY_STATES
 from .team import current_user_team
 
@@ -31,7 +32,7 @@ class QuoteError(ValidationError):
     pass
 
 
-class SaleOpportunity(metaclass=PoolMeta):
+class SaleOpportunity(EventSource, metaclass=PoolMeta):
     __name__ = 'sale.opportunity'
 
     pipeline = fields.Many2One(
@@ -315,13 +316,6 @@ class SaleOpportunity(metaclass=PoolMeta):
         """Column values modules keep on every new opportunity, for the
         rows inserted in bulk without create (the lead import)"""
         return {}
-
-    @classmethod
-    def _after_bulk_insert(cls, ids):
-        """What create would have started for the opportunities of ids,
-        inserted in bulk, once they are stored (browse them in slices: a
-        browse of thousands of ids costs their square)"""
-        pass
 
     @classmethod
     def copy(cls, opportunities, default=None):

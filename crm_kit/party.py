@@ -8,13 +8,15 @@ from trytond.modules.currency.fields import Monetary
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction, without_check_access
 
+from .event import EventSource
+
 LIFECYCLES = [
     ('prospect', "Prospect"),
     ('customer', "Customer"),
     ]
 
 
-class Party(metaclass=PoolMeta):
+class Party(EventSource, metaclass=PoolMeta):
     __name__ = 'party.party'
 
     crm_lifecycle = fields.Selection(

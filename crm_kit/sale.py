@@ -9,6 +9,7 @@ from trytond.pyson import Eval
 from trytond.sendmail import get_smtp_server
 from trytond.transaction import Transaction, without_check_access
 
+from .event import EventSource
 from .team import current_user_team
 
 
@@ -39,7 +40,7 @@ def _display_uri(uri):
     return f'{parsed.scheme}://{parsed.hostname or ""}:{parsed.port or ""}'
 
 
-class Sale(metaclass=PoolMeta):
+class Sale(EventSource, metaclass=PoolMeta):
     __name__ = 'sale.sale'
 
     owner = fields.Many2One(

@@ -7,24 +7,22 @@ import html
 import json
 from collections import defaultdict
 
-from sql import Literal, Null
-from sql.conditionals import Coalesce
-
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Workflow, fields,
     sequence_ordered)
 from trytond.model.exceptions import AccessError, ValidationError
-from trytond.pool import Pool, PoolMeta
+from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.tools import grouped_slice
 from trytond.tools import timezone as tz
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
+from crm_kit.event import EventSource
 from crm_kit.mail import send_background_email
 
-from .automation import touch_last_activity
+from .last_activity import touch_last_activity
 
 STATES = [
     ('planned', "Planned"),
@@ -58,7 +56,7 @@ class ActivityType(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
             (name, name) for _, name in Icon.list_icons())
 
 
-class Activity(Workflow, ModelSQL, ModelView):
+class Activity(EventSource, Workflow, ModelSQL, ModelView):
     "Activity"
     __name__ = 'crm.activity'
     __string__ = "Activity"
@@ -426,16 +424,6 @@ def compute_end(due, duration):
         return due + (duration or dt.timedelta())
 
 
-class Cron(metaclass=PoolMeta):
-    __name__ = 'ir.cron'
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.method.selection.append(
-            ('crm.activity|send_reminders', "Send Activity Reminders"))
-
-
 class ActivityDoneStart(ModelView):
     "Mark Activity Done"
     __name__ = 'crm.activity.done.start'
@@ -514,58 +502,3 @@ class ActivityDone(Wizard):
 
     def end(self):
         return 'reload'
-
-
-class SaleOpportunity(metaclass=PoolMeta):
-    __name__ = 'sale.opportunity'
-
-    activities = fields.One2Many(
-        'crm.activity', 'opportunity', "Activities",
-        domain=[
-            ('company', '=', Eval('company', -1)),
-            ])
-
-
-class Party(metaclass=PoolMeta):
-    __name__ = 'party.party'
-
-    crm_activities = fields.One2Many(
-        'crm.activity', 'party', "Activities")
-
-
-class CustomerHistory(metaclass=PoolMeta):
-    __name__ = 'crm.customer.history'
-
-    activity = fields.Many2One('crm.activity', "Activity")
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.kind.selection.append(('activity', "Activity"))
-
-    @classmethod
-    def _history_columns(cls):
-        return super()._history_columns() + ['activity']
-
-    @classmethod
-    def _history_queries(cls):
-        pool = Pool()
-        Activity = pool.get('crm.activity')
-        activity = Activity.__table__()
-        queries = super()._history_queries()
-        visible = cls._history_visible(activity, 'crm.activity')
-        queries.append(activity.select(
-                activity.id.as_('id'),
-                activity.party.as_('party'),
-                # Done ones when they were done, the others when due.
-                Coalesce(activity.done_date, activity.due).as_('date'),
-                Literal('activity').as_('kind'),
-                activity.opportunity.as_('opportunity'),
-                activity.owner.as_('user'),
-                activity.id.as_('activity'),
-                where=(activity.party != Null)
-                & (activity.state != 'cancelled')
-                & (activity.company
-                    == Transaction().context.get('company', -1))
-                & visible))
-        return queries

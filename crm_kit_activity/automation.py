@@ -1,46 +1,34 @@
 # This file is part of crm-kit.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
 """Automation rules: what the CRM does by itself when a lead, customer or
-quote is created or changes, or when time passes (no activity for some
-days, a date coming near)."""
+quote is created or changes (told by crm.event, see event.py), or when
+time passes (no activity for some days, a date coming near)."""
 import datetime as dt
-import itertools
 import json
 import logging
-import string
-from collections import defaultdict
-from contextlib import contextmanager
-from decimal import Decimal
-
-from sql import Null, Union
-from sql.aggregate import Max
-from sql.conditionals import Coalesce
 
 from trytond.cache import Cache
 from trytond.exceptions import UserError, UserWarning
 from trytond.i18n import gettext
 from trytond.model import (
-    DeactivableMixin, Index, Model, ModelSQL, ModelView, fields,
-    sequence_ordered)
+    DeactivableMixin, Index, ModelSQL, ModelView, fields, sequence_ordered)
 from trytond.model.exceptions import ValidationError
-from trytond.model.fields import domain_validate
-from trytond.model.modelstorage import is_leaf
-from trytond.pool import Pool, PoolMeta
-from trytond.pyson import Eval, If, PYSONDecoder
-from trytond.sendmail import SMTPDataManager
+from trytond.pool import Pool
+from trytond.pyson import Eval, If
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
 from crm_kit.mail import send_background_email
-from crm_kit.pipeline import OPEN_STATES
+from crm_kit.savepoint import savepoint
+
+from .last_activity import LAST_ACTIVITY
+from .rule import (
+    MODELS, Batch, activity_links, add_days, condition_domain, date_window,
+    error_message, model_label, no_activity_ahead, open_domain,
+    record_company, record_owner, record_team, unknown_placeholder)
 
 logger = logging.getLogger(__name__)
 
-MODELS = [
-    ('sale.opportunity', "Leads and Opportunities"),
-    ('party.party', "Customers"),
-    ('sale.sale', "Quotes"),
-    ]
 TRIGGERS = [
     ('created', "Record Created"),
     ('stage', "Stage Changed To"),
@@ -60,30 +48,7 @@ ASSIGNEES = [
     ('team_manager', "Team Manager"),
     ('user', "User"),
     ]
-# What time-based rules look at: open leads and opportunities, quotes not
-# yet confirmed, and customers (see open_domain).
-OPEN_DOMAINS = {
-    'sale.opportunity': [
-        ('state', 'in', OPEN_STATES)],
-    'sale.sale': [('state', 'in', ['draft', 'quotation'])],
-    'party.party': [],
-    }
-# The field that keeps the last activity of each model, the field of
-# crm.activity that links to it and the activities of a record
-LAST_ACTIVITY = {
-    'sale.opportunity': 'last_activity',
-    'party.party': 'crm_last_activity',
-    }
-ACTIVITY_LINK = {
-    'sale.opportunity': 'opportunity',
-    'party.party': 'party',
-    }
-ACTIVITIES = {
-    'sale.opportunity': 'activities',
-    'party.party': 'crm_activities',
-    }
 CHAIN = '_crm_automation_chain'
-_savepoints = itertools.count()
 
 
 class AutomationError(ValidationError):
@@ -92,117 +57,6 @@ class AutomationError(ValidationError):
 
 class AutomationRunError(UserError):
     "An action that can not be done for one record; logged, not raised"
-
-
-@contextmanager
-def savepoint():
-    """Undo what a block wrote when it fails, and only that: one record's
-    failing rule must leave the change or the scheduler pass that ran it
-    intact (PostgreSQL aborts the whole transaction on a failed
-    statement otherwise)."""
-    transaction = Transaction()
-    connection = transaction.connection
-    cursor = connection.cursor()
-    if getattr(connection, 'in_transaction', True) is False:
-        # SQLite: an outermost savepoint would commit at its release.
-        cursor.execute('BEGIN IMMEDIATE')
-    name = 'crm_automation_%d' % next(_savepoints)
-    cursor.execute('SAVEPOINT %s' % name)
-    # E-mails wait in the transaction's SMTP managers for the commit: those
-    # queued by the failed block go with its rows.
-    queued = {id(m): len(m.queue) for m in _mail_managers(transaction)}
-    try:
-        yield
-    except BaseException:
-        cursor.execute('ROLLBACK TO SAVEPOINT %s' % name)
-        cursor.execute('RELEASE SAVEPOINT %s' % name)
-        transaction.cache.clear()
-        for manager in _mail_managers(transaction):
-            del manager.queue[queued.get(id(manager), 0):]
-        raise
-    else:
-        cursor.execute('RELEASE SAVEPOINT %s' % name)
-
-
-def _mail_managers(transaction):
-    return [m for m in (transaction._datamanagers or [])
-        if isinstance(m, SMTPDataManager)]
-
-
-def model_label(model):
-    "The name people know model by in the rules"
-    Rule = Pool().get('crm.automation.rule')
-    return dict(Rule.fields_get(['model'])['model']['selection']
-        ).get(model, model)
-
-
-def condition_domain(model, condition, error):
-    """The domain a rule's condition (PYSON or JSON) says on model, its
-    field paths checked; error(reason) makes the exception raised"""
-    Model = Pool().get(model)
-    if not condition:
-        return []
-    try:
-        domain = PYSONDecoder({}).decode(condition)
-        domain_validate(domain)
-    except Exception:
-        raise error(gettext(
-                'crm_kit_activity.msg_automation_condition_syntax'))
-
-    def check(domain, Model, prefix=''):
-        if is_leaf(domain):
-            path = prefix + domain[0]
-            name, _, rest = domain[0].partition('.')
-            field = Model._fields.get(name)
-            if not field or (rest and not hasattr(field, 'get_target')):
-                raise error(gettext(
-                        'crm_kit_activity.msg_automation_unknown_field',
-                        field=path))
-            if rest:
-                check([(rest,) + tuple(domain[1:])], field.get_target(),
-                    prefix=path[:-len(rest)])
-        elif domain:
-            start = 1 if domain[0] in ('AND', 'OR') else 0
-            for sub in domain[start:]:
-                check(sub, Model, prefix)
-    check(domain, Model)
-    return domain
-
-
-def open_domain(model):
-    "The records of model time-based rules and alerts look at"
-    pool = Pool()
-    Company = pool.get('company.company')
-    Employee = pool.get('company.employee')
-    domain = list(OPEN_DOMAINS[model])
-    if model == 'party.party':
-        # Not the company itself nor its people: they are no customers.
-        company = Company.__table__()
-        employee = Employee.__table__()
-        domain.append(('id', 'not in', Union(
-                    company.select(company.party),
-                    employee.select(employee.party))))
-    return domain
-
-
-def no_activity_ahead(model, now):
-    """The domain of the records of model without a planned activity still
-    ahead: one is contact on its way, the record is not idle"""
-    return [(ACTIVITIES[model], 'not where', [
-                ('state', '=', 'planned'),
-                ('due', '>=', now),
-                ])]
-
-
-def date_window(field, days, now):
-    """The domain of the records whose date or datetime field falls within
-    the days from now (from today for a date)"""
-    if field.ttype == 'datetime':
-        start, end = now, now + dt.timedelta(days=days)
-    else:
-        start = now.date()
-        end = start + dt.timedelta(days=days)
-    return [(field.name, '>=', start), (field.name, '<=', end)]
 
 
 class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
@@ -403,23 +257,18 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
                     rule.apply(records, 'created')
 
     @classmethod
-    def on_changed(cls, records, before):
-        """Run the rules whose stage or field changed on records; before
-        maps each record id to the watched values before the change"""
-        if not records:
+    def on_changed(cls, change):
+        "Run the rules whose stage or field the change moved"
+        if not change.records:
             return
-        model = records[0].__name__
         with without_check_access():
-            for rule_id, trigger, stage, field in cls.event_rules(model):
+            for rule_id, trigger, stage, field in cls.event_rules(
+                    change.model):
                 if trigger == 'stage':
-                    changed = [r for r in records
-                        if r.stage and r.stage.id == stage
-                        and before[r.id].get('stage') != stage]
+                    changed = change.moved('stage', to={stage})
                     occurrence = 'stage:%s' % stage
                 elif trigger == 'field':
-                    changed = [r for r in records
-                        if field in before[r.id]
-                        and _value(getattr(r, field)) != before[r.id][field]]
+                    changed = change.moved(field)
                     occurrence = 'field:%s' % field
                 else:
                     continue
@@ -554,7 +403,7 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
                     logger.exception(
                         "automation rule %d failed on %s", self.id, record)
                 log.state = 'failed'
-                log.error = _message(exception)
+                log.error = error_message(exception)
             else:
                 log.state = 'done'
                 log.actions = '\n'.join(done)
@@ -576,7 +425,7 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
         pool = Pool()
         Log = pool.get('crm.automation.log')
         Log.save([Log(rule=rule, state='failed', occurrence='',
-                    error=_message(exception))])
+                    error=error_message(exception))])
 
     @classmethod
     def on_modification(cls, mode, rules, field_names=None):
@@ -584,25 +433,10 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
         cls._event_rules_cache.clear()
 
 
-def _value(value):
-    "A comparable value of a field: a record by its id"
-    if isinstance(value, Model):
-        return value.id
-    if isinstance(value, (list, tuple)):
-        return tuple(_value(v) for v in value)
-    return value
-
-
 def _occurrence(value):
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     return str(value or '')
-
-
-def _message(exception):
-    if isinstance(exception, (UserError, UserWarning)):
-        return exception.message
-    return '%s: %s' % (exception.__class__.__name__, exception)
 
 
 class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
@@ -843,127 +677,6 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
         return user
 
 
-class Batch:
-    """The records a rule acts on together.  The texts of an action are
-    filled for all of them at once, per language, before they change:
-    reading them record by record between writes would read the whole
-    batch again each time (Tryton drops its prefetched values at every
-    write)."""
-
-    def __init__(self, Model, ids):
-        self.Model = Model
-        self.ids = list(dict.fromkeys(ids))
-        self._texts = {}
-
-    def texts(self, holder, language, names=('subject', 'message')):
-        """{record id: (filled text of each of names)} of holder (an action,
-        an alert rule), in language; the first text cut to 250 characters"""
-        key = (str(holder), language, names)
-        if key not in self._texts:
-            with Transaction().set_context(language=language):
-                holder = holder.__class__(holder.id)
-                templates = [getattr(holder, n) for n in names]
-                self._texts[key] = {
-                    r.id: tuple(fill_placeholders(t, r)[:250] if not i
-                        else fill_placeholders(t, r)
-                        for i, t in enumerate(templates))
-                    for r in self.Model.browse(self.ids)}
-        return self._texts[key]
-
-
-def add_days(moment, days, working_days=False):
-    "moment days later, counting only Monday to Friday if working_days"
-    if not working_days:
-        return moment + dt.timedelta(days=days)
-    while moment.weekday() >= 5:
-        moment += dt.timedelta(days=1)
-    while days:
-        moment += dt.timedelta(days=1)
-        if moment.weekday() < 5:
-            days -= 1
-    return moment
-
-
-def record_company(record):
-    pool = Pool()
-    Company = pool.get('company.company')
-    company = getattr(record, 'company', None)
-    if company:
-        return company.id
-    company = Transaction().context.get('company')
-    if company:
-        return company
-    company, = Company.search([], limit=1, order=[('id', 'ASC')])
-    return company.id
-
-
-def latest_opportunity(party):
-    pool = Pool()
-    Opportunity = pool.get('sale.opportunity')
-    opportunities = Opportunity.search([
-            ('party', '=', party.id),
-            ], order=[('create_date', 'DESC'), ('id', 'DESC')], limit=1)
-    return opportunities[0] if opportunities else None
-
-
-def record_owner(record):
-    if record.__name__ == 'party.party':
-        opportunity = latest_opportunity(record)
-        if opportunity and opportunity.owner:
-            return opportunity.owner
-        return record.create_uid
-    return record.owner
-
-
-def record_team(record):
-    if record.__name__ == 'party.party':
-        record = latest_opportunity(record)
-    return record.team if record else None
-
-
-def activity_links(record):
-    "The customer and opportunity an activity about record belongs to"
-    pool = Pool()
-    Opportunity = pool.get('sale.opportunity')
-    if record.__name__ == 'party.party':
-        return {'party': record.id}
-    if record.__name__ == 'sale.opportunity':
-        return {'opportunity': record.id,
-            'party': record.party.id if record.party else None}
-    links = {'party': record.party.id if record.party else None}
-    if isinstance(record.origin, Opportunity):
-        links['opportunity'] = record.origin.id
-    return links
-
-
-class _Formatter(string.Formatter):
-    "Only plain field paths: no indexing, conversion or format spec"
-
-    def parse_fields(self, text):
-        for _, name, spec, conversion in self.parse(text):
-            if name is not None:
-                if spec or conversion or not name or '[' in name:
-                    raise ValueError(name)
-                yield name
-
-
-_formatter = _Formatter()
-
-
-def unknown_placeholder(text, model):
-    """The first {field.path} of text that is no field path of model, or
-    raise ValueError when text is no valid template"""
-    Model = Pool().get(model)
-    for name in _formatter.parse_fields(text):
-        Target = Model
-        for part in name.split('.'):
-            field = Target._fields.get(part) if Target else None
-            if not field:
-                return name
-            Target = (field.get_target() if hasattr(field, 'get_target')
-                else None)
-
-
 def check_placeholders(text, rule, action):
     try:
         name = unknown_placeholder(text, rule.model)
@@ -976,48 +689,6 @@ def check_placeholders(text, rule, action):
                 'crm_kit_activity.msg_automation_unknown_placeholder',
                 rule=rule.rec_name, action=action.rec_name,
                 placeholder=name, model=model_label(rule.model)))
-
-
-def fill_placeholders(text, record):
-    "text with each {field.path} replaced by the record's value, for people"
-    pool = Pool()
-    Lang = pool.get('ir.lang')
-    if not text:
-        return text
-    lang = Lang.get()
-    result = []
-    for literal, name, _, _ in _formatter.parse(text):
-        result.append(literal)
-        if name is None:
-            continue
-        value, owner, last = record, None, None
-        for part in name.split('.'):
-            if value is None:
-                break
-            owner, last = value, part
-            value = getattr(value, part, None)
-        result.append(_display(value, owner, last, lang))
-    return ''.join(result)
-
-
-def _display(value, owner, name, lang):
-    if value is None or value is False:
-        return ''
-    if isinstance(value, Model):
-        return value.rec_name
-    if isinstance(value, (list, tuple)):
-        return ', '.join(_display(v, None, None, lang) for v in value)
-    if isinstance(value, dt.datetime):
-        return lang.strftime(value, lang.date + ' %H:%M')
-    if isinstance(value, dt.date):
-        return lang.strftime(value)
-    if isinstance(value, Decimal):
-        return lang.format('%.2f', value, grouping=True)
-    if owner is not None and owner._fields[name]._type == 'selection':
-        selection = owner.fields_get([name])[name]['selection']
-        if isinstance(selection, list):
-            return dict(selection).get(value, value)
-    return str(value)
 
 
 class AutomationLog(ModelSQL, ModelView):
@@ -1057,226 +728,3 @@ class AutomationLog(ModelSQL, ModelView):
     @classmethod
     def default_date(cls):
         return dt.datetime.now()
-
-
-class Cron(metaclass=PoolMeta):
-    __name__ = 'ir.cron'
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.method.selection.append(
-            ('crm.automation.rule|run_scheduled', "Run Automation Rules"))
-
-
-class AutomatedMixin:
-    "Start the event rules of a model when its records are created or change"
-    __slots__ = ()
-
-    @classmethod
-    def on_modification(cls, mode, records, field_names=None):
-        pool = Pool()
-        Rule = pool.get('crm.automation.rule')
-        super().on_modification(mode, records, field_names=field_names)
-        if mode == 'create':
-            Rule.on_created(records)
-
-    @classmethod
-    def on_write(cls, records, values):
-        pool = Pool()
-        Rule = pool.get('crm.automation.rule')
-        callbacks = super().on_write(records, values)
-        names = Rule.watched_fields(cls.__name__) & values.keys()
-        if names:
-            before = {r.id: {n: _value(getattr(r, n)) for n in names}
-                for r in records}
-            callbacks.append(
-                lambda: Rule.on_changed(cls.browse(list(before)), before))
-        return callbacks
-
-
-class LastActivityMixin(AutomatedMixin):
-    """Keep when an activity was last planned or done (LAST_ACTIVITY), for
-    "no activity for N days"; a new record counts from its creation"""
-    __slots__ = ()
-
-    @classmethod
-    def __register__(cls, module):
-        super().__register__(module)
-        fill_last_activity(cls, LAST_ACTIVITY[cls.__name__],
-            ACTIVITY_LINK[cls.__name__])
-
-    @classmethod
-    def preprocess_values(cls, mode, values):
-        values = super().preprocess_values(mode, values)
-        if mode == 'create':
-            values.setdefault(LAST_ACTIVITY[cls.__name__], dt.datetime.now())
-        return values
-
-    @classmethod
-    def copy(cls, records, default=None):
-        default = default.copy() if default is not None else {}
-        default.setdefault(LAST_ACTIVITY[cls.__name__])
-        return super().copy(records, default=default)
-
-
-class SaleOpportunity(LastActivityMixin, metaclass=PoolMeta):
-    __name__ = 'sale.opportunity'
-
-    last_activity = fields.DateTime(
-        "Last Activity", readonly=True,
-        help="When an activity was last planned or done for it.")
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        t = cls.__table__()
-        cls._sql_indexes.update({
-                Index(t, (t.last_activity, Index.Range()),
-                    where=t.state.in_(OPEN_STATES)),
-                # Leads seldom have one: no entry for them (each index
-                # entry costs the lead import).
-                Index(t, (t.expected_close_date, Index.Range()),
-                    where=t.state.in_(OPEN_STATES)
-                    & (t.expected_close_date != Null)),
-                })
-
-    @classmethod
-    def _bulk_insert_values(cls):
-        values = super()._bulk_insert_values()
-        values['last_activity'] = dt.datetime.now()
-        return values
-
-    @classmethod
-    def _after_bulk_insert(cls, ids):
-        pool = Pool()
-        Rule = pool.get('crm.automation.rule')
-        super()._after_bulk_insert(ids)
-        if any(trigger == 'created'
-                for _, trigger, _, _ in Rule.event_rules(cls.__name__)):
-            for sub in grouped_slice(ids, 1000):
-                Rule.on_created(cls.browse(list(sub)))
-
-
-class Party(LastActivityMixin, metaclass=PoolMeta):
-    __name__ = 'party.party'
-
-    crm_last_activity = fields.DateTime(
-        "Last Activity", readonly=True,
-        help="When an activity was last planned or done for the customer.")
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        t = cls.__table__()
-        cls._sql_indexes.add(Index(t, (t.crm_last_activity, Index.Range())))
-
-
-class Sale(AutomatedMixin, metaclass=PoolMeta):
-    __name__ = 'sale.sale'
-
-    # sale's quotation_expire is computed and its SQL search does not work
-    # on SQLite (a date plus an interval); stored, rules and their index
-    # can use it on both databases.
-    quote_valid_until = fields.Date(
-        "Quote Valid Until", readonly=True,
-        states={
-            'invisible': ~Eval('state').in_(['draft', 'quotation']),
-            },
-        help="The last day the quotation is valid, kept from its date and "
-        "validity.")
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        t = cls.__table__()
-        cls._sql_indexes.add(
-            Index(t, (t.quote_valid_until, Index.Range()),
-                where=t.state.in_(['draft', 'quotation'])))
-
-    @classmethod
-    def __register__(cls, module):
-        super().__register__(module)
-        table = cls.__table__()
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*table.select(table.id,
-                where=(table.quote_valid_until == Null)
-                & (table.quotation_validity != Null)
-                & table.state.in_(['draft', 'quotation'])))
-        cls._store_quote_valid_until(cls.browse([i for i, in cursor]))
-
-    @classmethod
-    def on_modification(cls, mode, sales, field_names=None):
-        if mode == 'create' or (mode == 'write' and {
-                    'quotation_date', 'quotation_validity', 'company',
-                    } & field_names):
-            cls._store_quote_valid_until(sales)
-        super().on_modification(mode, sales, field_names=field_names)
-
-    @classmethod
-    def _store_quote_valid_until(cls, sales):
-        table = cls.__table__()
-        cursor = Transaction().connection.cursor()
-        by_date = defaultdict(list)
-        for sale in cls.browse(sales):
-            by_date[sale.on_change_with_quotation_expire()].append(sale.id)
-        for date, ids in by_date.items():
-            for sub in grouped_slice(ids, 1000):
-                cursor.execute(*table.update(
-                        [table.quote_valid_until], [date],
-                        where=table.id.in_(list(sub))))
-        forget_cached(cls, [s.id for s in sales])
-
-    @classmethod
-    def copy(cls, sales, default=None):
-        default = default.copy() if default is not None else {}
-        default.setdefault('quote_valid_until')
-        return super().copy(sales, default=default)
-
-
-def fill_last_activity(Target, name, link):
-    """Give the records that have none their latest activity, else their
-    creation, so that "no activity for N days" counts from there"""
-    pool = Pool()
-    Activity = pool.get('crm.activity')
-    table = Target.__table__()
-    activity = Activity.__table__()
-    cursor = Transaction().connection.cursor()
-    column = getattr(table, name)
-    latest = activity.select(
-        Max(Coalesce(activity.done_date, activity.create_date)),
-        where=getattr(activity, link) == table.id)
-    cursor.execute(*table.update(
-            [column], [Coalesce(latest, table.create_date)],
-            where=column == Null))
-
-
-def touch_last_activity(activities, now=None):
-    "Record on their opportunities and customers that activities happened"
-    pool = Pool()
-    now = now or dt.datetime.now()
-    cursor = Transaction().connection.cursor()
-    for model, name in LAST_ACTIVITY.items():
-        Target = pool.get(model)
-        link = ACTIVITY_LINK[model]
-        ids = list({getattr(a, link).id for a in activities
-                if getattr(a, link)})
-        table = Target.__table__()
-        column = getattr(table, name)
-        for sub in grouped_slice(ids, 1000):
-            cursor.execute(*table.update(
-                    [column], [now],
-                    where=table.id.in_(list(sub))
-                    & ((column == Null) | (column < now))))
-        forget_cached(Target, ids)
-
-
-def forget_cached(Model, ids):
-    """Drop the transaction's cached values of these records only, after
-    an update in SQL: dropping the whole model's cache would read the other
-    records again, one batch per record acted on"""
-    for cache in Transaction().cache.values():
-        if Model.__name__ in cache:
-            records = cache[Model.__name__]
-            for id_ in ids:
-                records.pop(id_, None)

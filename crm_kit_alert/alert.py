@@ -14,7 +14,7 @@ import json
 import logging
 from collections import defaultdict
 
-from sql import Cast, Literal, Null
+from sql import Literal, Null
 from sql.aggregate import Count
 from sql.conditionals import Case, Coalesce, NullIf
 from sql.operators import Exists
@@ -24,16 +24,18 @@ from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, fields, sequence_ordered)
 from trytond.model.exceptions import ValidationError
-from trytond.pool import Pool, PoolMeta
+from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
-from crm_kit_activity.automation import (
-    ACTIVITIES, LAST_ACTIVITY, MODELS, Batch, _message, condition_domain,
-    date_window, fill_placeholders, model_label, no_activity_ahead,
-    open_domain, record_owner, record_team, savepoint, unknown_placeholder)
+from crm_kit.savepoint import savepoint
+from crm_kit_activity.last_activity import ACTIVITIES, LAST_ACTIVITY
+from crm_kit_activity.rule import (
+    MODELS, Batch, condition_domain, date_window, error_message,
+    fill_placeholders, model_label, no_activity_ahead, open_domain,
+    record_owner, record_team, unknown_placeholder)
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ KIND_MODELS = {
     'stage_age': {'sale.opportunity'},
     'unassigned': {'sale.opportunity'},
     }
+# The models whose records have alerts
+ALERTED_MODELS = {model for model, _ in MODELS}
 
 
 class AlertError(ValidationError):
@@ -297,7 +301,7 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                     # A rule that fails is told on its form and skipped:
                     # the other rules go on.
                     logger.exception("alert rule %d failed", rule.id)
-                    rule.last_error = _message(exception)
+                    rule.last_error = error_message(exception)
                 else:
                     rule.last_error = None
             cls.save(rules)
@@ -945,161 +949,3 @@ class AlertedMixin:
                     'invisible': ~Eval('crm_alert_summary'),
                     }),
             ]
-
-    @classmethod
-    def on_modification(cls, mode, records, field_names=None):
-        pool = Pool()
-        Rule = pool.get('crm.alert.rule')
-        Alert = pool.get('crm.alert')
-        super().on_modification(mode, records, field_names=field_names)
-        ids = [r.id for r in records]
-        if mode == 'delete':
-            with without_check_access():
-                Alert.delete(Alert.search([
-                            ('record_model', '=', cls.__name__),
-                            ('record_id', 'in', ids),
-                            ]))
-        else:
-            Rule.refresh_records(cls.__name__, ids)
-
-
-class SaleOpportunity(AlertedMixin, metaclass=PoolMeta):
-    __name__ = 'sale.opportunity'
-
-    @classmethod
-    def _after_bulk_insert(cls, ids):
-        pool = Pool()
-        Rule = pool.get('crm.alert.rule')
-        super()._after_bulk_insert(ids)
-        # Imported leads start their alerts as created ones do.
-        Rule.refresh_records(cls.__name__, ids)
-
-    @classmethod
-    def view_attributes(cls):
-        # sale_opportunity greys the cancelled rows: keep that first.
-        return super().view_attributes() + [
-            ('/tree', 'visual', If(Eval('state') == 'cancelled', 'muted',
-                    row_visual(Eval('party_flag_colour', ''))),
-                ['state', 'crm_alert_severity', 'party_flag_colour']),
-            ]
-
-
-class Party(AlertedMixin, metaclass=PoolMeta):
-    __name__ = 'party.party'
-
-    @classmethod
-    def view_attributes(cls):
-        return super().view_attributes() + [
-            ('/tree', 'visual', row_visual(Eval('crm_flag_colour', '')),
-                ['crm_alert_severity', 'crm_flag_colour']),
-            ]
-
-
-class Sale(AlertedMixin, metaclass=PoolMeta):
-    __name__ = 'sale.sale'
-
-    @classmethod
-    def view_attributes(cls):
-        return super().view_attributes() + [
-            ('/tree', 'visual', row_visual(''), ['crm_alert_severity']),
-            ]
-
-
-class Activity(metaclass=PoolMeta):
-    __name__ = 'crm.activity'
-
-    # Planning, doing, cancelling, moving or deleting an activity starts or
-    # ends the alerts that look at activities (overdue, no activity) on
-    # its opportunity and customer; the other rules wait for the
-    # scheduler: an activity is saved often (automation, imports) and each
-    # rule checked costs a few queries.
-    _alert_kinds = {'overdue_activity', 'no_activity'}
-    _alert_fields = {'state', 'due', 'done_date', 'opportunity', 'party'}
-
-    @classmethod
-    def on_modification(cls, mode, activities, field_names=None):
-        super().on_modification(mode, activities, field_names=field_names)
-        if mode == 'create' or (mode == 'write'
-                and (field_names is None
-                    or cls._alert_fields & set(field_names))):
-            cls._refresh_alerts(cls._alert_links(activities))
-
-    @classmethod
-    def on_write(cls, activities, values):
-        callbacks = super().on_write(activities, values)
-        if {'opportunity', 'party'} & values.keys():
-            # The records it leaves
-            links = cls._alert_links(activities)
-            callbacks.append(lambda: cls._refresh_alerts(links))
-        return callbacks
-
-    @classmethod
-    def on_delete(cls, activities):
-        callbacks = super().on_delete(activities)
-        links = cls._alert_links(activities)
-        callbacks.append(lambda: cls._refresh_alerts(links))
-        return callbacks
-
-    @staticmethod
-    def _alert_links(activities):
-        return {
-            'sale.opportunity': {a.opportunity.id
-                for a in activities if a.opportunity},
-            'party.party': {a.party.id for a in activities if a.party},
-            }
-
-    @classmethod
-    def _refresh_alerts(cls, links):
-        pool = Pool()
-        Rule = pool.get('crm.alert.rule')
-        for model, ids in links.items():
-            Rule.refresh_records(model, ids, kinds=cls._alert_kinds)
-
-
-class CustomerHistory(metaclass=PoolMeta):
-    "The alerts a customer had, and on what, in their history"
-    __name__ = 'crm.customer.history'
-
-    alert = fields.Many2One('crm.alert', "Alert")
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.kind.selection.append(('alert', "Alert"))
-
-    @classmethod
-    def _history_columns(cls):
-        return super()._history_columns() + ['alert']
-
-    @classmethod
-    def _history_queries(cls):
-        pool = Pool()
-        Alert = pool.get('crm.alert')
-        alert = Alert.__table__()
-        id_type = cls.id.sql_type().base
-        queries = super()._history_queries()
-        visible = cls._history_visible(alert, 'crm.alert')
-
-        def record_of(model):
-            return Case((alert.record_model == model, alert.record_id),
-                else_=Cast(Null, id_type))
-        queries.append(alert.select(
-                alert.id.as_('id'),
-                alert.party.as_('party'),
-                alert.start.as_('date'),
-                Literal('alert').as_('kind'),
-                record_of('sale.opportunity').as_('opportunity'),
-                record_of('sale.sale').as_('sale'),
-                alert.id.as_('alert'),
-                where=(alert.party != Null) & visible))
-        return queries
-
-
-class Cron(metaclass=PoolMeta):
-    __name__ = 'ir.cron'
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.method.selection.append(
-            ('crm.alert.rule|check_alerts', "Check Alerts"))

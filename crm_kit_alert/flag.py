@@ -8,8 +8,7 @@ from sql.conditionals import Coalesce
 
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, fields, sequence_ordered)
-from trytond.pool import Pool, PoolMeta
-from trytond.pyson import Bool, Eval
+from trytond.pool import Pool
 
 # The colours sao draws a list row or cell in (tree "visual"), by the
 # urgency they say.
@@ -76,90 +75,3 @@ def top_flag_column(tables, party_column, name):
     # In a function, the sub-select keeps its parentheses when the
     # domain compares it ("IS NOT NULL" went inside them otherwise).
     return Coalesce(first, Null)
-
-
-class Party(metaclass=PoolMeta):
-    __name__ = 'party.party'
-
-    crm_flags = fields.Many2Many(
-        'crm.customer.flag-party.party', 'party', 'flag', "Flags",
-        help="Marks shown with the customer wherever it is listed.")
-    crm_flag_icon = fields.Function(
-        fields.Selection('list_flag_icons', "Flag"))
-    crm_flag_colour = fields.Function(
-        fields.Selection(COLOURS, "Flag Colour"))
-    crm_flag_summary = fields.Function(
-        fields.Char("Flags"), 'get_crm_flag_summary')
-
-    @classmethod
-    def list_flag_icons(cls):
-        pool = Pool()
-        Flag = pool.get('crm.customer.flag')
-        return [(None, '')] + Flag.list_icons()
-
-    @classmethod
-    def column_crm_flag_icon(cls, tables):
-        table, _ = tables[None]
-        return top_flag_column(tables, table.id, 'icon')
-
-    @classmethod
-    def column_crm_flag_colour(cls, tables):
-        table, _ = tables[None]
-        return top_flag_column(tables, table.id, 'colour')
-
-    def get_crm_flag_summary(self, name):
-        return ' · '.join(f.rec_name for f in self.crm_flags if f.active)
-
-    @classmethod
-    def view_attributes(cls):
-        # The row colour: see alert.row_visual.
-        return super().view_attributes() + [
-            ('//label[@name="crm_flag_summary"]', 'states', {
-                    'invisible': ~Bool(Eval('crm_flag_summary')),
-                    }),
-            ]
-
-    @classmethod
-    def copy(cls, parties, default=None):
-        default = default.copy() if default is not None else {}
-        default.setdefault('crm_flags')
-        return super().copy(parties, default=default)
-
-
-class SaleOpportunity(metaclass=PoolMeta):
-    __name__ = 'sale.opportunity'
-
-    party_flag_icon = fields.Function(
-        fields.Selection('list_flag_icons', "Customer Flag"))
-    party_flag_colour = fields.Function(
-        fields.Selection(COLOURS, "Customer Flag Colour"))
-    party_flag_summary = fields.Function(
-        fields.Char("Customer Flags"), 'get_party_flag_summary')
-
-    @classmethod
-    def list_flag_icons(cls):
-        pool = Pool()
-        Party = pool.get('party.party')
-        return Party.list_flag_icons()
-
-    @classmethod
-    def column_party_flag_icon(cls, tables):
-        table, _ = tables[None]
-        return top_flag_column(tables, table.party, 'icon')
-
-    @classmethod
-    def column_party_flag_colour(cls, tables):
-        table, _ = tables[None]
-        return top_flag_column(tables, table.party, 'colour')
-
-    def get_party_flag_summary(self, name):
-        return self.party.crm_flag_summary if self.party else None
-
-    @classmethod
-    def view_attributes(cls):
-        # The row colour: see alert.row_visual.
-        return super().view_attributes() + [
-            ('//label[@name="party_flag_summary"]', 'states', {
-                    'invisible': ~Bool(Eval('party_flag_summary')),
-                    }),
-            ]

@@ -2,11 +2,14 @@
 # this repository contains the full copyright notices and license terms.
 """Webhooks: the CRM tells other programs what happens in it.
 
-An event (a lead created, a deal won…) makes one delivery per active hook
-that listens to it, with the record as the REST API returns it.  The
-deliveries are sent through Tryton's queue, so after the transaction
-commits (nothing is sent for work that is rolled back), signed with
-HMAC-SHA256, and retried with exponential backoff by the scheduler.  Each
+An event (a lead created, a deal won…, told by crm.event: see event.py)
+is one task of Tryton's queue, queued in the transaction that made it: the
+queue worker runs it once that transaction is committed (nothing is sent
+for work that is rolled back), and the user's request does not wait for
+it.  The task makes one delivery per active hook that listens to the
+event and record, with the record as the REST API returns it, signed with
+HMAC-SHA256; a delivery that fails is retried with exponential backoff by
+the scheduler.  Each
 attempt is logged; a hook that keeps failing is switched off and the CRM
 administrators are told."""
 import datetime as dt
@@ -23,7 +26,7 @@ from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, Workflow, fields)
 from trytond.model.exceptions import ValidationError
-from trytond.pool import Pool, PoolMeta
+from trytond.pool import Pool
 from trytond.protocols.jsonrpc import JSONEncoder
 from trytond.pyson import Eval
 from trytond.transaction import Transaction, without_check_access
@@ -211,28 +214,41 @@ class Webhook(DeactivableMixin, ModelSQL, ModelView):
 
     @classmethod
     def trigger(cls, event, records):
-        """Queue the deliveries of event for records to the hooks that
-        listen to it; they leave once the transaction commits"""
+        """Queue event for records (of one model) to the hooks that listen
+        to it: one task, which makes and sends their deliveries once the
+        transaction is committed"""
         hook_ids = cls.listening(event)
         if not hook_ids or not records:
-            return []
+            return
+        occurred = dt.datetime.now(dt.timezone.utc).isoformat(
+            timespec='seconds')
         with without_check_access():
-            return cls._trigger(event, records, hook_ids)
+            cls.__queue__.deliver_event(cls.browse(hook_ids), event,
+                records[0].__name__, [r.id for r in records], occurred)
 
     @classmethod
-    def _trigger(cls, event, records, hook_ids):
+    def deliver_event(cls, hooks, event, model, ids, occurred=None):
+        """Queue task: the deliveries of event, which occurred then to the
+        records of model ids, to hooks, made and sent; the records deleted
+        since are left out"""
         pool = Pool()
         Delivery = pool.get('crm.webhook.delivery')
-        payloads = [Delivery.payload(event, record) for record in records]
-        deliveries = Delivery.create([{
-                    'webhook': hook_id,
-                    'event': event,
-                    'resource': str(record),
-                    'body': body,
-                    } for hook_id in hook_ids
-                for record, body in zip(records, payloads)])
-        Delivery.__queue__.send(deliveries)
-        return deliveries
+        Model = pool.get(model)
+        with without_check_access(), \
+                Transaction().set_context(active_test=False):
+            records = Model.browse(
+                [r.id for r in Model.search([('id', 'in', ids)])])
+            if not records:
+                return
+            bodies = Delivery.payloads(event, records, occurred)
+            deliveries = Delivery.create([{
+                        'webhook': hook.id,
+                        'event': event,
+                        'resource': str(record),
+                        'body': body,
+                        } for hook in hooks
+                    for record, body in zip(records, bodies)])
+            Delivery.send(deliveries)
 
     @classmethod
     @ModelView.button
@@ -354,21 +370,34 @@ class WebhookDelivery(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def payload(cls, event, record):
-        """The JSON body of event for record: the record with the fields
-        the REST API reads, encoded as the REST API encodes them"""
-        Model = record.__class__
+        "The JSON body of event for record, now"
+        return cls.payloads(event, [record])[0]
+
+    @classmethod
+    def payloads(cls, event, records, occurred=None):
+        """The JSON body of event, which occurred then (now when None), for
+        each of records (of one model): the record with the fields the
+        REST API reads, as stored now, encoded as the REST API encodes
+        them"""
+        Model = records[0].__class__
         names = cls._payload_fields(Model)
         with without_check_access():
-            values, = Model.read([record.id], names)
-        values['__name__'] = Model.__name__
-        return json.dumps({
-                'event': event,
-                'database': Transaction().database.name,
-                'created': dt.datetime.now(dt.timezone.utc).isoformat(
-                    timespec='seconds'),
-                'model': Model.__name__,
-                'record': values,
-                }, cls=JSONEncoder, separators=(',', ':'))
+            rows = {r['id']: r for r in Model.read(
+                    [r.id for r in records], names)}
+        occurred = occurred or dt.datetime.now(dt.timezone.utc).isoformat(
+            timespec='seconds')
+        result = []
+        for record in records:
+            values = rows[record.id]
+            values['__name__'] = Model.__name__
+            result.append(json.dumps({
+                        'event': event,
+                        'database': Transaction().database.name,
+                        'created': occurred,
+                        'model': Model.__name__,
+                        'record': values,
+                        }, cls=JSONEncoder, separators=(',', ':')))
+        return result
 
     @classmethod
     def _payload_fields(cls, Model):
@@ -504,139 +533,3 @@ class WebhookAttempt(ModelSQL, ModelView):
     def __setup__(cls):
         super().__setup__()
         cls._order.insert(0, ('id', 'DESC'))
-
-
-class Cron(metaclass=PoolMeta):
-    __name__ = 'ir.cron'
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.method.selection.append(
-            ('crm.webhook.delivery|send_due', "Retry Webhook Deliveries"))
-
-
-def _watching(model):
-    "Whether a write or create of model already watches for events"
-    return model in Transaction().context.get('_crm_webhook_watching', ())
-
-
-def _watch(model):
-    "The context in which the writes a change makes are its own"
-    return Transaction().set_context(_crm_webhook_watching=(
-            *Transaction().context.get('_crm_webhook_watching', ()), model))
-
-
-def _created(model, create, vlist, event, condition=None):
-    "create's records, with event for those that meet condition"
-    Webhook = Pool().get('crm.webhook')
-    with _watch(model):
-        records = create(vlist)
-    Webhook.trigger(event, [r for r in records
-            if condition is None or condition(r)])
-    return records
-
-
-def _changed(Model, records, fields_names):
-    "The values of fields_names of records, by id, as stored now"
-    if not records:
-        return {}
-    with without_check_access():
-        return {r['id']: r for r in Model.read(
-                [r.id for r in records], fields_names)}
-
-
-class Opportunity(metaclass=PoolMeta):
-    __name__ = 'sale.opportunity'
-
-    @classmethod
-    def create(cls, vlist):
-        return _created(cls.__name__, super().create, vlist, 'lead.created',
-            lambda o: o.state == 'lead')
-
-    @classmethod
-    def write(cls, *args):
-        pool = Pool()
-        Webhook = pool.get('crm.webhook')
-        watched = ['owner', 'stage', 'state']
-        events = ['lead.assigned', 'opportunity.stage_changed',
-            'opportunity.won', 'opportunity.lost']
-        if (_watching(cls.__name__)
-                or not any(Webhook.listening(e) for e in events)):
-            super().write(*args)
-            return
-        records = sum(args[::2], [])
-        before = _changed(cls, records, watched)
-        # The writes it makes (a stage moves the state) are this one's.
-        with _watch(cls.__name__):
-            super().write(*args)
-        after = _changed(cls, records, watched)
-        changed = defaultdict(list)
-        for record in cls.browse(sorted(before)):
-            old, new = before[record.id], after[record.id]
-            if new['owner'] and old['owner'] != new['owner']:
-                changed['lead.assigned'].append(record)
-            if old['stage'] != new['stage']:
-                changed['opportunity.stage_changed'].append(record)
-            if old['state'] != new['state'] and new['state'] in {
-                    'won', 'lost'}:
-                changed[f"opportunity.{new['state']}"].append(record)
-        for event in events:
-            Webhook.trigger(event, changed[event])
-
-
-class Party(metaclass=PoolMeta):
-    __name__ = 'party.party'
-
-    @classmethod
-    def create(cls, vlist):
-        return _created(
-            cls.__name__, super().create, vlist, 'customer.created')
-
-    @classmethod
-    def write(cls, *args):
-        pool = Pool()
-        Webhook = pool.get('crm.webhook')
-        if _watching(cls.__name__):
-            super().write(*args)
-            return
-        with _watch(cls.__name__):
-            super().write(*args)
-        if Webhook.listening('customer.updated'):
-            records = list(dict.fromkeys(sum(args[::2], [])))
-            Webhook.trigger('customer.updated', records)
-
-
-class Activity(metaclass=PoolMeta):
-    __name__ = 'crm.activity'
-
-    @classmethod
-    def create(cls, vlist):
-        return _created(
-            cls.__name__, super().create, vlist, 'activity.created')
-
-    @classmethod
-    def write(cls, *args):
-        pool = Pool()
-        Webhook = pool.get('crm.webhook')
-        if (_watching(cls.__name__)
-                or not Webhook.listening('activity.done')):
-            super().write(*args)
-            return
-        records = sum(args[::2], [])
-        before = _changed(cls, records, ['state'])
-        with _watch(cls.__name__):
-            super().write(*args)
-        after = _changed(cls, records, ['state'])
-        Webhook.trigger('activity.done', [r for r in cls.browse(sorted(before))
-                if before[r.id]['state'] != 'done'
-                and after[r.id]['state'] == 'done'])
-
-
-class Document(metaclass=PoolMeta):
-    __name__ = 'crm.document'
-
-    @classmethod
-    def create(cls, vlist):
-        return _created(
-            cls.__name__, super().create, vlist, 'document.uploaded')

@@ -4,9 +4,7 @@
 from trytond.model import Index, Unique, fields
 from trytond.pool import Pool, PoolMeta
 
-from .document import LINK_FIELDS, DocumentsMixin
-
-LINK_FIELDS['crm.activity'] = 'activity'
+from .document import DocumentsMixin
 
 
 class DocumentLink(metaclass=PoolMeta):
@@ -26,9 +24,14 @@ class DocumentLink(metaclass=PoolMeta):
             Index(t, (t.activity, Index.Equality()),
                 where=t.activity != None))  # noqa: E711
 
+    @classmethod
+    def record_fields(cls):
+        return super().record_fields() + ['activity']
+
 
 class Activity(DocumentsMixin, metaclass=PoolMeta):
     __name__ = 'crm.activity'
+    _document_link_field = 'activity'
 
 
 class CustomerHistory(metaclass=PoolMeta):

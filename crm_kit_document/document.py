@@ -7,17 +7,15 @@ import json
 import os
 from collections import defaultdict
 
-from sql import Literal, Union
-from sql.aggregate import Min
-
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields,
     sequence_ordered)
-from trytond.pool import Pool, PoolMeta
+from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction, without_check_access
 
+from crm_kit.event import EventSource
 from crm_kit.public import is_web_url
 
 from .content import check_file, checksum, human_size, safe_file_name
@@ -25,21 +23,6 @@ from .content import TYPE_LABELS
 from .content import type_label as mime_label
 from .exceptions import (
     DocumentValidationError, DuplicateDocumentWarning)
-
-# The records a document can be linked to: the link's field for each.
-LINK_FIELDS = {
-    'party.party': 'party',
-    'sale.opportunity': 'opportunity',
-    'sale.sale': 'sale',
-    }
-
-
-def link_fields():
-    "The link's fields to records, with crm_kit_activity's when activated"
-    Link = Pool().get('crm.document.link')
-    return [f for f in ['party', 'opportunity', 'sale', 'activity']
-        if f in Link._fields]
-
 
 class DocumentCategory(
         DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
@@ -72,7 +55,7 @@ class DocumentTag(ModelSQL, ModelView):
         cls._order = [('name', 'ASC'), ('id', 'ASC')]
 
 
-class Document(ModelSQL, ModelView):
+class Document(EventSource, ModelSQL, ModelView):
     "Document"
     __name__ = 'crm.document'
     __string__ = "Document"
@@ -356,9 +339,11 @@ class Document(ModelSQL, ModelView):
     @classmethod
     def search_customers(cls, name, clause):
         _, operator, value, *extra = clause
+        pool = Pool()
+        Link = pool.get('crm.document.link')
         nested = name[len('customers'):]
         domain = ['OR']
-        for field in link_fields():
+        for field in Link.record_fields():
             path = 'links.%s' % field
             if field != 'party':
                 path += '.party'
@@ -564,13 +549,19 @@ class DocumentLink(ModelSQL, ModelView):
                     where=t.sale != None),  # noqa: E711
                 })
 
+    @classmethod
+    def record_fields(cls):
+        """The fields that link to a record, one of which each link sets
+        (modules add theirs)"""
+        return ['party', 'opportunity', 'sale']
+
     def get_rec_name(self, name):
         record = self.record
         return record.rec_name if record else ''
 
     @property
     def record(self):
-        for field in link_fields():
+        for field in self.record_fields():
             value = getattr(self, field, None)
             if value:
                 return value
@@ -586,7 +577,7 @@ class DocumentLink(ModelSQL, ModelView):
     @classmethod
     def validate_fields(cls, links, field_names):
         super().validate_fields(links, field_names)
-        names = link_fields()
+        names = cls.record_fields()
         if field_names and not (field_names & set(names)):
             return
         for link in links:
@@ -605,23 +596,22 @@ class DocumentsMixin:
     crm_document_count = fields.Function(
         fields.Integer("Documents"), 'get_crm_document_count')
 
+    # The field of crm.document.link that links to the model's records
+    _document_link_field = None
+
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        cls.crm_documents.origin = cls._document_link_field()
+        cls.crm_documents.origin = cls._document_link_field
         cls.crm_documents.domain = [
             ('company', '=', Eval('company', -1)),
             ]
 
     @classmethod
-    def _document_link_field(cls):
-        return LINK_FIELDS[cls.__name__]
-
-    @classmethod
     def get_crm_document_count(cls, records, name):
         pool = Pool()
         Link = pool.get('crm.document.link')
-        field = cls._document_link_field()
+        field = cls._document_link_field
         counts = defaultdict(int)
         for link in Link.search([(field, 'in', [r.id for r in records])]):
             counts[getattr(link, field).id] += 1
@@ -632,115 +622,3 @@ class DocumentsMixin:
         default = default.copy() if default is not None else {}
         default.setdefault('crm_documents', None)
         return super().copy(records, default=default)
-
-
-class Party(DocumentsMixin, metaclass=PoolMeta):
-    __name__ = 'party.party'
-
-    crm_opportunities = fields.One2Many(
-        'sale.opportunity', 'party', "Opportunities", readonly=True)
-    crm_all_documents = fields.Function(
-        fields.Many2Many('crm.document', None, None, "All Documents",
-            help="The documents of the customer, of its opportunities, "
-            "quotes and activities."),
-        'get_crm_all_documents')
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        # A customer is shared by the companies: any of the user's.
-        cls.crm_documents.domain = []
-
-    @classmethod
-    def get_crm_all_documents(cls, parties, name):
-        pool = Pool()
-        Document = pool.get('crm.document')
-        result = {}
-        for party in parties:
-            result[party.id] = [d.id for d in Document.search(
-                    [('customers', '=', party.id)])]
-        return result
-
-    @classmethod
-    def copy(cls, parties, default=None):
-        default = default.copy() if default is not None else {}
-        default.setdefault('crm_opportunities', None)
-        return super().copy(parties, default=default)
-
-
-class SaleOpportunity(DocumentsMixin, metaclass=PoolMeta):
-    __name__ = 'sale.opportunity'
-
-
-class Sale(DocumentsMixin, metaclass=PoolMeta):
-    __name__ = 'sale.sale'
-
-
-class CustomerHistory(metaclass=PoolMeta):
-    "The documents linked to a customer or its records, when they came"
-    __name__ = 'crm.customer.history'
-
-    document = fields.Many2One('crm.document', "Document")
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.kind.selection.append(('document', "Document"))
-
-    @classmethod
-    def _history_columns(cls):
-        return super()._history_columns() + ['document']
-
-    @classmethod
-    def _history_queries(cls):
-        pool = Pool()
-        Document = pool.get('crm.document')
-        document = Document.__table__()
-        queries = super()._history_queries()
-        visible = cls._history_visible(document, 'crm.document')
-        company = Transaction().context.get('company', -1)
-        union = None
-        for query in cls._history_document_parties():
-            union = query if union is None else Union(union, query)
-        # One event per document and customer, however many records of
-        # the customer it is linked to; its id is the first such link's.
-        parties = union.select(
-            Min(union.link).as_('id'),
-            union.document.as_('document'),
-            union.party.as_('party'),
-            where=union.party != None,  # noqa: E711
-            group_by=[union.document, union.party])
-        queries.append(document.join(parties,
-                condition=parties.document == document.id).select(
-                parties.id.as_('id'),
-                parties.party.as_('party'),
-                document.create_date.as_('date'),
-                Literal('document').as_('kind'),
-                document.owner.as_('user'),
-                document.id.as_('document'),
-                where=(document.company == company) & visible))
-        return queries
-
-    @classmethod
-    def _history_document_parties(cls):
-        "Queries of (link, document, party) for each kind of linked record"
-        pool = Pool()
-        Link = pool.get('crm.document.link')
-        Opportunity = pool.get('sale.opportunity')
-        Sale = pool.get('sale.sale')
-        link = Link.__table__()
-        opportunity = Opportunity.__table__()
-        sale = Sale.__table__()
-        return [
-            link.select(
-                link.id.as_('link'), link.document.as_('document'),
-                link.party.as_('party')),
-            link.join(opportunity,
-                condition=link.opportunity == opportunity.id).select(
-                link.id.as_('link'), link.document.as_('document'),
-                opportunity.party.as_('party')),
-            link.join(sale, condition=link.sale == sale.id).select(
-                link.id.as_('link'), link.document.as_('document'),
-                sale.party.as_('party')),
-            ]
-

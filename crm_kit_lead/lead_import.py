@@ -14,6 +14,7 @@ from trytond.model import ModelSQL, ModelView, Workflow, fields
 from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 from trytond.wizard import (
     Button, StateAction, StateTransition, StateView, Wizard)
@@ -297,7 +298,9 @@ class LeadImport(Workflow, ModelSQL, ModelView):
     def import_rows(self, start, size=None):
         """Import up to size rows from data row start; return where the
         next chunk starts, or None when the file is done"""
-        Opportunity = Pool().get('sale.opportunity')
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        Event = pool.get('crm.event')
         size = size or CHUNK
         table = self.table()
         converter = LeadRowConverter(self.mapping(), columns=table.columns)
@@ -323,8 +326,10 @@ class LeadImport(Workflow, ModelSQL, ModelView):
         finally:
             wait(sent)
         assigner.save()
-        # Stored: what create would have started (automation rules…).
-        Opportunity._after_bulk_insert(inserted)
+        # Stored: the leads are created, for whoever listens (automation
+        # rules, alerts, webhooks), as those created one by one are.
+        for sub in grouped_slice(inserted, 1000):
+            Event.created(Opportunity.browse(list(sub)))
         values = {k: getattr(self, k) + v for k, v in counts.items()}
         values['processed_rows'] = processed = self.processed_rows + read
         self.write([self], values)

@@ -72,6 +72,8 @@ STAMPS = {'write_date', 'write_uid'}
 DEFINITIONS = {
     'ir_lang': dict(ignore=STAMPS),
     'ir_message': dict(ignore=STAMPS, new=True),
+    'ir_model': dict(ignore=STAMPS, new=True),
+    'ir_model_field': dict(ignore=STAMPS, new=True),
     'ir_model_data': dict(ignore=STAMPS, new=True),
     'ir_translation': dict(ignore=STAMPS, new=True),
     }
@@ -330,6 +332,8 @@ def test_release_changes(upgrade):
     assert 'msg_configuration_active_types' in {
         r['fs_id'] for r in rows(after, 'ir_model_data')
         if r['module'] == 'crm_kit_document'}
+    # crm_kit's one event mechanism
+    assert 'crm.event' in {r['name'] for r in rows(after, 'ir_model')}
 
 
 def test_files_are_kept(upgrade):

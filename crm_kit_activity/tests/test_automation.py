@@ -12,7 +12,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
-from crm_kit_activity.automation import add_days
+from crm_kit_activity.rule import add_days
 
 from .tools import (
     ActivityTestCase, activity_type, create_activity, create_opportunity,

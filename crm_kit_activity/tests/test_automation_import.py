@@ -47,3 +47,23 @@ class AutomationImportTestCase(CrmTestCase):
         self.assertEqual(
             len(Log.search([('rule', '=', rule.id), ('state', '=', 'done')])),
             3)
+
+    @with_transaction()
+    def test_new_lead_call_goes_to_the_owner_assigned(self):
+        """The "new lead" call goes to the owner the assignment rule chose,
+        not to who entered the lead"""
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        Activity = pool.get('crm.activity')
+        AssignmentRule = pool.get('crm.assignment.rule')
+        crm = setup_crm()
+        shipped_rule('rule_new_lead_call')
+        AssignmentRule.create([{
+                    'name': "Todo", 'method': 'user', 'user': crm.rep2.id}])
+        with Transaction().set_user(crm.manager.id), \
+                Transaction().set_context(company=crm.company.id):
+            lead, = Opportunity.create([{'description': "Sin dueño"}])
+        lead = Opportunity(lead.id)
+        self.assertEqual(lead.owner, crm.rep2)
+        call, = Activity.search([('opportunity', '=', lead.id)])
+        self.assertEqual(call.owner, crm.rep2)

@@ -72,9 +72,9 @@ def verify(secret, headers, body):
         headers['X-CRM-Kit-Signature'], 'sha256=' + expected)
 
 
-class WebhookTestCase(CrmRouteTestCase):
+class WebhookCase(CrmRouteTestCase):
+    "What the webhook tests share: hooks, a receiver and the queue run"
     module = 'crm_kit_api'
-    extras = ['crm_kit_activity', 'crm_kit_document']
 
     @classmethod
     def setUpDatabase(cls):
@@ -141,6 +141,10 @@ class WebhookTestCase(CrmRouteTestCase):
                     [(a.status_code, a.error) for a in d.attempts])
                 for d in Delivery.search(
                     [('webhook', '=', hook_id)], order=[('id', 'ASC')])]
+
+
+class WebhookTestCase(WebhookCase):
+    extras = ['crm_kit_activity', 'crm_kit_document']
 
     def test_lead_created_is_signed_and_sent_after_commit(self):
         hook_id, secret = self.hook(['lead.created'])
@@ -477,3 +481,46 @@ class WebhookTestCase(CrmRouteTestCase):
         with self.assertRaises(AccessError):
             self.as_user('rep', read)
         self.assertEqual(len(self.as_user('crm_admin', read)), 1)
+
+
+class WebhookLeadTestCase(WebhookCase):
+    "Webhooks with crm_kit_lead: every way a lead comes in is an event"
+    extras = ['crm_kit_lead']
+
+    def test_imported_leads_are_sent(self):
+        "The import's bulk insert tells the hooks, as create does"
+        self.hook(['lead.created'])
+
+        def import_leads(pool):
+            LeadImport = pool.get('crm.lead.import')
+            data = "Empresa;Correo electrónico\n" + "".join(
+                f"Importada {i};imp{i}@import.test\n" for i in range(3))
+            lead_import = LeadImport.from_file(data.encode(), 'leads.csv')
+            LeadImport.start([lead_import])
+            lead_import.import_rows(0)
+        self.as_user('rep', import_leads)
+        self.assertEqual(self.receiver.events(), ['lead.created'] * 3)
+        self.assertEqual(
+            sorted(json.loads(body)['record']['lead_company']
+                for _, body in self.receiver.requests),
+            ["Importada 0", "Importada 1", "Importada 2"])
+
+    def test_lead_assigned_on_creation_is_one_event(self):
+        """The owner an assignment rule gives a new lead is part of its
+        creation: lead.created with the owner, no lead.assigned"""
+        self.hook(['lead.created', 'lead.assigned'])
+        with Transaction().start(DB_NAME, 0) as transaction:
+            Rule = Pool().get('crm.assignment.rule')
+            Rule.create([{'name': "Todo", 'method': 'user',
+                        'user': self.ids['rep2']}])
+            transaction.commit()
+
+        def create(pool):
+            Opportunity = pool.get('sale.opportunity')
+            lead, = Opportunity.create([{'description': "Sin dueño"}])
+            return lead.id
+        lead = self.as_user('crm_admin', create)
+        self.assertEqual(self.receiver.events(), ['lead.created'])
+        record = json.loads(self.receiver.requests[0][1])['record']
+        self.assertEqual((record['id'], record['owner']),
+            (lead, self.ids['rep2']))

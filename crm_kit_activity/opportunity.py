@@ -1,0 +1,46 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+import datetime as dt
+
+from sql import Null
+
+from trytond.model import Index, fields
+from trytond.pool import PoolMeta
+from trytond.pyson import Eval
+
+from crm_kit.pipeline import OPEN_STATES
+
+from .last_activity import LastActivityMixin
+
+
+class SaleOpportunity(LastActivityMixin, metaclass=PoolMeta):
+    __name__ = 'sale.opportunity'
+
+    activities = fields.One2Many(
+        'crm.activity', 'opportunity', "Activities",
+        domain=[
+            ('company', '=', Eval('company', -1)),
+            ])
+    last_activity = fields.DateTime(
+        "Last Activity", readonly=True,
+        help="When an activity was last planned or done for it.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t, (t.last_activity, Index.Range()),
+                    where=t.state.in_(OPEN_STATES)),
+                # Leads seldom have one: no entry for them (each index
+                # entry costs the lead import).
+                Index(t, (t.expected_close_date, Index.Range()),
+                    where=t.state.in_(OPEN_STATES)
+                    & (t.expected_close_date != Null)),
+                })
+
+    @classmethod
+    def _bulk_insert_values(cls):
+        values = super()._bulk_insert_values()
+        values['last_activity'] = dt.datetime.now()
+        return values
