@@ -1,7 +1,7 @@
 # This file is part of crm-kit.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
 from trytond.model import DeactivableMixin, ModelSQL, ModelView, Unique, fields
-from trytond.pool import Pool, PoolMeta
+from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 
@@ -51,20 +51,3 @@ class TeamMember(ModelSQL):
     def on_modification(cls, mode, members, field_names=None):
         super().on_modification(mode, members, field_names=field_names)
         clear_rule_cache()
-
-
-class User(metaclass=PoolMeta):
-    __name__ = 'res.user'
-
-    crm_teams = fields.Many2Many(
-        'crm.team-res.user', 'user', 'team', "Sales Teams")
-    crm_managed_teams = fields.One2Many(
-        'crm.team', 'manager', "Managed Sales Teams", readonly=True)
-
-    @property
-    def crm_team(self):
-        "The team new opportunities of this user belong to"
-        if self.crm_teams:
-            return self.crm_teams[0]
-        if self.crm_managed_teams:
-            return self.crm_managed_teams[0]

@@ -1,6 +1,7 @@
 # This file is part of crm-kit.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
-"""The login's brute-force protection, per login and address.
+"""A CRM user: their sales teams; and the login's brute-force protection,
+per login and address.
 
 Tryton counts the failed logins of a login from anywhere, so a stranger's
 five wrong passwords locked the administrator out of every office.  Here
@@ -20,6 +21,7 @@ import threading
 from sql.aggregate import Count
 
 from trytond import config
+from trytond.model import fields
 from trytond.pool import PoolMeta
 from trytond.transaction import Transaction
 
@@ -36,6 +38,19 @@ def _hashing_slot():
 
 class User(metaclass=PoolMeta):
     __name__ = 'res.user'
+
+    crm_teams = fields.Many2Many(
+        'crm.team-res.user', 'user', 'team', "Sales Teams")
+    crm_managed_teams = fields.One2Many(
+        'crm.team', 'manager', "Managed Sales Teams", readonly=True)
+
+    @property
+    def crm_team(self):
+        "The team new opportunities of this user belong to"
+        if self.crm_teams:
+            return self.crm_teams[0]
+        if self.crm_managed_teams:
+            return self.crm_managed_teams[0]
 
     @classmethod
     def check_password(cls, password, hash_):

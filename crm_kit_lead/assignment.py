@@ -15,7 +15,7 @@ from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, fields, sequence_ordered)
 from trytond.model.exceptions import ValidationError
-from trytond.pool import Pool, PoolMeta
+from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.tools import grouped_slice
 from trytond.tools.domain_inversion import eval_domain
@@ -537,36 +537,6 @@ class AssignmentLog(ModelSQL, ModelView):
         if external and mode in {'write', 'delete'}:
             raise ValidationError(gettext(
                     'crm_kit_lead.msg_assignment_log_readonly'))
-
-
-class SaleOpportunity(metaclass=PoolMeta):
-    __name__ = 'sale.opportunity'
-
-    assignment_logs = fields.One2Many(
-        'crm.assignment.log', 'opportunity', "Assignments", readonly=True)
-    assignment_reason = fields.Function(
-        fields.Char("Assignment"), 'get_assignment_reason')
-
-    def get_assignment_reason(self, name):
-        if self.assignment_logs:
-            return self.assignment_logs[0].reason
-
-
-class User(metaclass=PoolMeta):
-    __name__ = 'res.user'
-
-    crm_lead_limit = fields.Integer(
-        "Open Leads Limit",
-        domain=['OR',
-            ('crm_lead_limit', '=', None),
-            ('crm_lead_limit', '>=', 0),
-            ],
-        help="Assignment rules give no more leads to this user while they "
-        "have this many open leads. Empty or 0 for no limit.")
-    crm_away_until = fields.Date(
-        "Away Until",
-        help="Assignment rules give no leads to this user until the day "
-        "after this date.")
 
 
 class AssignLeads(Wizard):

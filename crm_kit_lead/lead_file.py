@@ -2,7 +2,8 @@
 # this repository contains the full copyright notices and license terms.
 """Reading a file of leads for import: the CSV or XLSX table, the mapping
 of its columns to lead fields, the conversion of each row into the values
-of a lead, and the report of the rows that were rejected.
+of a lead (its identity cleaned by identity.py), and the report of the
+rows that were rejected.
 
 Nothing here asks the user how the file is made: the encoding, the
 delimiter and the columns are guessed, and what cannot be read is
@@ -17,11 +18,7 @@ import unicodedata
 from decimal import Decimal
 
 import openpyxl
-import phonenumbers
 from openpyxl.utils import get_column_letter
-from stdnum.es import nif
-from stdnum.eu import vat
-from stdnum.util import clean
 
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
@@ -31,7 +28,7 @@ from trytond.transaction import Transaction
 from crm_kit import archive
 from crm_kit.spreadsheet import FORMULA_STARTS, neutralise
 
-from .duplicate import remember_phone
+from .identity import InvalidIdentity, clean_identity
 
 # The lead fields of sale.opportunity a column can be imported into, in
 # the order the mapping screen lists them.
@@ -124,8 +121,6 @@ _CP1252_UNDEFINED = re.compile(rb'[\x81\x8d\x8f\x90\x9d]')
 _ZIP_MAGIC = b'PK\x03\x04'
 # Scanned in place: stripping a copy of a large file would double it.
 _BLANK = re.compile(rb'(?:\xef\xbb\xbf)?\s*\Z')
-
-_EMAIL = re.compile(r'^[^@\s]+@(?:[^@\s.]+\.)+[^@\s.]+$')
 _DAY_FIRST = re.compile(r'^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})$')
 _ISO_DATE = re.compile(r'^\d{4}-\d{2}-\d{2}(?:[ T].*)?$')
 _GROUPED = {
@@ -157,6 +152,14 @@ class _Invalid(Exception):
         super().__init__(message_id)
         self.message_id = message_id
         self.params = params
+
+
+def _identity(field, value, *args):
+    "The value of field cleaned, or the message that says why it cannot be"
+    try:
+        return clean_identity(field, value, *args)
+    except InvalidIdentity as invalid:
+        raise _Invalid(invalid.message_id)
 
 
 def _one(found, unknown):
@@ -449,43 +452,6 @@ def _field_labels(names):
     return [strings[n]['string'] if n in strings else n for n in names]
 
 
-def clean_email(value):
-    "The e-mail with its domain in lowercase; ValueError when malformed"
-    value = value.strip()
-    if len(value) > 254 or not _EMAIL.match(value):
-        raise ValueError(value)
-    local, domain = value.split('@')
-    return '%s@%s' % (local, domain.lower())
-
-
-def clean_phone(value, region='ES'):
-    """The phone number in international format; region is the country
-    of numbers written without their prefix"""
-    try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException as exception:
-        raise ValueError(value) from exception
-    if not phonenumbers.is_possible_number(number):
-        raise ValueError(value)
-    text = phonenumbers.format_number(
-        number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    remember_phone(text, phonenumbers.format_number(
-            number, phonenumbers.PhoneNumberFormat.E164))
-    return text
-
-
-def clean_tax_identifier(value):
-    """The compact NIF, CIF or NIE (without ES), or the compact EU VAT
-    number of another country"""
-    value = clean(value, ' -./').upper()
-    # es.nif checks DNI, NIE and CIF alike, with or without "ES".
-    if nif.is_valid(value):
-        return nif.compact(value)
-    if vat.is_valid(value):
-        return vat.compact(value)
-    raise ValueError(value)
-
-
 def parse_date(value):
     "A date written dd/mm/yyyy (or with - or .) or yyyy-mm-dd"
     value = value.strip()
@@ -528,47 +494,6 @@ def parse_amount(value):
         raise ValueError(value)
     amount = Decimal(text)
     return -amount if negative else amount
-
-
-# The cleaning of the lead's identity and the message when it fails; the
-# lead model checks what users type by hand with the same functions.
-_IDENTITY = {
-    'lead_email': (clean_email, 'crm_kit_lead.msg_file_invalid_email'),
-    'lead_phone': (clean_phone, 'crm_kit_lead.msg_file_invalid_phone'),
-    'lead_tax_identifier': (
-        clean_tax_identifier, 'crm_kit_lead.msg_file_invalid_tax_identifier'),
-    }
-
-
-def _identity(field, value, *args):
-    "The value of field cleaned, or the message that says why it cannot be"
-    clean_value, message_id = _IDENTITY[field]
-    try:
-        return clean_value(value, *args)
-    except ValueError:
-        raise _Invalid(message_id)
-
-
-def _check(field, value, column, *args):
-    try:
-        _identity(field, value, *args)
-    except _Invalid as invalid:
-        return gettext(invalid.message_id, value=value, column=column)
-
-
-def check_email(value, column):
-    "The message saying why the e-mail is malformed, or None"
-    return _check('lead_email', value, column)
-
-
-def check_phone(value, column, region='ES'):
-    "The message saying why the phone number is not valid, or None"
-    return _check('lead_phone', value, column, region)
-
-
-def check_tax_identifier(value, column):
-    "The message saying why the tax identifier is not valid, or None"
-    return _check('lead_tax_identifier', value, column)
 
 
 class _Index:

@@ -20,7 +20,7 @@ from trytond.wizard import (
     Button, StateAction, StateTransition, StateView, Wizard)
 
 from .assignment import LeadAssigner
-from .lead import LEAD_DATA, insert_rows
+from .opportunity import LEAD_DATA, insert_rows
 from .lead_file import (
     LEAD_FIELDS, LeadRowConverter, check_mapping, error_report,
     guess_mapping, read_table)

@@ -16,11 +16,12 @@ import openpyxl
 import pytest
 from stdnum.es import cif, dni, nie
 
+from crm_kit_lead.identity import (
+    clean_email, clean_phone, clean_tax_identifier)
 from crm_kit_lead.lead_file import (
     HEADER_SYNONYMS, LEAD_FIELDS, REQUIRED_ANY, LeadFileError,
-    LeadRowConverter, check_mapping, clean_email, clean_phone,
-    clean_tax_identifier, error_report, guess_mapping, neutralise_cell,
-    parse_amount, parse_date, read_table)
+    LeadRowConverter, check_mapping, error_report, guess_mapping,
+    neutralise_cell, parse_amount, parse_date, read_table)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction

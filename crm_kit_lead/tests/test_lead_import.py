@@ -170,7 +170,7 @@ class ImportLeadsScenario(unittest.TestCase):
     def test_failure_keeps_whole_chunks(self):
         "A failure mid-way keeps the chunks done and no half row"
         Opportunity = Model.get('sale.opportunity')
-        from crm_kit_lead.lead import SaleOpportunity
+        from crm_kit_lead.opportunity import SaleOpportunity
         original = SaleOpportunity.insert_leads.__func__
         calls = []
 
@@ -199,7 +199,7 @@ class ImportLeadsScenario(unittest.TestCase):
     def test_failure_in_first_chunk(self):
         "A failure in the chunk that started the import is shown too"
         Opportunity = Model.get('sale.opportunity')
-        from crm_kit_lead.lead import SaleOpportunity
+        from crm_kit_lead.opportunity import SaleOpportunity
 
         def failing(cls, values_list, choices, later=None):
             raise RuntimeError("disk full")
@@ -223,7 +223,7 @@ class ImportLeadsScenario(unittest.TestCase):
         "crm-kit import-leads leaves a failed import failed, not running"
         import tempfile
         from crmkit.cli import import_leads
-        from crm_kit_lead.lead import SaleOpportunity
+        from crm_kit_lead.opportunity import SaleOpportunity
         Opportunity = Model.get('sale.opportunity')
         LeadImport = Model.get('crm.lead.import')
 

@@ -24,7 +24,7 @@ from crm_kit.access import visible_ids
 from crm_kit.pipeline import OPEN_STATES
 
 from .duplicate import KEYS
-from .lead_file import check_email, check_phone, check_tax_identifier
+from .identity import check_email, check_phone, check_tax_identifier
 
 # The lead fields each duplicate key is computed from.
 KEY_SOURCES = {
@@ -45,6 +45,11 @@ LEAD_DATA = [
 
 class SaleOpportunity(metaclass=PoolMeta):
     __name__ = 'sale.opportunity'
+
+    assignment_logs = fields.One2Many(
+        'crm.assignment.log', 'opportunity', "Assignments", readonly=True)
+    assignment_reason = fields.Function(
+        fields.Char("Assignment"), 'get_assignment_reason')
 
     _lead_states = {
         'readonly': Eval('state').in_(['won', 'lost', 'cancelled']),
@@ -194,6 +199,10 @@ class SaleOpportunity(metaclass=PoolMeta):
                         table.import_fingerprint, list(sub))))
             known.update(f for f, in cursor)
         return known
+
+    def get_assignment_reason(self, name):
+        if self.assignment_logs:
+            return self.assignment_logs[0].reason
 
     @classmethod
     def get_duplicate_candidates(cls, opportunities, names):
