@@ -318,6 +318,21 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
         return {}
 
     @classmethod
+    def fields_to_merge(cls):
+        """The (model, field) of the records that belong to an opportunity:
+        those of merged leads go to the lead they are merged into (modules
+        add theirs)"""
+        return [
+            ('sale.opportunity.line', 'opportunity'),
+            ('crm.stage.log', 'opportunity'),
+            ('sale.sale', 'origin'),
+            ('ir.attachment', 'resource'),
+            ('ir.note', 'resource'),
+            ('ir.email', 'resource'),
+            ('ir.chat.channel', 'resource'),
+            ]
+
+    @classmethod
     def copy(cls, opportunities, default=None):
         default = default.copy() if default is not None else {}
         default.setdefault('stage_logs')

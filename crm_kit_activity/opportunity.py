@@ -40,6 +40,13 @@ class SaleOpportunity(LastActivityMixin, metaclass=PoolMeta):
                 })
 
     @classmethod
+    def fields_to_merge(cls):
+        return super().fields_to_merge() + [
+            ('crm.activity', 'opportunity'),
+            ('crm.automation.log', 'record'),
+            ]
+
+    @classmethod
     def _bulk_insert_values(cls):
         values = super()._bulk_insert_values()
         values['last_activity'] = dt.datetime.now()

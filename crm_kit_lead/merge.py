@@ -7,12 +7,14 @@ which moves their opportunities, quotes and contact data the same way."""
 from sql import Column
 
 from trytond.i18n import gettext
-from trytond.model import ModelSQL, ModelView, fields
+from trytond.model import ModelView, fields
 from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
+
+from crm_kit.event import Change
 
 # A converted, won or lost deal is history: only open ones merge.
 MERGEABLE_STATES = {'lead', 'opportunity'}
@@ -65,37 +67,20 @@ class MergeLeads(Wizard):
         return 'end'
 
 
-def fields_to_move():
-    """Every stored reference to a lead in the activated modules: lines,
-    quotes, stage and assignment logs, and whatever later modules link
-    to leads (activities, documents…)"""
-    pool = Pool()
-    result = []
-    for model_name, Model in pool.iterobject():
-        if (not issubclass(Model, ModelSQL) or Model._is_table_query()):
-            continue
-        for field_name, field in Model._fields.items():
-            if isinstance(field, fields.Function) or not field.sql_type():
-                continue
-            if (field._type == 'many2one'
-                    and field.model_name == 'sale.opportunity'
-                    and field_name != 'merged_into'):
-                result.append((Model, field_name, False))
-            elif field._type == 'reference':
-                # Quotes (sale origin), attachments, notes…
-                result.append((Model, field_name, True))
-    return result
-
-
 def move_references(source, destination):
-    "Point every reference of source to destination"
+    """Point the records that belong to source (fields_to_merge) to
+    destination"""
+    pool = Pool()
+    Opportunity = pool.get('sale.opportunity')
+    Event = pool.get('crm.event')
     transaction = Transaction()
     cursor = transaction.connection.cursor()
     changed = []
-    for Model, field_name, reference in fields_to_move():
+    for model, field_name in Opportunity.fields_to_merge():
+        Model = pool.get(model)
         table = Model.__table__()
         column = Column(table, field_name)
-        if reference:
+        if Model._fields[field_name]._type == 'reference':
             source_value, destination_value = str(source), str(destination)
         else:
             source_value, destination_value = source.id, destination.id
@@ -107,13 +92,18 @@ def move_references(source, destination):
         cursor.execute(*table.update(
                 [column], [destination_value], where=where))
         Model._insert_history(ids)
-        changed.append((Model, field_name, ids))
+        changed.append((Model, field_name, ids, source_value,
+                destination_value))
     # The records read before the SQL updates must be read again.
     transaction.counter += 1
-    for Model, field_name, ids in changed:
+    for Model, field_name, ids, _, _ in changed:
         for cache in transaction.cache.values():
             for id_ in ids:
                 cache.get(Model.__name__, {}).pop(id_, None)
-    for Model, field_name, ids in changed:
+    for Model, field_name, ids, before, after in changed:
         Model.on_modification('write', Model.browse(ids), {field_name})
+        # Moved in SQL: told as a write would be (alerts, automation…).
+        Event.changed(Change(Model.__name__, Model.browse(ids), {field_name},
+                {i: {field_name: before} for i in ids},
+                {i: {field_name: after} for i in ids}))
 

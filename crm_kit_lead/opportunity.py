@@ -205,6 +205,13 @@ class SaleOpportunity(metaclass=PoolMeta):
             return self.assignment_logs[0].reason
 
     @classmethod
+    def fields_to_merge(cls):
+        return super().fields_to_merge() + [
+            ('crm.assignment.log', 'opportunity'),
+            ('crm.web.form.submission', 'lead'),
+            ]
+
+    @classmethod
     def get_duplicate_candidates(cls, opportunities, names):
         pool = Pool()
         Duplicate = pool.get('crm.lead.duplicate')
