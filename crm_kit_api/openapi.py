@@ -149,39 +149,13 @@ class OpenAPI(Model):
     __string__ = "OpenAPI Contract"
 
     @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        # The CRM's models, in the order of the document; those of the
-        # modules not activated are left out.
-        cls._models = [
-            'sale.opportunity', 'sale.opportunity.line', 'crm.stage.log',
-            'crm.assignment.log',
-            'party.party', 'party.contact_mechanism', 'party.address',
-            'crm.customer.history',
-            'sale.sale', 'sale.line',
-            'crm.activity', 'crm.activity.type',
-            'crm.document', 'crm.document.version', 'crm.document.link',
-            'crm.document.category', 'crm.document.tag',
-            'crm.alert',
-            'crm.webhook', 'crm.webhook.delivery', 'crm.webhook.attempt',
-            'crm.pipeline', 'crm.stage', 'crm.channel', 'crm.lost_reason',
-            'crm.team', 'product.product',
-            'crm.report.pipeline', 'crm.report.month', 'crm.report.rep',
-            'crm.report.stage_time', 'crm.sales.target',
-            ]
-
-    @classmethod
     def models(cls):
         "The CRM models the user may read, with their access"
         pool = Pool()
         ModelAccess = pool.get('ir.model.access')
-        names = []
-        for name in cls._models:
-            try:
-                pool.get(name)
-            except KeyError:
-                continue
-            names.append(name)
+        Api = pool.get('crm.api')
+        # Each activated module lists its own.
+        names = Api.contract_models()
         accesses = ModelAccess.get_access(names)
         return [(pool.get(n), accesses[n])
             for n in names if accesses[n]['read']]

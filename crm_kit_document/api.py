@@ -1,0 +1,15 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+from trytond.pool import PoolMeta
+
+
+class Api(metaclass=PoolMeta):
+    "The REST API documents the document library"
+    __name__ = 'crm.api'
+
+    @classmethod
+    def contract_models(cls):
+        return super().contract_models() + [
+            'crm.document', 'crm.document.version', 'crm.document.link',
+            'crm.document.category', 'crm.document.tag',
+            ]
