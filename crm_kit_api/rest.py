@@ -24,7 +24,7 @@ import binascii
 import json
 import logging
 import re
-from base64 import urlsafe_b64decode, urlsafe_b64encode
+from base64 import urlsafe_b64decode
 from functools import wraps
 
 from trytond import backend
@@ -45,6 +45,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from crm_kit.public import best_language, company_and_language, languages
 from crm_kit.routes import replace_endpoints, rpc_offers
+from crmkit.wsgi import CONTEXT, decode_context, encode_context
 
 from .routes import openapi
 
@@ -138,16 +139,28 @@ def clean_languages(header):
     return ','.join(kept)
 
 
+def request_context(request):
+    """The request's X-Tryton-Context as a dict ({} without one), decoded
+    once (by crmkit.wsgi's filter, which crm-kit's server runs); Problem
+    when it is no base64url JSON object"""
+    if CONTEXT not in request.environ:
+        header = request.headers.get('X-Tryton-Context')
+        if not header:
+            return {}
+        try:
+            request.environ[CONTEXT] = decode_context(header)
+        except ValueError:
+            request.environ[CONTEXT] = None
+    context = request.environ[CONTEXT]
+    if context is None:
+        raise Problem(400, 'msg_rest_bad_context')
+    return context
+
+
 def syntax_problem(request, endpoint, view_args):
     "Raise Problem for what trytond could not even read in request"
-    header = request.headers.get('X-Tryton-Context')
-    if header:
-        try:
-            context = _json_argument(header)
-            if not isinstance(context, dict):
-                raise ValueError
-        except ValueError:
-            raise Problem(400, 'msg_rest_bad_context')
+    context = request_context(request)
+    if context:
         _check_value(context, 'X-Tryton-Context')
     id_ = view_args.get('id')
     if id_ is not None and id_ > MAX_INTEGER:
@@ -471,11 +484,10 @@ def _if_match(request, name, id_):
     if value.startswith('W/'):
         value = value[2:]
     value = value.strip('"')
-    header = request.headers.get('X-Tryton-Context')
-    context = _json_argument(header) if header else {}
+    context = dict(request_context(request))
     context['_timestamp'] = {f'{name},{id_}': value}
-    request.environ['HTTP_X_TRYTON_CONTEXT'] = urlsafe_b64encode(
-        json.dumps(context).encode()).decode()
+    request.environ[CONTEXT] = context
+    request.environ['HTTP_X_TRYTON_CONTEXT'] = encode_context(context)
 
 
 def _timestamp(database_name, name, id_):

@@ -37,6 +37,28 @@ _REST_PATH = re.compile(r'^/[^/]+/rest/')
 _BUS_PATH = re.compile(r'^/[^/]+/bus/?$')
 _WEB_FORM_PATH = re.compile(r'^/[^/]+/crm/web-form/')
 _HEADER = 'HTTP_X_TRYTON_CONTEXT'
+# Where the filter leaves a REST request's X-Tryton-Context, decoded and
+# without its private keys (None when it is no base64url JSON object):
+# crm_kit_api.rest reads it there instead of decoding the header again.
+CONTEXT = 'crmkit.context'
+
+
+def decode_context(header):
+    "The X-Tryton-Context header as a dict; ValueError when it is none"
+    try:
+        padded = header + '=' * (-len(header) % 4)
+        context = json.loads(urlsafe_b64decode(padded))
+    except (ValueError, TypeError) as exception:
+        raise ValueError(str(exception)) from exception
+    if not isinstance(context, dict):
+        raise ValueError("not an object")
+    return context
+
+
+def encode_context(context):
+    "context as the X-Tryton-Context header trytond decodes"
+    return urlsafe_b64encode(
+        json.dumps(context, separators=(',', ':')).encode()).decode()
 
 
 def public_host():
@@ -143,7 +165,14 @@ class PrivateContextFilter:
                         'origin': environ['HTTP_ORIGIN'][:100]})(
                     environ, start_response)
             if header:
-                environ[_HEADER] = self.clean(header)
+                try:
+                    context = self.strip(decode_context(header))
+                except ValueError:
+                    # Not ours to judge: the REST guard answers it.
+                    environ[CONTEXT] = None
+                else:
+                    environ[CONTEXT] = context
+                    environ[_HEADER] = encode_context(context)
             return self.json_errors(environ, start_response)
         if _WEB_FORM_PATH.match(path):
             environ.pop('HTTP_ORIGIN', None)
@@ -171,22 +200,23 @@ class PrivateContextFilter:
         return environ_error(environ, replaced[0])(environ, start_response)
 
     @staticmethod
-    def clean(header):
-        try:
-            padded = header + '=' * (-len(header) % 4)
-            context = json.loads(urlsafe_b64decode(padded))
-        except (ValueError, TypeError):
-            # Not ours to judge: trytond answers it with its own error.
-            return header
-        if not isinstance(context, dict):
-            return header
+    def strip(context):
+        "context without its private keys, which are logged"
         cleaned = strip_private_keys(context)
         if len(cleaned) != len(context):
             logger.info(
                 'dropped private context keys %s',
                 sorted(set(context) - set(cleaned)))
-        return urlsafe_b64encode(
-            json.dumps(cleaned, separators=(',', ':')).encode()).decode()
+        return cleaned
+
+    @classmethod
+    def clean(cls, header):
+        "The header without its private keys; as it is when no context"
+        try:
+            context = decode_context(header)
+        except ValueError:
+            return header
+        return encode_context(cls.strip(context))
 
 
 def _application():
