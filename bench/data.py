@@ -39,6 +39,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 DB_NAME = os.environ.get('CRM_KIT_BENCH_DATABASE') or 'crm_kit_bench'
+# The PostgreSQL extensions of the bench database (see add_extensions).
+EXTENSIONS = ['pg_trgm']
 DEFAULT_URI = 'postgresql://postgres@127.0.0.1:5432/'
 SEED = 0.4242
 
@@ -136,8 +138,32 @@ def create_database(name=DB_NAME, log=print):
     start = time.monotonic()
     drop_database(name)
     cli.init(name, company_name="Bench CRM S.L.")
+    add_extensions(name)
     log(f"database {name!r} created and set up "
         f"in {time.monotonic() - start:.0f} s")
+
+
+def add_extensions(name=DB_NAME):
+    """Create EXTENSIONS in the database, then let trytond build its
+    indexes again, as an administrator adds them to a database set up
+    without them (`trytond-admin --indexes`).
+
+    With pg_trgm, trytond builds the indexes it declares for searches by
+    name (Index.Similarity: party name and code, opportunity number and
+    reference, ...) as trigram (GIN) indexes, which serve a search for
+    '%text%'; without it, as b-tree indexes, which do not.  `crm-kit init`
+    does not create the extension: the bench database has it as a
+    production database should."""
+    import subprocess
+
+    from crmkit import cli, settings
+    with connect(name) as connection:
+        for extension in EXTENSIONS:
+            connection.execute(
+                f'CREATE EXTENSION IF NOT EXISTS "{extension}"')
+    subprocess.run([cli._bin('trytond-admin'), '-c',
+            str(settings.config_path()), '-d', name, '--indexes'],
+        check=True)
 
 
 def source_key():
@@ -157,6 +183,7 @@ def source_key():
         digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(path.read_bytes())
     digest.update(repr(USERS).encode())
+    digest.update(repr(EXTENSIONS).encode())
     versions = sorted(
         f"{d.metadata['Name']}=={d.version}"
         for d in metadata.distributions()

@@ -126,7 +126,16 @@ class ListScreen:
 
 # The lower bound: the same page and count in plain SQL; the page is
 # sorted on the opportunity with its pipeline and stage sequences (the
-# action's order), the names shown are joined to its 80 rows only.
+# action's order), the names shown are joined to its 80 rows only.  The
+# text conditions are written so that PostgreSQL can use the indexes
+# trytond declares for searches by name (trigram indexes with pg_trgm):
+# on COALESCE(column, ''), the expression of those indexes for a column
+# that may be empty, and for the party as a subquery on party_party (a
+# condition on the joined party is evaluated after the join, over every
+# open opportunity).  Written on the bare columns, the bound could not use
+# them and took longer than the ORM it is meant to bound.  It searches the
+# party's name only, where the ORM also searches the party's code,
+# identifiers and contact mechanisms.
 SQL_PAGE = """
 WITH page AS (
     SELECT o.id, pl.sequence AS pipeline_sequence,
@@ -170,9 +179,11 @@ def _sql_where(scenario, owner):
     if owner:
         where.append("o.owner = %(owner)s")
     if scenario == 'party':
-        where.append("p.name ILIKE %(text)s")
+        where.append("o.party IN (SELECT id FROM party_party "
+            "WHERE COALESCE(name, '') ILIKE %(text)s)")
     elif scenario == 'number':
-        where.append("(o.number ILIKE %(text)s OR o.reference ILIKE %(text)s)")
+        where.append("(o.number ILIKE %(text)s "
+            "OR COALESCE(o.reference, '') ILIKE %(text)s)")
     return ' AND '.join(where)
 
 
