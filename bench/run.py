@@ -2,6 +2,7 @@
 
     make bench                      # or: .venv/bin/python bench/run.py
     python bench/run.py --sizes 10000 --runs 3 --no-docs   # a quick look
+    python bench/run.py --only opportunity_list --sizes 10000 100000
     python bench/run.py --explain   # print the EXPLAIN ANALYZE plans too
 
 The database (crm_kit_bench, or $CRM_KIT_BENCH_DATABASE) is dropped and
@@ -11,8 +12,15 @@ every benchmark module of BENCHMARKS runs at every size.  It is left in
 place afterwards for EXPLAIN and psql.
 
 A benchmark module has TITLE, run(ctx) -> result rows for ctx.size and
-tables(rows) -> [(caption, header, rows)] for the report; one with ONCE =
-True runs once, after the sizes (ctx.size is None)."""
+tables(rows) -> [(caption, header, rows)] for the report, and may have
+summary(rows) -> the text that follows its tables (prose whose figures are
+computed from the rows); one with ONCE = True runs once, after the sizes
+(ctx.size is None).
+
+The results block of docs/performance.md holds one section per benchmark
+module, each opened by a <!-- bench: NAME --> line: a run rewrites the
+sections of the modules it ran and keeps the others as they are, with the
+line that says when and how they were measured."""
 import argparse
 import datetime as dt
 import os
@@ -36,6 +44,7 @@ SIZES = [10_000, 100_000]
 DOC = ROOT / 'docs' / 'performance.md'
 BEGIN = '<!-- bench results: begin (written by bench/run.py) -->'
 END = '<!-- bench results: end -->'
+SECTION = '<!-- bench: {} -->'
 
 
 def parse_args(argv):
@@ -43,8 +52,9 @@ def parse_args(argv):
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        '--sizes', default=','.join(map(str, SIZES)),
-        help="opportunity counts, increasing (default: %(default)s)")
+        '--sizes', nargs='+', default=[','.join(map(str, SIZES))],
+        help="opportunity counts, separated by spaces or commas "
+        "(default: %(default)s)")
     parser.add_argument(
         '--runs', type=int, default=9,
         help="measured runs per case; the median is reported "
@@ -89,26 +99,65 @@ def environment():
         pass
     with data.connect(data.DB_NAME) as connection:
         postgresql = connection.execute("SHOW server_version").fetchone()[0]
-    return (f"{os.cpu_count()} cores ({cpu}), PostgreSQL {postgresql}, "
-        f"trytond {metadata.version('trytond')}, "
+        trigram = connection.execute(
+            "SELECT extversion FROM pg_extension WHERE extname = 'pg_trgm'"
+            ).fetchone()
+    trigram = f"with pg_trgm {trigram[0]}" if trigram else "without pg_trgm"
+    return (f"{os.cpu_count()} cores ({cpu}), PostgreSQL {postgresql} "
+        f"{trigram}, trytond {metadata.version('trytond')}, "
         f"Python {platform.python_version()}")
 
 
-def report(modules, results, args, elapsed, load):
-    parts = [
+def command(argv):
+    "How the run was started, as the report names it"
+    if not argv:
+        return 'make bench'
+    return ' '.join(['bench/run.py', *argv])
+
+
+def report(modules, results, args, elapsed, load, argv=None):
+    """The section of each module for docs/performance.md, by module name
+    (bench.NAME)"""
+    measured = (
         f"Measured on {dt.date.today().isoformat()} with "
-        f"`make bench` ({args.runs} runs after {args.warmup} warm-up runs, "
-        f"median; {elapsed / 60:.1f} min in all) on {environment()}; "
-        f"load average {load:.2f} at the start."]
+        f"`{command(argv)}` ({args.runs} runs after {args.warmup} warm-up "
+        f"runs, median; {elapsed / 60:.1f} min in all) on {environment()}; "
+        f"load average {load:.2f} at the start.")
+    sections = {}
     for module in modules:
-        parts.append(f"### {module.TITLE}")
-        for caption, header, rows in module.tables(results[module.__name__]):
-            parts.append(f"{caption}:\n\n{markdown_table(header, rows)}")
-    return '\n\n'.join(parts)
+        rows = results[module.__name__]
+        parts = [measured, f"### {module.TITLE}"]
+        for caption, header, table in module.tables(rows):
+            parts.append(f"{caption}:\n\n{markdown_table(header, table)}")
+        if hasattr(module, 'summary'):
+            parts.append(module.summary(rows))
+        sections[module.__name__.rpartition('.')[2]] = '\n\n'.join(parts)
+    return sections
 
 
-def write_doc(text):
-    block = f"{BEGIN}\n{text}\n{END}"
+def _sections(block):
+    """The sections of a results block: {name: text} in their order, and
+    the text before the first"""
+    marker = SECTION.split('{}')
+    sections = {}
+    name, lines, preamble = None, [], []
+    for line in block.splitlines():
+        if line.startswith(marker[0]) and line.endswith(marker[1]):
+            if name is not None:
+                sections[name] = '\n'.join(lines).strip('\n')
+            name, lines = line[len(marker[0]):-len(marker[1])], []
+        elif name is None:
+            preamble.append(line)
+        else:
+            lines.append(line)
+    if name is not None:
+        sections[name] = '\n'.join(lines).strip('\n')
+    return sections, '\n'.join(preamble).strip('\n')
+
+
+def write_doc(sections):
+    """Rewrite the sections of the results block that this run measured,
+    keeping the others"""
     if DOC.exists():
         content = DOC.read_text()
     else:
@@ -116,16 +165,27 @@ def write_doc(text):
     if BEGIN in content and END in content:
         before = content[:content.index(BEGIN)]
         after = content[content.index(END) + len(END):]
-        content = before + block + after
+        kept, preamble = _sections(
+            content[content.index(BEGIN) + len(BEGIN):content.index(END)])
     else:
-        content = content.rstrip('\n') + '\n\n' + block + '\n'
+        before, after = content.rstrip('\n') + '\n\n', '\n'
+        kept, preamble = {}, ''
+    kept.update(sections)
+    order = {name: index for index, name in enumerate(BENCHMARKS)}
+    names = sorted(kept, key=lambda n: order.get(n, len(order)))
+    parts = [preamble] if preamble else []
+    parts += [f"{SECTION.format(name)}\n{kept[name]}" for name in names]
+    block = BEGIN + '\n' + '\n\n'.join(parts) + '\n' + END
     DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(content)
+    DOC.write_text(before + block + after)
 
 
 def main(argv=None):
+    if argv is None:
+        argv = sys.argv[1:]
     args = parse_args(argv)
-    sizes = sorted(int(s.replace('_', '')) for s in args.sizes.split(','))
+    sizes = sorted({int(s.replace('_', ''))
+            for item in args.sizes for s in item.split(',') if s})
     names = args.only or BENCHMARKS
     modules = [import_module(f'bench.{name}') for name in names]
     started = time.monotonic()
@@ -154,12 +214,12 @@ def main(argv=None):
             runs=args.runs, warmup=args.warmup, explain=args.explain,
             log=lambda m: print(m, flush=True))
         results[module.__name__].extend(module.run(ctx))
-    text = report(
-        modules, results, args, time.monotonic() - started, load)
+    sections = report(
+        modules, results, args, time.monotonic() - started, load, argv)
     print()
-    print(text)
+    print('\n\n'.join(sections.values()))
     if not args.no_docs:
-        write_doc(text)
+        write_doc(sections)
         print(f"\nResults written to {DOC.relative_to(ROOT)}")
 
 
