@@ -371,7 +371,9 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
             self.start(list(sub), now)
 
     def start(self, ids, now):
-        "Create the alerts of the records ids and tell their audience"
+        """Create the alerts of the records ids, shown at once; their
+        audience is told by the queue worker, once the change or the pass
+        that started them is committed"""
         pool = Pool()
         Alert = pool.get('crm.alert')
         Model = pool.get(self.model)
@@ -385,7 +387,23 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                     'start': now,
                     'recipients': [('add', [u.id for u in recipients[r.id]])],
                     } for r in records])
-        self.notify(alerts, Batch(Model, ids))
+        self.__class__.__queue__.tell_started([self], [a.id for a in alerts])
+
+    @classmethod
+    def tell_started(cls, rules, alert_ids):
+        """Queue task: tell the audience of the alerts of alert_ids that
+        are still active (see notify)"""
+        pool = Pool()
+        Alert = pool.get('crm.alert')
+        rule, = rules
+        with without_check_access():
+            alerts = Alert.search([
+                    ('id', 'in', alert_ids),
+                    ('state', '=', 'active'),
+                    ], order=[('id', 'ASC')])
+            if alerts:
+                rule.notify(alerts, Batch(pool.get(rule.model),
+                        [a.record_id for a in alerts]))
 
     def get_audience(self, record):
         "The active users this rule tells about record"

@@ -231,6 +231,16 @@ def create_opportunity(crm, owner=None, lines=True, **values):
     return Opportunity(opportunity.id)
 
 
+def run_queued():
+    """Run in the current transaction the tasks it queued, as the queue
+    worker runs them once it is committed"""
+    pool = Pool()
+    Queue = pool.get('ir.queue')
+    tasks = Transaction().tasks
+    while tasks:
+        Queue(tasks.pop(0)).run()
+
+
 def in_transaction(func, user=1):
     """Run func in a committed transaction of the test database, again
     when it needs table locks, as trytond-admin does"""

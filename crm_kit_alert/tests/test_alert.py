@@ -16,7 +16,7 @@ from trytond.transaction import Transaction, check_access
 
 from crm_kit_activity.tests.tools import create_activity
 
-from crm_kit.tests.tools import api_key
+from crm_kit.tests.tools import api_key, run_queued
 
 from .tools import (
     AlertTestCase, CrmRouteTestCase, create_opportunity, load_spanish,
@@ -60,8 +60,10 @@ def alerts(record, state='active'):
 
 
 def notifications(user):
+    "What user was told, once the queue worker ran"
     pool = Pool()
     Notification = pool.get('res.notification')
+    run_queued()
     return Notification.search(
         [('user', '=', user.id)], order=[('id', 'ASC')])
 
@@ -256,11 +258,16 @@ class AlertRuleTestCase(AlertTestCase):
         crm = setup_crm()
         only_rules('rule_overdue_activity')
         opportunity = create_opportunity(crm)
+        channel = 'notification:%s' % crm.rep.id
         with patch('trytond.res.notification.Bus.publish') as publish:
             create_activity(crm, opportunity=opportunity.id,
                 due=dt.datetime.now() - dt.timedelta(days=1))
+            # Not in the save that started the alert: the queue tells.
+            self.assertEqual([c for c in publish.call_args_list
+                    if c.args[0] == channel], [])
+            run_queued()
         messages = [c.args for c in publish.call_args_list
-            if c.args[0] == 'notification:%s' % crm.rep.id]
+            if c.args[0] == channel]
         self.assertEqual(len(messages), 1)
         _, message = messages[0]
         self.assertEqual(message['type'], 'user-notification')
