@@ -6,6 +6,7 @@ time passes (no activity for some days, a date coming near)."""
 import datetime as dt
 import json
 import logging
+from collections import defaultdict
 
 from trytond.cache import Cache
 from trytond.exceptions import UserError, UserWarning
@@ -381,17 +382,24 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
         transaction = Transaction()
         chain = tuple(transaction.context.get(CHAIN) or ())
         batch = Batch(pool.get(self.model), [r.id for r, _ in pairs])
-        logs = []
+        logs, todo = [], []
         for record, key in pairs:
-            link = '%s:%s' % (self.id, record.id)
             log = Log(
                 rule=self, record=record, record_id=record.id,
                 occurrence=key or '', date=now)
-            if link in chain:
+            logs.append(log)
+            if '%s:%s' % (self.id, record.id) in chain:
                 log.state = 'skipped'
                 log.error = gettext('crm_kit_activity.msg_automation_looped')
-                logs.append(log)
-                continue
+            else:
+                todo.append((record, log))
+        if len(todo) > 1:
+            # All together: an activity create, a notification save… for
+            # all the records, not one each (and what they start, alerts
+            # and events, once); if that fails, one by one below.
+            todo = self._apply_together(todo, now, batch, chain)
+        for record, log in todo:
+            link = '%s:%s' % (self.id, record.id)
             done = []
             try:
                 with transaction.set_context(**{CHAIN: chain + (link,)}), \
@@ -407,8 +415,41 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
             else:
                 log.state = 'done'
                 log.actions = '\n'.join(done)
-            logs.append(log)
         Log.save(logs)
+
+    def _apply_together(self, todo, now, batch, chain):
+        """Run the actions on the records of todo (pairs of record and log)
+        at once; return those left to run one by one: all of them when
+        storing failed"""
+        transaction = Transaction()
+        records = [r for r, _ in todo]
+        errors = {}
+        plans = []
+        # Every action planned first: a record that one of them cannot be
+        # done for gets none of them, as in its own savepoint.
+        for action in self.actions:
+            action_plans, action_errors = action.plan(records, now, batch)
+            plans.append(action_plans)
+            errors.update(action_errors)
+        links = tuple('%s:%s' % (self.id, r.id) for r in records)
+        try:
+            with transaction.set_context(**{CHAIN: chain + links}), \
+                    savepoint():
+                done = [action.store({i: p for i, p in action_plans.items()
+                            if i not in errors})
+                    for action, action_plans in zip(self.actions, plans)]
+        except Exception:
+            logger.info("automation rule %d: acting on the records one by "
+                "one", self.id, exc_info=True)
+            return todo
+        for record, log in todo:
+            if record.id in errors:
+                log.state = 'failed'
+                log.error = error_message(errors[record.id])
+            else:
+                log.state = 'done'
+                log.actions = '\n'.join(d[record.id] for d in done)
+        return []
 
     def filter_condition(self, records):
         pool = Pool()
@@ -582,18 +623,38 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
                     rule=rule.rec_name))
         rule.check_loop()
 
-    # Doing it
+    # Doing it: planned for each record (what cannot be done for one is
+    # its error), then stored for all of them at once
 
     def execute(self, record, now, batch=None):
         """Do the action on record and say what was done; batch holds the
         records acted on together (see Batch)"""
         batch = batch or Batch(record.__class__, [record.id])
-        return getattr(self, '_execute_%s' % self.action)(record, now, batch)
+        plans, errors = self.plan([record], now, batch)
+        if errors:
+            raise errors[record.id]
+        return self.store(plans)[record.id]
 
-    def _execute_activity(self, record, now, batch):
-        pool = Pool()
-        Activity = pool.get('crm.activity')
-        Lang = pool.get('ir.lang')
+    def plan(self, records, now, batch):
+        """What the action will do for each of records: ({record id: plan},
+        {record id: the error why it cannot})"""
+        plan = getattr(self, '_plan_%s' % self.action)
+        plans, errors = {}, {}
+        for record in records:
+            try:
+                plans[record.id] = plan(record, now, batch)
+            except AutomationRunError as exception:
+                errors[record.id] = exception
+        return plans, errors
+
+    def store(self, plans):
+        """Do what plans say, for all their records at once; return what
+        was done for each record"""
+        if not plans:
+            return {}
+        return getattr(self, '_store_%s' % self.action)(plans)
+
+    def _plan_activity(self, record, now, batch):
         owner = self.get_assignee(record)
         due = add_days(now, self.due_days or 0, self.working_days)
         due = due.replace(second=0, microsecond=0)
@@ -608,26 +669,48 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
             'duration': self.activity_type.default_duration,
             }
         values.update(activity_links(record))
-        with Transaction().set_context(company=values['company']):
-            activity, = Activity.create([values])
-        lang = Lang.get()
-        return gettext('crm_kit_activity.msg_automation_did_activity',
-            subject=activity.subject, user=owner.rec_name,
-            due=lang.strftime(due, lang.date + ' %H:%M'))
+        return values, owner
 
-    def _execute_notify(self, record, now, batch):
+    def _store_activity(self, plans):
+        pool = Pool()
+        Activity = pool.get('crm.activity')
+        Lang = pool.get('ir.lang')
+        lang = Lang.get()
+        by_company = defaultdict(list)
+        for record_id, (values, owner) in plans.items():
+            by_company[values['company']].append(record_id)
+        done = {}
+        for company, record_ids in by_company.items():
+            with Transaction().set_context(company=company):
+                Activity.create([plans[i][0] for i in record_ids])
+            for record_id in record_ids:
+                values, owner = plans[record_id]
+                done[record_id] = gettext(
+                    'crm_kit_activity.msg_automation_did_activity',
+                    subject=values['subject'], user=owner.rec_name,
+                    due=lang.strftime(values['due'], lang.date + ' %H:%M'))
+        return done
+
+    def _plan_notify(self, record, now, batch):
         pool = Pool()
         Notification = pool.get('res.notification')
         user = self.get_assignee(record)
         label, description = self.texts_for(user, record, batch)
-        Notification(
+        return Notification(
             user=user, label=label, description=description,
             icon='tryton-notification', model=record.__name__,
-            records=json.dumps([record.id])).save()
-        return gettext('crm_kit_activity.msg_automation_did_notify',
-            user=user.rec_name)
+            records=json.dumps([record.id]))
 
-    def _execute_email(self, record, now, batch):
+    def _store_notify(self, plans):
+        pool = Pool()
+        Notification = pool.get('res.notification')
+        Notification.save(list(plans.values()))
+        return {record_id: gettext(
+                'crm_kit_activity.msg_automation_did_notify',
+                user=notification.user.rec_name)
+            for record_id, notification in plans.items()}
+
+    def _plan_email(self, record, now, batch):
         template = self.email_template
         values = template.get(record)
         to = values.get('to')
@@ -635,19 +718,31 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
             raise AutomationRunError(gettext(
                     'crm_kit_activity.msg_automation_no_recipient',
                     template=template.rec_name, record=record.rec_name))
-        send_background_email(
-            ', '.join(to), values.get('subject', ''), values.get('body', ''),
-            (record.__name__, record.id), reports=values.get('reports'))
-        return gettext('crm_kit_activity.msg_automation_did_email',
-            to=', '.join(to))
+        return record, values
 
-    def _execute_stage(self, record, now, batch):
+    def _store_email(self, plans):
+        done = {}
+        for record_id, (record, values) in plans.items():
+            to = ', '.join(values['to'])
+            send_background_email(
+                to, values.get('subject', ''), values.get('body', ''),
+                (record.__name__, record.id), reports=values.get('reports'))
+            done[record_id] = gettext(
+                'crm_kit_activity.msg_automation_did_email', to=to)
+        return done
+
+    def _plan_stage(self, record, now, batch):
+        return record
+
+    def _store_stage(self, plans):
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
-        if record.stage != self.stage:
-            Opportunity.write([record], {'stage': self.stage.id})
-        return gettext('crm_kit_activity.msg_automation_did_stage',
+        moved = [r for r in plans.values() if r.stage != self.stage]
+        if moved:
+            Opportunity.write(moved, {'stage': self.stage.id})
+        text = gettext('crm_kit_activity.msg_automation_did_stage',
             stage=self.stage.rec_name)
+        return dict.fromkeys(plans, text)
 
     def texts_for(self, user, record, batch):
         "The subject and message filled for record, in user's language"

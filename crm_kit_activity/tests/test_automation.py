@@ -507,6 +507,65 @@ class AutomationTestCase(ActivityTestCase):
         self.assertTrue(Opportunity.search([('id', '=', second.id)]))
 
     @with_transaction()
+    def test_records_acted_on_together(self):
+        """A pass acts on its records at once: one create of their
+        activities; a record it cannot act on is logged failed alone"""
+        pool = Pool()
+        Rule = pool.get('crm.automation.rule')
+        Activity = pool.get('crm.activity')
+        Opportunity = pool.get('sale.opportunity')
+        crm = setup_crm()
+        rule = shipped_rule('rule_idle_opportunity')
+        now = dt.datetime.now()
+        idle = [create_opportunity(crm) for _ in range(3)]
+        ownerless = create_opportunity(crm)
+        Opportunity.write([ownerless], {'owner': None})
+        idle_since(now - dt.timedelta(days=15), *idle, ownerless)
+        creates = []
+        create = Activity.create.__func__
+
+        def counted(cls, vlist):
+            creates.append(len(vlist))
+            return create(cls, vlist)
+        with patch.object(Activity, 'create', classmethod(counted)):
+            Rule.run_scheduled(rules=[rule], now=now)
+        self.assertEqual(creates, [3])
+        for opportunity in idle:
+            self.assertEqual(len(activities_of(opportunity)), 1)
+        self.assertEqual(activities_of(ownerless), [])
+        states = {log.record_id: log.state for log in logs_of(rule)}
+        self.assertEqual(states, {**{o.id: 'done' for o in idle},
+                ownerless.id: 'failed'})
+
+    @with_transaction()
+    def test_records_one_by_one_when_together_fails(self):
+        """When storing for all the records at once fails, each is acted on
+        in its own savepoint: the one that fails alone is logged failed"""
+        pool = Pool()
+        Rule = pool.get('crm.automation.rule')
+        Activity = pool.get('crm.activity')
+        crm = setup_crm()
+        rule = shipped_rule('rule_idle_opportunity')
+        now = dt.datetime.now()
+        idle = [create_opportunity(crm) for _ in range(3)]
+        idle_since(now - dt.timedelta(days=15), *idle)
+        refused = idle[1]
+        create = Activity.create.__func__
+
+        def failing(cls, vlist):
+            if any(v.get('opportunity') == refused.id for v in vlist):
+                raise ValueError("refused by the test")
+            return create(cls, vlist)
+        with patch.object(Activity, 'create', classmethod(failing)):
+            Rule.run_scheduled(rules=[rule], now=now)
+        self.assertEqual(activities_of(refused), [])
+        for opportunity in [idle[0], idle[2]]:
+            self.assertEqual(len(activities_of(opportunity)), 1)
+        states = {log.record_id: log.state for log in logs_of(rule)}
+        self.assertEqual(states, {idle[0].id: 'done', refused.id: 'failed',
+                idle[2].id: 'done'})
+
+    @with_transaction()
     def test_failed_action_undone_whole(self):
         "An action failing after another: the record gets neither"
         pool = Pool()
