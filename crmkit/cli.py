@@ -64,6 +64,39 @@ def create_database(name):
         database.put_connection(connection)
 
 
+# PostgreSQL extensions crm-kit's indexes use: with pg_trgm, trytond builds
+# the indexes it declares for searches by name (Index.Similarity: a
+# party's name and code, an opportunity's number and reference) as trigram
+# indexes, which a search for "%text%" uses; without it, as b-tree indexes,
+# which it does not.
+EXTENSIONS = ['pg_trgm']
+
+
+def create_extensions(name):
+    """Create EXTENSIONS in database name (PostgreSQL), as its owner may
+    (they are trusted extensions); warn, and go on without, when refused"""
+    _, backend, _, _ = _trytond()
+    if backend.name != 'postgresql':
+        return
+    database = backend.Database(name).connect()
+    connection = database.get_connection(autocommit=True)
+    try:
+        cursor = connection.cursor()
+        for extension in EXTENSIONS:
+            try:
+                cursor.execute(
+                    f'CREATE EXTENSION IF NOT EXISTS "{extension}"')
+            except Exception as exception:
+                # (Insufficient privilege, or not installed on the server)
+                print(f"warning: the PostgreSQL extension {extension} could "
+                    f"not be created in {name!r} ({exception}): searches by "
+                    "name will read whole tables. Ask the database's "
+                    f"administrator to run: CREATE EXTENSION {extension};",
+                    file=sys.stderr)
+    finally:
+        database.put_connection(connection)
+
+
 def drop_database(name):
     "Drop a server database and forget its pool (SQLite files stay)"
     _, backend, Pool, _ = _trytond()
@@ -211,6 +244,8 @@ def init(name, company_name="My Company", update=False, password=None):
     if update or not initialised:
         if created and not password:
             password = new_admin_password(name)
+        # Before the modules, whose update builds the indexes.
+        create_extensions(name)
         run_admin(
             name, update=update, password=password if created else None)
         # trytond-admin changed the modules: reload a pool loaded before.
