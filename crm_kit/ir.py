@@ -3,6 +3,8 @@
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction, without_check_access
 
+from .mail import send_message
+
 
 class Rule(metaclass=PoolMeta):
     __name__ = 'ir.rule'
@@ -26,3 +28,13 @@ class Rule(metaclass=PoolMeta):
     def _get_cache_key(cls, model_names):
         # The CRM rules depend on who the user is, not only on the groups.
         return (*super()._get_cache_key(model_names), Transaction().user)
+
+
+class Email(metaclass=PoolMeta):
+    __name__ = 'ir.email'
+
+    @classmethod
+    def send_message(cls, emails, message):
+        """Queue task: send the message of the e-mail (see
+        crm_kit.mail.send_background_email)"""
+        send_message(message)

@@ -1,7 +1,11 @@
 # This file is part of crm-kit.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
-"E-mails sent by background work (reminders, automation rules)."
+"""E-mails the CRM sends by itself (reminders, automation rules, upload
+links): built and kept in the record's e-mail history in the transaction
+that decides them, sent by the queue worker once it is committed, so that
+no request waits for the mail server."""
 import mimetypes
+from email import message_from_string, policy
 from email.message import EmailMessage
 from email.utils import getaddresses
 
@@ -15,12 +19,12 @@ from trytond.tools.email_ import format_address, set_from_header
 
 
 def send_background_email(to, subject, body, record, reports=None):
-    """Queue an e-mail about record for the commit and keep it in its
+    """Queue an e-mail about record for the queue worker and keep it in its
     e-mail history.
 
-    Unlike ir.email's send, the mail server is not required at commit: a
-    scheduler pass or an automation rule must not roll back (and repeat)
-    its work because the server is down; the failure is logged instead."""
+    Unlike ir.email's send, the mail server is not required: a scheduler
+    pass or an automation rule must not roll back (and repeat) its work
+    because the server is down; the failure is logged instead."""
     pool = Pool()
     Email = pool.get('ir.email')
     ActionReport = pool.get('ir.action.report')
@@ -51,7 +55,13 @@ def send_background_email(to, subject, body, record, reports=None):
     set_from_header(msg, from_, from_)
     msg['To'] = [format_address(a, n) for n, a in getaddresses([to])]
     msg['Subject'] = subject
-    send_message_transactional(msg, strict=False)
     email = Email.from_message(msg, body=body, resource=record)
     email.save()
+    Email.__queue__.send_message([email], msg.as_string())
     return email
+
+
+def send_message(message):
+    "Send message (text of an e-mail) at the commit; log a failure"
+    msg = message_from_string(message, policy=policy.default)
+    send_message_transactional(msg, strict=False)

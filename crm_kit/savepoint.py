@@ -6,8 +6,8 @@ An automation rule acting on one record, an alert rule refreshed after a
 user's save: when it fails, the change or the scheduler pass that ran it
 goes on.  PostgreSQL aborts the whole transaction on a failed statement,
 so the block runs in a savepoint of its own; what the block queued for the
-commit (its e-mails, in the transaction's SMTP data managers) is dropped
-with its rows."""
+commit (its e-mails, in the transaction's SMTP data managers, and its
+tasks for the queue) is dropped with its rows."""
 import itertools
 from contextlib import contextmanager
 
@@ -29,6 +29,7 @@ def savepoint():
     name = 'crm_savepoint_%d' % next(_savepoints)
     cursor.execute('SAVEPOINT %s' % name)
     queued = {id(m): len(m.queue) for m in mail_managers(transaction)}
+    tasks = len(transaction.tasks)
     try:
         yield
     except BaseException:
@@ -38,6 +39,8 @@ def savepoint():
         transaction.cache.clear()
         for manager in mail_managers(transaction):
             del manager.queue[queued.get(id(manager), 0):]
+        # (Their ir.queue rows are undone with the block's.)
+        del transaction.tasks[tasks:]
         raise
     else:
         cursor.execute('RELEASE SAVEPOINT %s' % name)

@@ -16,7 +16,7 @@ from crm_kit_activity.rule import add_days
 
 from .tools import (
     ActivityTestCase, activity_type, create_activity, create_opportunity,
-    load_spanish, setup_crm, stage)
+    load_spanish, run_queued, setup_crm, stage)
 
 
 def shipped_rule(xml_id):
@@ -391,6 +391,9 @@ class AutomationTestCase(ActivityTestCase):
                 ])
         with patch('crm_kit.mail.send_message_transactional') as send:
             opportunity = create_opportunity(crm)
+            # Sent by the queue worker, not in the change that made it.
+            self.assertEqual(send.call_args_list, [])
+            run_queued()
         message, = [c.args[0] for c in send.call_args_list]
         self.assertIn('<compras@gomez.test>', message['To'])
         self.assertEqual(message['Subject'], "Gracias, Talleres Gómez S.L.")
@@ -604,14 +607,17 @@ class AutomationTestCase(ActivityTestCase):
                 ])
         create_opportunity(crm)
         self.assertEqual(logs_of(email_first)[0].state, 'failed')
+        run_queued()
         queued = [message for manager in Transaction()._datamanagers
             for message in getattr(manager, 'queue', [])]
         self.assertEqual(queued, [])
 
-        # Without the failing action the e-mail waits for the commit.
+        # Without the failing action the e-mail is sent at the commit of
+        # the queue's task.
         Action = pool.get('crm.automation.action')
         Action.delete([email_first.actions[1]])
         create_opportunity(crm)
+        run_queued()
         queued = [message for manager in Transaction()._datamanagers
             for message in getattr(manager, 'queue', [])]
         self.assertEqual(len(queued), 1)

@@ -11,7 +11,7 @@ from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
 from .tools import (
-    ActivityTestCase, create_activity, load_spanish, setup_crm)
+    ActivityTestCase, create_activity, load_spanish, run_queued, setup_crm)
 
 NOW = dt.datetime(2026, 12, 1, 9, 0)
 
@@ -130,6 +130,7 @@ class ReminderTestCase(ActivityTestCase):
         create_activity(crm, owner=crm.rep2, due=NOW - dt.timedelta(minutes=1))
         with patch('crm_kit.mail.send_message_transactional') as send:
             Activity.send_reminders(NOW)
+            run_queued()
         message, = [c.args[0] for c in send.call_args_list]
         self.assertEqual(message['To'], 'rep@crm.test')
         self.assertTrue(message['Subject'].startswith('Overdue: Call'))
@@ -148,6 +149,7 @@ class ReminderTestCase(ActivityTestCase):
         first = create_activity(crm, due=NOW - dt.timedelta(minutes=2))
         second = create_activity(crm, due=NOW - dt.timedelta(minutes=1))
         Activity.send_reminders(NOW)
+        run_queued()
 
         # What the commit does with the queued e-mails, against a port
         # where nothing listens: logged, not raised.

@@ -5,7 +5,7 @@ import datetime as dt
 
 from crm_kit.tests.tools import (  # noqa: F401
     CrmRouteTestCase, CrmTestCase, create_opportunity, load_spanish,
-    missing_translations, setup_crm, stage)
+    missing_translations, run_queued, setup_crm, stage)
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
