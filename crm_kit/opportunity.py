@@ -2,6 +2,8 @@
 # this repository contains the full copyright notices and license terms.
 import datetime as dt
 
+from sql import Null
+
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.model.exceptions import AccessError, ValidationError
@@ -45,6 +47,13 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
         help="Moving the stage moves the opportunity's state with it.")
     stage_color = fields.Function(
         fields.Char("Stage Colour"), 'on_change_with_stage_color')
+    # The lists sort open deals by pipeline and stage, whose order lives in
+    # other tables: kept here, one index gives a page without sorting every
+    # visible open deal.
+    stage_order = fields.Integer(
+        "Stage Order", readonly=True,
+        help="The place of the stage in the order of the pipelines and "
+        "their stages.")
     stage_date = fields.DateTime(
         "In Stage Since", readonly=True,
         help="When the opportunity entered its current stage.")
@@ -78,6 +87,12 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
                 Index(t, (t.team, Index.Range())),
                 Index(t, (t.stage, Index.Range())),
                 Index(t, (t.channel, Index.Range())),
+                # The order of the Opportunities list (its action)
+                Index(t,
+                    (t.stage_order, Index.Range()),
+                    (t.start_date, Index.Range(order='DESC')),
+                    (t.id, Index.Range(order='DESC')),
+                    where=t.state.in_(OPEN_STATES)),
                 })
         cls._buttons.update({
                 'create_quote': {
@@ -94,6 +109,29 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
         # The quote is created by create_quote, which prices and taxes it;
         # the bare convert button would leave an empty draft sale.
         cls._buttons['convert']['invisible'] = True
+
+    @classmethod
+    def __register__(cls, module):
+        table_h = cls.__table_handler__(module)
+        exists = table_h.column_exist('stage_order')
+        super().__register__(module)
+        if not exists:
+            cls.renumber_stage_order()
+
+    @classmethod
+    def renumber_stage_order(cls):
+        """Keep each opportunity's stage_order as its stage's place, after
+        stages or pipelines were added, removed or reordered"""
+        pool = Pool()
+        Stage = pool.get('crm.stage')
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        for stage_id, rank in Stage.list_ranks().items():
+            cursor.execute(*table.update(
+                    [table.stage_order], [rank],
+                    where=(table.stage == stage_id)
+                    & ((table.stage_order == Null)
+                        | (table.stage_order != rank))))
 
     @classmethod
     def default_pipeline(cls):
@@ -182,6 +220,7 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
                 values.setdefault(
                     'conversion_probability',
                     Stage(values['stage']).probability)
+                values['stage_order'] = Stage.list_rank(values['stage'])
             values.setdefault(
                 'stage_date', values.get('create_date') or dt.datetime.now())
             if values.get('owner'):
@@ -192,6 +231,7 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
                     values['employee'] = owner.employee.id
         elif mode == 'write' and 'stage' in values:
             values.setdefault('stage_date', dt.datetime.now())
+            values['stage_order'] = Stage.list_rank(values['stage'])
             if values['stage']:
                 values.setdefault(
                     'conversion_probability',
@@ -338,6 +378,7 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
         default.setdefault('stage_logs')
         default.setdefault('stage')
         default.setdefault('stage_date')
+        default.setdefault('stage_order')
         return super().copy(opportunities, default=default)
 
     @classmethod

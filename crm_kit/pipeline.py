@@ -6,7 +6,7 @@ from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, fields, sequence_ordered)
 from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool
-from trytond.transaction import without_check_access
+from trytond.transaction import Transaction, without_check_access
 
 # The states of sale.opportunity, in the order a deal moves through them.
 OPPORTUNITY_STATES = [
@@ -64,8 +64,12 @@ class Pipeline(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
 
     @classmethod
     def on_modification(cls, mode, pipelines, field_names=None):
+        pool = Pool()
+        Stage = pool.get('crm.stage')
         super().on_modification(mode, pipelines, field_names=field_names)
         cls.clear_stage_cache()
+        if mode != 'write' or 'sequence' in field_names:
+            Stage.reorder()
 
     @classmethod
     def validate_fields(cls, pipelines, field_names):
@@ -107,6 +111,8 @@ class Stage(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
     closed = fields.Function(
         fields.Boolean("Closed"), 'on_change_with_closed',
         searcher='search_closed')
+
+    _list_ranks_cache = Cache('crm.stage.list_ranks', context=False)
 
     @classmethod
     def __setup__(cls):
@@ -187,3 +193,44 @@ class Stage(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         Pipeline = pool.get('crm.pipeline')
         super().on_modification(mode, stages, field_names=field_names)
         Pipeline.clear_stage_cache()
+        if mode != 'write' or {'sequence', 'pipeline'} & field_names:
+            cls.reorder()
+
+    @classmethod
+    def list_ranks(cls):
+        """{stage id: its place in the order of the pipelines and their
+        stages} (pipeline's sequence, then the stage's, empty ones last),
+        cached: every new or moved opportunity asks"""
+        pool = Pool()
+        Pipeline = pool.get('crm.pipeline')
+        ranks = cls._list_ranks_cache.get(None)
+        if ranks is None:
+            stage, pipeline = cls.__table__(), Pipeline.__table__()
+            cursor = Transaction().connection.cursor()
+            cursor.execute(*stage.join(pipeline,
+                    condition=stage.pipeline == pipeline.id).select(
+                    stage.id, pipeline.sequence, pipeline.id, stage.sequence))
+
+            def key(row):
+                id_, pipeline_sequence, pipeline_id, sequence = row
+                return (pipeline_sequence is None, pipeline_sequence or 0,
+                    pipeline_id, sequence is None, sequence or 0, id_)
+            ranks = {row[0]: rank for rank, row in enumerate(
+                    sorted(cursor, key=key))}
+            cls._list_ranks_cache.set(None, ranks)
+        return ranks
+
+    @classmethod
+    def list_rank(cls, stage):
+        "The place of stage (a record or an id) in list_ranks"
+        if stage is None:
+            return None
+        return cls.list_ranks().get(int(stage))
+
+    @classmethod
+    def reorder(cls):
+        "Give the opportunities the stage order of the stages as they are"
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        cls._list_ranks_cache.clear()
+        Opportunity.renumber_stage_order()

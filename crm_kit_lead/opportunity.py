@@ -428,6 +428,7 @@ class SaleOpportunity(metaclass=PoolMeta):
         what create would have written."""
         pool = Pool()
         Pipeline = pool.get('crm.pipeline')
+        Stage = pool.get('crm.stage')
         Company = pool.get('company.company')
         Configuration = pool.get('sale.configuration')
         Line = pool.get('sale.opportunity.line')
@@ -466,6 +467,7 @@ class SaleOpportunity(metaclass=PoolMeta):
 
         rows = []
         extra = cls._bulk_insert_values()
+        ranks = Stage.list_ranks()
         for values, choice in zip(values_list, choices):
             pipeline_id = values.get('pipeline') or main.id
             stage_id, probability = first_stage(pipeline_id)
@@ -478,6 +480,7 @@ class SaleOpportunity(metaclass=PoolMeta):
                     'state': 'lead',
                     'pipeline': pipeline_id,
                     'stage': stage_id,
+                    'stage_order': ranks.get(stage_id),
                     'conversion_probability': probability,
                     'stage_date': now,
                     'create_uid': user,

@@ -4,6 +4,7 @@
 
 from crm_kit.opportunity import StageMoveError
 from trytond.pool import Pool
+from trytond.pyson import PYSONDecoder
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
@@ -161,3 +162,42 @@ class StageTestCase(CrmTestCase):
         Stage.write([new], {'color': 'teal'})
         with self.assertRaisesRegex(Exception, 'not a colour'):
             Stage.write([new], {'color': '#12'})
+
+    @with_transaction()
+    def test_list_order_follows_pipelines_and_stages(self):
+        """The Opportunities list sorts by the stored place of the stage,
+        kept as deals move and as stages and pipelines are reordered"""
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        Pipeline = pool.get('crm.pipeline')
+        Stage = pool.get('crm.stage')
+        Action = pool.get('ir.action.act_window')
+        ModelData = pool.get('ir.model.data')
+        crm = setup_crm()
+        action = Action(ModelData.get_id('crm_kit', 'act_opportunity_form'))
+        order = [tuple(o) for o in PYSONDecoder().decode(action.pyson_order)]
+        self.assertEqual(order[0], ('stage_order', 'ASC'))
+        other, = Pipeline.create([{'name': "Renewals", 'sequence': 99,
+                    'stages': [('create', [
+                                {'name': "To renew", 'state': 'lead',
+                                    'probability': 0.5, 'sequence': 1},
+                                ])]}])
+        new = create_opportunity(crm)
+        analysis = create_opportunity(crm)
+        Opportunity.write([analysis], {'stage': stage('stage_analysis')})
+        renewal = create_opportunity(
+            crm, pipeline=other, stage=other.stages[0])
+        ids = [new.id, analysis.id, renewal.id]
+
+        def listed():
+            return [o.id for o in Opportunity.search(
+                    [('id', 'in', ids)], order=order)]
+        self.assertEqual(listed(), [new.id, analysis.id, renewal.id])
+        # The other pipeline first, then "Under analysis" before "New"
+        Pipeline.write([other], {'sequence': 0})
+        Stage.write([stage('stage_analysis')], {'sequence': 0})
+        self.assertEqual(listed(), [renewal.id, analysis.id, new.id])
+        self.assertEqual(
+            [o.stage_order for o in Opportunity.browse(
+                    [renewal.id, analysis.id, new.id])],
+            sorted(o.stage_order for o in Opportunity.browse(ids)))
