@@ -70,6 +70,7 @@ IGNORED = {'ir_cache', 'sqlite_sequence'}
 # date changes) and adds the release's new ones; none is lost or changed.
 STAMPS = {'write_date', 'write_uid'}
 DEFINITIONS = {
+    'ir_action': dict(ignore=STAMPS, new=True),
     'ir_lang': dict(ignore=STAMPS),
     'ir_message': dict(ignore=STAMPS, new=True),
     'ir_model': dict(ignore=STAMPS, new=True),
@@ -79,10 +80,18 @@ DEFINITIONS = {
     }
 # What this release changes in a database of RELEASE, exactly:
 # {table: {(column, value) naming the row: {column: (before, after)}}}.
+OPPORTUNITIES_ORDER = (
+    '[["pipeline.sequence", "ASC"], ["stage.sequence", "ASC"], '
+    '["start_date", "DESC"], ["id", "DESC"]]',
+    '[["stage_order", "ASC"], ["start_date", "DESC"], ["id", "DESC"]]')
 EXPECTED_CHANGES = {
     # crm_kit_activity/configuration.xml: reminders every minute.
     'ir_cron': {('method', 'crm.activity|send_reminders'): {
             'interval_number': (5, 1)}},
+    # crm_kit/opportunity.xml: the Opportunities list by the stored stage
+    # order.
+    'ir_action_act_window': {('order', OPPORTUNITIES_ORDER[0]): {
+            'order': OPPORTUNITIES_ORDER}},
     }
 # What the demo and extras.py fill, which the comparison must cover.
 DATA_TABLES = [
@@ -334,6 +343,14 @@ def test_release_changes(upgrade):
         if r['module'] == 'crm_kit_document'}
     # crm_kit's one event mechanism
     assert 'crm.event' in {r['name'] for r in rows(after, 'ir_model')}
+    # Every opportunity has the stage order of its stage.
+    opportunities = rows(after, 'sale_opportunity')
+    assert opportunities and all(
+        r['stage_order'] is not None for r in opportunities)
+    orders = {}
+    for row in opportunities:
+        orders.setdefault(row['stage'], set()).add(row['stage_order'])
+    assert all(len(o) == 1 for o in orders.values())
 
 
 def test_files_are_kept(upgrade):
