@@ -207,3 +207,29 @@ def tables(rows):
                 f"Target <= {TARGET}", "Selection growth", "Pass growth"],
             table),
         ]
+
+
+def summary(rows):
+    """What the table shows, in words: every figure is computed from the
+    rows"""
+    rows = sorted(rows, key=lambda r: r['size'])
+    lines = []
+    for row in rows:
+        ratio = row['pass_ms'] / row['create_ms']
+        lines.append(
+            f"- At {row['size']:,} opportunities a pass acting on "
+            f"{row['found']} records took {row['pass_ms']:.0f} ms, "
+            f"{row['pass_ms'] / row['found']:.1f} ms per record, "
+            f"{ratio:.2f} times the ORM's create of the same activities "
+            f"({row['create_ms']:.0f} ms): target {TARGET}x "
+            + ("met." if ratio <= TARGET else "**missed**."))
+    if len(rows) > 1:
+        smallest, largest = rows[0], rows[-1]
+        lines.append(
+            f"- From {smallest['size']:,} to {largest['size']:,} "
+            f"opportunities the selection took "
+            f"{largest['select_ms'] / smallest['select_ms']:.2f} times as "
+            f"long and the pass "
+            f"{largest['pass_ms'] / smallest['pass_ms']:.2f} times: a pass "
+            "costs what it finds, not the size of the table.")
+    return '\n'.join(lines)

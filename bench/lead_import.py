@@ -541,3 +541,24 @@ def main(argv=None):
 
 if __name__ == '__main__':
     main()
+
+
+def summary(rows):
+    """What the tables show, in words: every figure is computed from the
+    rows"""
+    lines = []
+    for row in rows:
+        crmkit = row['crmkit']
+        speed = rate(crmkit)
+        lines.append(
+            f"- crm-kit imported {row['rows']:,} rows at {speed:,.0f} rows/s "
+            f"(target {TARGET_RATE:,}: "
+            + ("met" if speed >= TARGET_RATE else "**missed**")
+            + f"), {speed / rate(row['import_data']):.1f} times "
+            f"`import_data`'s speed with the same checks and "
+            f"{rate(row['copy']) / speed:.0f} times slower than a bare "
+            f"`COPY`; its peak memory was {crmkit['peak_mb']:.0f} MB "
+            f"(target under {TARGET_MB}: "
+            + ("met" if crmkit['peak_mb'] < TARGET_MB else "**missed**")
+            + ").")
+    return '\n'.join(lines)

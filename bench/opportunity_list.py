@@ -140,8 +140,8 @@ class ListScreen:
 
 
 # The lower bound: the same page and count in plain SQL; the page is
-# sorted on the opportunity with its pipeline and stage sequences (the
-# action's order), the names shown are joined to its 80 rows only.  The
+# sorted on the opportunity's stored stage order (the action's order,
+# served by its index), the names shown are joined to its 80 rows only.  The
 # text conditions are written so that PostgreSQL can use the indexes
 # trytond declares for searches by name (trigram indexes with pg_trgm):
 # on COALESCE(column, ''), the expression of those indexes for a column
@@ -153,22 +153,19 @@ class ListScreen:
 # identifiers and contact mechanisms.
 SQL_PAGE = """
 WITH page AS (
-    SELECT o.id, pl.sequence AS pipeline_sequence,
-        st.sequence AS stage_sequence, st.name AS stage_name, o.start_date
+    SELECT o.id, o.stage_order, o.stage, o.start_date
     FROM sale_opportunity o
-    JOIN crm_pipeline pl ON pl.id = o.pipeline
-    JOIN crm_stage st ON st.id = o.stage
-    LEFT JOIN party_party p ON p.id = o.party
     WHERE {where}
-    ORDER BY pl.sequence, st.sequence, o.start_date DESC, o.id DESC
+    ORDER BY o.stage_order, o.start_date DESC, o.id DESC
     LIMIT {limit})
 SELECT o.id, o.number, o.reference, o.start_date, o.end_date,
     o.description, o.amount, cur.code, o.state, o.conversion_probability,
     o.expected_close_date, o.write_date, o.create_date,
     cp.name AS company, ep.name AS employee, p.name AS party,
-    page.stage_name AS stage, u.name AS owner, ch.name AS channel
+    st.name AS stage, u.name AS owner, ch.name AS channel
 FROM page
 JOIN sale_opportunity o ON o.id = page.id
+JOIN crm_stage st ON st.id = page.stage
 JOIN company_company co ON co.id = o.company
 JOIN party_party cp ON cp.id = co.party
 JOIN currency_currency cur ON cur.id = o.currency
@@ -177,8 +174,7 @@ LEFT JOIN company_employee e ON e.id = o.employee
 LEFT JOIN party_party ep ON ep.id = e.party
 LEFT JOIN res_user u ON u.id = o.owner
 LEFT JOIN crm_channel ch ON ch.id = o.channel
-ORDER BY page.pipeline_sequence, page.stage_sequence,
-    page.start_date DESC, page.id DESC
+ORDER BY page.stage_order, page.start_date DESC, page.id DESC
 """
 SQL_COUNT = """
 SELECT count(*) FROM (

@@ -40,9 +40,6 @@ class Change:
         self.before = before
         self.after = after or {}
 
-    def value_before(self, record, name):
-        return self.before.get(record.id, {}).get(name)
-
     def value_after(self, record, name):
         return self.after.get(record.id, {}).get(name)
 
@@ -144,8 +141,9 @@ def _capturing(model, ids=None):
         captures.remove(capture)
 
 
-def _open_create(model):
-    "The create of model under way in this transaction, innermost first"
+def _innermost(model):
+    """The innermost create or write of model under way in this
+    transaction: in _after_create, the create's own"""
     transaction = Transaction()
     for capture in reversed(_captures()):
         if capture.transaction is transaction and capture.model == model:
@@ -170,7 +168,7 @@ class EventSource:
     def _after_create(cls, ids):
         # The writes the creation makes (computed fields, on_modification:
         # an assignment rule giving the lead its owner) are part of it.
-        capture = _open_create(cls.__name__)
+        capture = _innermost(cls.__name__)
         if capture is not None:
             capture.ids.update(ids)
         return super()._after_create(ids)
