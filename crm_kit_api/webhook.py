@@ -236,8 +236,8 @@ class Webhook(DeactivableMixin, ModelSQL, ModelView):
         Model = pool.get(model)
         with without_check_access(), \
                 Transaction().set_context(active_test=False):
-            records = Model.browse(
-                [r.id for r in Model.search([('id', 'in', ids)])])
+            records = Model.search(
+                [('id', 'in', ids)], order=[('id', 'ASC')])
             if not records:
                 return
             bodies = Delivery.payloads(event, records, occurred)
