@@ -11,6 +11,7 @@ from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction, without_check_access
 
+from .cache import forget_cached
 from .event import EventSource
 from .pipeline import OPEN_STATES, OPPORTUNITY_STATES
 from .team import current_user_team
@@ -132,6 +133,7 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
                     where=(table.stage == stage_id)
                     & ((table.stage_order == Null)
                         | (table.stage_order != rank))))
+        forget_cached(cls)
 
     @classmethod
     def default_pipeline(cls):

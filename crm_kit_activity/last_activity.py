@@ -13,6 +13,8 @@ from trytond.pool import Pool
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
+from crm_kit.cache import forget_cached
+
 # The field that keeps the last activity of each model, the field of
 # crm.activity that links to it and the activities of a record
 LAST_ACTIVITY = {
@@ -89,14 +91,3 @@ def touch_last_activity(activities, now=None):
                     where=table.id.in_(list(sub))
                     & ((column == Null) | (column < now))))
         forget_cached(Target, ids)
-
-
-def forget_cached(Model, ids):
-    """Drop the transaction's cached values of these records only, after
-    an update in SQL: dropping the whole model's cache would read the other
-    records again, one batch per record acted on"""
-    for cache in Transaction().cache.values():
-        if Model.__name__ in cache:
-            records = cache[Model.__name__]
-            for id_ in ids:
-                records.pop(id_, None)

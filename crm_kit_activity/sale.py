@@ -10,7 +10,7 @@ from trytond.pyson import Eval
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
-from .last_activity import forget_cached
+from crm_kit.cache import forget_cached
 
 
 class Sale(metaclass=PoolMeta):

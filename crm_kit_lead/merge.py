@@ -14,6 +14,7 @@ from trytond.pyson import Eval
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
+from crm_kit.cache import forget_cached
 from crm_kit.event import Change
 
 # A converted, won or lost deal is history: only open ones merge.
@@ -97,9 +98,7 @@ def move_references(source, destination):
     # The records read before the SQL updates must be read again.
     transaction.counter += 1
     for Model, field_name, ids, _, _ in changed:
-        for cache in transaction.cache.values():
-            for id_ in ids:
-                cache.get(Model.__name__, {}).pop(id_, None)
+        forget_cached(Model, ids)
     for Model, field_name, ids, before, after in changed:
         Model.on_modification('write', Model.browse(ids), {field_name})
         # Moved in SQL: told as a write would be (alerts, automation…).
