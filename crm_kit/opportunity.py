@@ -9,6 +9,7 @@ from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval, If
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
 from .cache import forget_cached
@@ -177,15 +178,37 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
         if self.stage:
             return self.stage.color
 
+    @classmethod
+    def owner_values(cls, owner, company=None):
+        """What follows the owner of a deal: their team and their employee
+        (when it works for the deal's company); the one place every entry
+        (form, API, assignment rules, import) takes them from"""
+        pool = Pool()
+        User = pool.get('res.user')
+        if owner is None:
+            return {'owner': None, 'employee': None, 'team': None}
+        if isinstance(owner, int):
+            owner = User(owner)
+        company = getattr(company, 'id', company)
+        if company is None:
+            company = Transaction().context.get('company')
+        employee = owner.employee
+        if employee and company and employee.company.id != company:
+            employee = None
+        return {
+            'owner': owner.id,
+            'employee': employee.id if employee else None,
+            'team': owner.crm_team.id if owner.crm_team else None,
+            }
+
     @fields.depends('owner', 'team', 'employee', 'company')
     def on_change_owner(self):
         if self.owner:
-            if not self.team:
-                self.team = self.owner.crm_team
-            employee = self.owner.employee
-            if employee and (
-                    not self.company or employee.company == self.company):
-                self.employee = employee
+            values = self.owner_values(self.owner, self.company)
+            if not self.team and values['team']:
+                self.team = values['team']
+            if values['employee']:
+                self.employee = values['employee']
 
     @classmethod
     def view_attributes(cls):
@@ -201,7 +224,6 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
         pool = Pool()
         Pipeline = pool.get('crm.pipeline')
         Stage = pool.get('crm.stage')
-        User = pool.get('res.user')
         values = super().preprocess_values(mode, values)
         if mode == 'create':
             if values.get('stage') and not values.get('pipeline'):
@@ -226,11 +248,12 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
             values.setdefault(
                 'stage_date', values.get('create_date') or dt.datetime.now())
             if values.get('owner'):
-                owner = User(values['owner'])
-                if 'team' not in values and owner.crm_team:
-                    values['team'] = owner.crm_team.id
-                if not values.get('employee') and owner.employee:
-                    values['employee'] = owner.employee.id
+                owner = cls.owner_values(
+                    values['owner'], values.get('company'))
+                if 'team' not in values and owner['team']:
+                    values['team'] = owner['team']
+                if not values.get('employee') and owner['employee']:
+                    values['employee'] = owner['employee']
         elif mode == 'write' and 'stage' in values:
             values.setdefault('stage_date', dt.datetime.now())
             values['stage_order'] = Stage.list_rank(values['stage'])
@@ -358,6 +381,53 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
         """Column values modules keep on every new opportunity, for the
         rows inserted in bulk without create (the lead import)"""
         return {}
+
+    @classmethod
+    def changed_since_created(cls, opportunities):
+        """{id: why} of the opportunities somebody worked on since they
+        were created — changed, quoted, given notes or files — which
+        undoing their creation (an import's revert) keeps; modules add
+        what they know"""
+        pool = Pool()
+        Attachment = pool.get('ir.attachment')
+        Note = pool.get('ir.note')
+        Sale = pool.get('sale.sale')
+        lang = pool.get('ir.lang').get()
+        result = {}
+        for opportunity in opportunities:
+            if opportunity.write_date:
+                result[opportunity.id] = gettext(
+                    'crm_kit.msg_opportunity_changed_since',
+                    date=lang.strftime(opportunity.write_date),
+                    user=(opportunity.write_uid.rec_name
+                        if opportunity.write_uid else '-'))
+        resources = [str(o) for o in opportunities if o.id not in result]
+        for Model, message in [
+                (Sale, 'crm_kit.msg_opportunity_has_quotes'),
+                (Attachment, 'crm_kit.msg_opportunity_has_attachments'),
+                (Note, 'crm_kit.msg_opportunity_has_notes'),
+                ]:
+            field = 'origin' if Model is Sale else 'resource'
+            for sub in grouped_slice(resources):
+                for record in Model.search([(field, 'in', list(sub))]):
+                    result.setdefault(
+                        getattr(record, field).id, gettext(message))
+        return result
+
+    @classmethod
+    def delete_created(cls, opportunities):
+        """Delete opportunities as if they had never been created: no
+        cancelling first (nobody worked on them, so nobody is told of a
+        cancellation), only their deletion"""
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        ids = [o.id for o in opportunities]
+        for sub in grouped_slice(ids):
+            cursor.execute(*table.update(
+                    [table.state], ['cancelled'],
+                    where=table.id.in_(list(sub))))
+        forget_cached(cls, ids)
+        cls.delete(cls.browse(ids))
 
     @classmethod
     def fields_to_merge(cls):

@@ -4,9 +4,11 @@ import datetime as dt
 
 from sql import Null
 
+from trytond.i18n import gettext
 from trytond.model import Index, fields
-from trytond.pool import PoolMeta
+from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
+from trytond.tools import grouped_slice
 
 from crm_kit.pipeline import OPEN_STATES
 
@@ -38,6 +40,36 @@ class SaleOpportunity(LastActivityMixin, metaclass=PoolMeta):
                     where=t.state.in_(OPEN_STATES)
                     & (t.expected_close_date != Null)),
                 })
+
+    @classmethod
+    def changed_since_created(cls, opportunities):
+        pool = Pool()
+        Activity = pool.get('crm.activity')
+        result = super().changed_since_created(opportunities)
+        ids = [o.id for o in opportunities if o.id not in result]
+        for sub in grouped_slice(ids):
+            for activity in Activity.search([
+                        ('opportunity', 'in', list(sub)),
+                        ('state', '=', 'done'),
+                        ]):
+                result.setdefault(activity.opportunity.id, gettext(
+                        'crm_kit_activity.msg_opportunity_activity_done',
+                        activity=activity.rec_name))
+        return result
+
+    @classmethod
+    def delete_created(cls, opportunities):
+        pool = Pool()
+        Activity = pool.get('crm.activity')
+        # What was planned for them (the automation's follow-ups) has no
+        # purpose without them.
+        ids = [o.id for o in opportunities]
+        for sub in grouped_slice(ids):
+            Activity.delete(Activity.search([
+                        ('opportunity', 'in', list(sub)),
+                        ('state', '!=', 'done'),
+                        ]))
+        super().delete_created(opportunities)
 
     @classmethod
     def fields_to_merge(cls):

@@ -3,8 +3,9 @@
 """Assignment rules: who gets a new lead, and why, in words.
 
 Every entry point (sao, REST, import, web form) ends in ``assign_leads``
-or, for the bulk import, in ``LeadAssigner.choose`` on the row values:
-the same rules, the same counters, the same log."""
+(a lead stored) or in ``LeadIntake.assign`` (leads not stored yet), both
+``LeadAssigner.choose_many``: the same rules, the same counters, the same
+log."""
 import ast
 import datetime as dt
 from decimal import Decimal
@@ -182,12 +183,7 @@ class AssignmentRule(
             assigned.append(lead)
         with Transaction().set_context(_crm_assigning=True):
             for user, records in by_owner.items():
-                values = {'owner': user.id}
-                if user.employee:
-                    values['employee'] = user.employee.id
-                team = user.crm_team
-                values['team'] = team.id if team else None
-                Opportunity.write(records, values)
+                Opportunity.write(records, Opportunity.owner_values(user))
         Log.save(logs)
         assigner.save()
         return assigned

@@ -28,6 +28,10 @@ class LeadConfiguration(ModelSingleton, ModelSQL, ModelView):
         "Same Company Name",
         help="Leads with the same company name (ignoring case, accents, "
         "punctuation and legal form such as S.L.) are duplicates.")
+    duplicate_contact_name = fields.Boolean(
+        "Same Contact at the Same Company",
+        help="Leads with the same contact name and company name (ignoring "
+        "case, accents and punctuation) are duplicates.")
     duplicate_action = fields.Selection(
         DUPLICATE_ACTIONS, "When a Duplicate Is Found", required=True,
         help="Warn: ask before saving (imports and web forms create the "
@@ -64,6 +68,10 @@ class LeadConfiguration(ModelSingleton, ModelSQL, ModelView):
     @classmethod
     def default_duplicate_company_name(cls):
         return False
+
+    @classmethod
+    def default_duplicate_contact_name(cls):
+        return True
 
     @classmethod
     def default_duplicate_action(cls):

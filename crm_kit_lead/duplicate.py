@@ -1,17 +1,11 @@
 # This file is part of crm-kit.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
-"""The one duplicate policy: how a lead's identity is normalised into keys
-and which existing leads and customers share them.
+"""The one duplicate policy: which existing leads and customers share a
+lead's identity keys (identity.py computes them).
 
 Manual entry, file import, REST and web forms all call
 ``crm.lead.duplicate``; none of them compares e-mails or phones itself."""
-import re
-import unicodedata
 from collections import namedtuple
-
-import phonenumbers
-from stdnum import eu
-from stdnum.util import clean
 
 from trytond import backend
 from trytond.model import Model
@@ -22,85 +16,13 @@ from trytond.transaction import Transaction
 
 from crm_kit.pipeline import OPEN_STATES
 
-# The key fields of a lead, in the order a match is explained.
-KEYS = ['email_key', 'phone_key', 'tax_key', 'company_key']
+from .identity import (
+    KEY_SOURCES, PERSON_SOURCES, email_key, identity_keys, tax_key)
+
 # Only open deals (OPEN_STATES) are duplicates: a won, lost or cancelled
 # deal is history, and a new lead from the same person is new business.
 
-# Legal forms dropped from company names so that "Gómez S.L." and
-# "GOMEZ SL" are the same company.
-_LEGAL_FORMS = {
-    'sl', 'sa', 'slu', 'sau', 'sll', 'slne', 'scoop', 'scp', 'cb', 'sc',
-    'sociedad', 'limitada', 'anonima', 'cooperativa', 'ltd', 'limited',
-    'llc', 'inc', 'corp', 'co', 'gmbh', 'sas', 'sarl', 'srl', 'bv', 'plc',
-    }
-
 Candidates = namedtuple('Candidates', ['leads', 'parties', 'matched'])
-
-
-def _unaccent(value):
-    return ''.join(c for c in unicodedata.normalize('NFKD', value)
-        if not unicodedata.combining(c))
-
-
-def email_key(value):
-    value = (value or '').strip().lower()
-    return value or None
-
-
-# The E.164 form of numbers an import has just parsed and formatted:
-# phone_key reads them here instead of parsing each number twice.
-_KNOWN_PHONES = {}
-_KNOWN_PHONES_SIZE = 10_000
-
-
-def remember_phone(text, e164):
-    "Remember that the international number text is e164"
-    if len(_KNOWN_PHONES) >= _KNOWN_PHONES_SIZE:
-        _KNOWN_PHONES.clear()
-    _KNOWN_PHONES[text] = e164
-
-
-def phone_key(value, region=None):
-    "The E.164 form of a phone number, or its digits when it does not parse"
-    value = (value or '').strip()
-    if not value:
-        return None
-    # Written with its "+" prefix, the number does not depend on region.
-    if (known := _KNOWN_PHONES.get(value)) is not None:
-        return known
-    try:
-        number = phonenumbers.parse(value, region or 'ES')
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is not None and phonenumbers.is_possible_number(number):
-        return phonenumbers.format_number(
-            number, phonenumbers.PhoneNumberFormat.E164)
-    digits = re.sub(r'\D', '', value)
-    return digits or None
-
-
-def tax_key(value):
-    "The compact tax identifier, without the ES prefix of a Spanish VAT"
-    value = clean(value or '', ' -./').upper().strip()
-    if not value:
-        return None
-    if value.startswith('ES') and len(value) > 2:
-        value = value[2:]
-    elif len(value) > 2 and value[:2].isalpha() and value[:2] != 'ES':
-        try:
-            value = eu.vat.compact(value)
-        except Exception:
-            pass
-    return value
-
-
-def company_key(value):
-    "The company name without accents, punctuation, case or legal form"
-    value = _unaccent(value or '').lower()
-    words = re.sub(r'[^a-z0-9]+', ' ', value.replace('.', '')).split()
-    words = [w for w in words if w not in _LEGAL_FORMS]
-    return ' '.join(words) or None
 
 
 def _in(column, values):
@@ -129,13 +51,7 @@ class LeadDuplicate(Model):
     @classmethod
     def keys(cls, values, region=None):
         "The normalised keys of a lead given as a dictionary of its values"
-        return {
-            'email_key': email_key(values.get('lead_email')),
-            'phone_key': phone_key(
-                values.get('lead_phone'), region or cls.region()),
-            'tax_key': tax_key(values.get('lead_tax_identifier')),
-            'company_key': company_key(values.get('lead_company')),
-            }
+        return identity_keys(values, region or cls.region())
 
     @classmethod
     def matched_keys(cls):
@@ -148,6 +64,7 @@ class LeadDuplicate(Model):
                     ('phone_key', config.duplicate_phone),
                     ('tax_key', config.duplicate_tax_identifier),
                     ('company_key', config.duplicate_company_name),
+                    ('person_key', config.duplicate_contact_name),
                     ] if on]
 
     @classmethod
@@ -231,11 +148,14 @@ class LeadDuplicate(Model):
                         identifier.party, identifier.code,
                         where=_in(identifier.code, sub_values + [
                                 'ES' + v for v in sub_values]))
-                else:
+                elif key == 'company_key':
                     query = party.select(
                         party.id, party.crm_name_key,
                         where=_in(party.crm_name_key, sub_values)
                         & party.active)
+                else:
+                    # A customer is a company or a person, not both.
+                    continue
                 cursor.execute(*query)
                 for id_, value in cursor:
                     if key == 'tax_key':
@@ -265,11 +185,12 @@ class LeadDuplicate(Model):
         "The matched keys in the user's words, e.g. 'e-mail, phone'"
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
-        sources = {
-            'email_key': 'lead_email',
-            'phone_key': 'lead_phone',
-            'tax_key': 'lead_tax_identifier',
-            'company_key': 'lead_company',
-            }
-        names = Opportunity.fields_get(list(sources.values()))
-        return ', '.join(names[sources[k]]['string'] for k in keys)
+        names = Opportunity.fields_get(
+            list(KEY_SOURCES.values()) + list(PERSON_SOURCES))
+
+        def name(key):
+            if key == 'person_key':
+                return ' + '.join(
+                    names[f]['string'] for f in PERSON_SOURCES)
+            return names[KEY_SOURCES[key]]['string']
+        return ', '.join(name(k) for k in keys)

@@ -1,21 +1,45 @@
 # This file is part of crm-kit.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
-"""A lead's identity: its e-mail, phone and tax identifier, cleaned to the
-one form the CRM compares for duplicates, and the message that says why
-one is not valid.  The file import cleans what it stores with these rules;
-the lead form, the API and the web forms check what is typed with them."""
+"""A lead's identity, in one place: its e-mail, phone and tax identifier
+cleaned to the form the CRM stores, the keys duplicates are compared by,
+and the message that says why a value is not valid.
+
+Every entry (the lead form, the API, web forms, the file import) stores
+what ``clean_*`` gives and compares what ``*_key`` gives.  A phone is
+parsed once: ``phone_forms`` gives the stored text and the key together,
+and ``identity_keys`` reuses a key a caller already computed."""
 import re
+import unicodedata
 
 import phonenumbers
+from stdnum import eu
 from stdnum.es import nif
 from stdnum.eu import vat
 from stdnum.util import clean
 
 from trytond.i18n import gettext
 
-from .duplicate import remember_phone
+# The key fields of a lead, in the order a match is explained, and the
+# lead field each is computed from.
+KEY_SOURCES = {
+    'email_key': 'lead_email',
+    'phone_key': 'lead_phone',
+    'tax_key': 'lead_tax_identifier',
+    'company_key': 'lead_company',
+    'person_key': 'lead_name',
+    }
+KEYS = list(KEY_SOURCES)
+# The person key is the contact's name at the company: both make it.
+PERSON_SOURCES = ('lead_name', 'lead_company')
 
 _EMAIL = re.compile(r'^[^@\s]+@(?:[^@\s.]+\.)+[^@\s.]+$')
+# Legal forms dropped from company names so that "Gómez S.L." and
+# "GOMEZ SL" are the same company.
+_LEGAL_FORMS = {
+    'sl', 'sa', 'slu', 'sau', 'sll', 'slne', 'scoop', 'scp', 'cb', 'sc',
+    'sociedad', 'limitada', 'anonima', 'cooperativa', 'ltd', 'limited',
+    'llc', 'inc', 'corp', 'co', 'gmbh', 'sas', 'sarl', 'srl', 'bv', 'plc',
+    }
 
 
 class InvalidIdentity(ValueError):
@@ -26,6 +50,13 @@ class InvalidIdentity(ValueError):
         self.message_id = message_id
 
 
+def unaccent(value):
+    return ''.join(c for c in unicodedata.normalize('NFKD', value)
+        if not unicodedata.combining(c))
+
+
+# What is stored
+
 def clean_email(value):
     "The e-mail with its domain in lowercase; ValueError when malformed"
     value = value.strip()
@@ -35,20 +66,25 @@ def clean_email(value):
     return '%s@%s' % (local, domain.lower())
 
 
-def clean_phone(value, region='ES'):
-    """The phone number in international format; region is the country
-    of numbers written without their prefix"""
+def phone_forms(value, region='ES'):
+    """The phone number in international format and its key (E.164);
+    region is the country of numbers written without their prefix"""
     try:
-        number = phonenumbers.parse(value, region)
+        number = phonenumbers.parse(value, region or 'ES')
     except phonenumbers.NumberParseException as exception:
         raise ValueError(value) from exception
     if not phonenumbers.is_possible_number(number):
         raise ValueError(value)
-    text = phonenumbers.format_number(
-        number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    remember_phone(text, phonenumbers.format_number(
+    return (
+        phonenumbers.format_number(
+            number, phonenumbers.PhoneNumberFormat.INTERNATIONAL),
+        phonenumbers.format_number(
             number, phonenumbers.PhoneNumberFormat.E164))
-    return text
+
+
+def clean_phone(value, region='ES'):
+    "The phone number in international format"
+    return phone_forms(value, region)[0]
 
 
 def clean_tax_identifier(value):
@@ -63,8 +99,7 @@ def clean_tax_identifier(value):
     raise ValueError(value)
 
 
-# The cleaning of the lead's identity and the message when it fails; the
-# lead model checks what users type by hand with the same functions.
+# The cleaning of the lead's identity and the message when it fails.
 _IDENTITY = {
     'lead_email': (clean_email, 'crm_kit_lead.msg_file_invalid_email'),
     'lead_phone': (clean_phone, 'crm_kit_lead.msg_file_invalid_phone'),
@@ -103,3 +138,99 @@ def check_phone(value, column, region='ES'):
 def check_tax_identifier(value, column):
     "The message saying why the tax identifier is not valid, or None"
     return _check('lead_tax_identifier', value, column)
+
+
+def normalise(values, region='ES'):
+    """Clean in place the e-mail, phone and tax identifier of a lead's
+    values that are valid, as the import stores them, and set the key of
+    the phone parsed; invalid values are left as typed for the checks to
+    name"""
+    for field, clean_value in [
+            ('lead_email', clean_email),
+            ('lead_tax_identifier', clean_tax_identifier)]:
+        if values.get(field):
+            try:
+                values[field] = clean_value(values[field])
+            except ValueError:
+                pass
+    if values.get('lead_phone'):
+        try:
+            values['lead_phone'], values['phone_key'] = phone_forms(
+                values['lead_phone'], region)
+        except ValueError:
+            pass
+    return values
+
+
+# What is compared
+
+def email_key(value):
+    value = (value or '').strip().lower()
+    return value or None
+
+
+def phone_key(value, region=None):
+    "The E.164 form of a phone number, or its digits when it does not parse"
+    value = (value or '').strip()
+    if not value:
+        return None
+    try:
+        return phone_forms(value, region or 'ES')[1]
+    except ValueError:
+        digits = re.sub(r'\D', '', value)
+        return digits or None
+
+
+def tax_key(value):
+    "The compact tax identifier, without the ES prefix of a Spanish VAT"
+    value = clean(value or '', ' -./').upper().strip()
+    if not value:
+        return None
+    if value.startswith('ES') and len(value) > 2:
+        value = value[2:]
+    elif len(value) > 2 and value[:2].isalpha() and value[:2] != 'ES':
+        try:
+            value = eu.vat.compact(value)
+        except Exception:
+            pass
+    return value
+
+
+def company_key(value):
+    "The company name without accents, punctuation, case or legal form"
+    value = unaccent(value or '').lower()
+    words = re.sub(r'[^a-z0-9]+', ' ', value.replace('.', '')).split()
+    words = [w for w in words if w not in _LEGAL_FORMS]
+    return ' '.join(words) or None
+
+
+def person_key(name, company, company_key_=None):
+    """The contact's name at the company, without accents, punctuation or
+    case: "Ana López" of "Gómez S.L." is "ana lopez" of "GOMEZ SL"; None
+    without both.  company_key_ is the company's key when known."""
+    company = company_key_ or company_key(company)
+    words = re.sub(r'[^a-z0-9]+', ' ', unaccent(name or '').lower()).split()
+    if not company or not words:
+        return None
+    return '%s|%s' % (company, ' '.join(words))
+
+
+def identity_keys(values, region='ES'):
+    """The duplicate keys of a lead given as a dictionary of its values;
+    a key already in values (computed when the value was cleaned) is
+    kept"""
+    def key(name, function, *args):
+        if values.get(name) is not None:
+            return values[name]
+        return function(values.get(KEY_SOURCES[name]), *args)
+    company = key('company_key', company_key)
+    return {
+        'email_key': key('email_key', email_key),
+        'phone_key': key('phone_key', phone_key, region),
+        'tax_key': key('tax_key', tax_key),
+        'company_key': company,
+        'person_key': (values['person_key']
+            if values.get('person_key') is not None
+            else person_key(values.get('lead_name'), None, company)
+            if company else None),
+        }

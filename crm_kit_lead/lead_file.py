@@ -15,6 +15,7 @@ import datetime as dt
 import io
 import re
 import unicodedata
+import zipfile
 from decimal import Decimal
 
 import openpyxl
@@ -28,7 +29,8 @@ from trytond.transaction import Transaction
 from crm_kit import archive
 from crm_kit.spreadsheet import FORMULA_STARTS, neutralise
 
-from .identity import InvalidIdentity, clean_identity
+from .identity import (
+    InvalidIdentity, clean_identity, phone_forms, unaccent)
 
 # The lead fields of sale.opportunity a column can be imported into, in
 # the order the mapping screen lists them.
@@ -36,8 +38,26 @@ LEAD_FIELDS = [
     'lead_name', 'lead_company', 'lead_email', 'lead_phone',
     'lead_tax_identifier', 'lead_street', 'lead_postal_code', 'lead_city',
     'lead_subdivision', 'lead_country', 'lead_language', 'description',
-    'comment', 'amount', 'channel', 'expected_close_date', 'product',
-    'owner', 'reference',
+    'comment', 'amount', 'channel', 'expected_close_date',
+    'lead_registered_on', 'product', 'owner', 'reference',
+    ]
+# Fields several columns may go to, joined in the order of the columns:
+# "Nombre" and "Apellidos" make the contact name.
+JOINED_FIELDS = {
+    'lead_name': ' ', 'lead_street': ' ', 'description': ' ',
+    'comment': '\n',
+    }
+# The fields whose unknown values may be created instead of left empty.
+CREATABLE_FIELDS = {'channel'}
+# How a column's amounts are written: the decimal separator
+NUMBER_FORMATS = [
+    (None, "Automatic"),
+    ('es', "1.234,56"),
+    ('en', "1,234.56"),
+    ]
+UNKNOWN_VALUES = [
+    ('warn', "Leave Empty"),
+    ('create', "Create"),
     ]
 # A lead nobody can reach is no lead: one of these must be imported.
 REQUIRED_ANY = ('lead_name', 'lead_company', 'lead_email', 'lead_phone')
@@ -47,9 +67,10 @@ REQUIRED_ANY = ('lead_name', 'lead_company', 'lead_email', 'lead_phone')
 # case, accents, spaces or punctuation.
 HEADER_SYNONYMS = {
     'lead_name': [
-        "name", "full name", "contact", "contact name", "nombre",
-        "nombre y apellidos", "nombre completo", "contacto",
-        "persona de contacto"],
+        "name", "full name", "contact", "contact name", "first name",
+        "last name", "surname", "surnames", "nombre", "nombre y apellidos",
+        "nombre completo", "contacto", "persona de contacto", "apellidos",
+        "apellido", "primer apellido", "segundo apellido"],
     'lead_company': [
         "company", "company name", "organization", "organisation",
         "account", "empresa", "compañía", "razón social", "organización",
@@ -58,8 +79,9 @@ HEADER_SYNONYMS = {
         "email", "e-mail", "mail", "email address", "correo",
         "correo electrónico"],
     'lead_phone': [
-        "phone", "telephone", "phone number", "mobile", "teléfono", "móvil",
-        "tel", "tlf", "celular"],
+        "phone", "telephone", "phone number", "mobile", "mobile phone",
+        "teléfono", "móvil", "teléfono móvil", "tel", "tlf", "telf",
+        "celular"],
     'lead_tax_identifier': [
         "vat", "vat number", "tax id", "tax identifier", "nif", "cif",
         "nif/cif", "dni", "nie"],
@@ -81,12 +103,19 @@ HEADER_SYNONYMS = {
         "notes", "note", "comment", "comments", "notas", "comentarios",
         "observaciones"],
     'amount': [
-        "amount", "value", "budget", "importe", "valor", "presupuesto"],
+        "amount", "value", "budget", "estimated amount", "expected revenue",
+        "deal value", "importe", "importe estimado", "valor",
+        "valor estimado", "presupuesto", "ingresos previstos"],
     'channel': [
         "channel", "source", "lead source", "canal", "origen", "fuente"],
     'expected_close_date': [
         "expected close date", "close date", "fecha de cierre",
         "fecha prevista", "cierre previsto"],
+    'lead_registered_on': [
+        "registered on", "registration date", "created on", "date created",
+        "creation date", "fecha alta", "fecha de alta", "alta",
+        "fecha de registro", "fecha registro", "fecha de creación",
+        "fecha creación"],
     'product': [
         "product", "product interest", "producto", "interés", "servicio"],
     'owner': [
@@ -130,6 +159,41 @@ _GROUPED = {
 # Spanish provinces have co-official names that differ by their article
 # ("A Coruña", "La Coruña") and ISO lists invert it ("Coruña, A").
 _ARTICLES = re.compile(r"^(?:(?:a|la|el|las|los|les)\s+|l')", re.IGNORECASE)
+# What people type for Spanish provinces besides the ISO names: the other
+# co-official name, the old spelling, the capital or the island.
+PROVINCE_NAMES = {
+    'ES-SS': ["Guipúzcoa", "Guipuzkoa", "Gipuzcoa"],
+    'ES-BI': ["Vizcaya", "Biscay", "Bizcaia"],
+    'ES-VI': ["Araba", "Araba/Álava", "Álava/Araba", "Vitoria"],
+    'ES-A': ["Alacant", "Alicante/Alacant"],
+    'ES-CS': ["Castelló", "Castellón/Castelló", "Castellón de la Plana",
+        "Castelló de la Plana"],
+    'ES-V': ["València", "Valencia/València"],
+    'ES-PM': ["Baleares", "Balears", "Islas Baleares", "Balearic Islands",
+        "Mallorca"],
+    'ES-GC': ["Palmas", "Gran Canaria", "Las Palmas de Gran Canaria"],
+    'ES-TF': ["Tenerife", "S.C. Tenerife", "Santa Cruz Tenerife"],
+    'ES-NA': ["Nafarroa", "Navarre"],
+    'ES-O': ["Principado de Asturias", "Oviedo"],
+    'ES-C': ["Coruña", "Corunna", "A Coruña/La Coruña"],
+    'ES-OR': ["Orense", "Ourense/Orense"],
+    'ES-GI': ["Gerona", "Girona/Gerona"],
+    'ES-L': ["Lérida", "Lleida/Lérida"],
+    'ES-MU': ["Región de Murcia"],
+    'ES-M': ["Comunidad de Madrid"],
+    'ES-LO': ["Rioja"],
+    'ES-S': ["Santander"],
+    }
+
+
+class FormulaWithoutValue(str):
+    """The empty text of a workbook cell whose formula has no result saved
+    in the file (it was written by a program that does not compute)"""
+
+
+class NumberText(str):
+    """The text of a workbook's number cell: its decimal point is a dot
+    whatever the column's format"""
 
 
 class LeadFileError(UserError):
@@ -145,6 +209,15 @@ class LeadFileError(UserError):
         self.params = params
 
 
+class _Created(Exception):
+    "A value created for a cell (or to be created): its id and message"
+
+    def __init__(self, id_, message_id):
+        super().__init__(message_id)
+        self.id = id_
+        self.message_id = message_id
+
+
 class _Invalid(Exception):
     "A cell the converter refuses: the message that says why"
 
@@ -152,6 +225,20 @@ class _Invalid(Exception):
         super().__init__(message_id)
         self.message_id = message_id
         self.params = params
+
+
+# Unknown values leave their field empty; an invalid tax identifier is
+# kept as written (the customer can fix it later): both are warnings.
+_LEFT_EMPTY = {
+    'crm_kit_lead.msg_file_unknown_country',
+    'crm_kit_lead.msg_file_unknown_subdivision',
+    'crm_kit_lead.msg_file_unknown_language',
+    'crm_kit_lead.msg_file_unknown_channel',
+    'crm_kit_lead.msg_file_unknown_product',
+    'crm_kit_lead.msg_file_unknown_user',
+    'crm_kit_lead.msg_file_ambiguous',
+    }
+_KEPT_AS_WRITTEN = {'crm_kit_lead.msg_file_invalid_tax_identifier'}
 
 
 def _identity(field, value, *args):
@@ -364,25 +451,66 @@ def _read_xlsx(data, filename, sheet):
                 sheets=', '.join('"%s"' % s for s in sheets))
         sheet = matching[0]
 
+    formulas = _has_formulas(data)
+
     def records():
-        workbook = _open_workbook(data, filename)
+        workbooks = [_open_workbook(data, filename)]
+        if formulas:
+            # The formulas themselves, beside their results, to tell an
+            # empty cell from a formula whose result was never saved.
+            workbooks.append(_open_workbook(data, filename, data_only=False))
         try:
-            worksheet = workbook[sheet]
-            # Some programs write a wrong size into the sheet; openpyxl
-            # would silently stop reading at it.
-            worksheet.reset_dimensions()
-            for values in worksheet.iter_rows(min_row=1, values_only=True):
-                yield [_xlsx_text(v) for v in values]
+            iterators = []
+            for workbook in workbooks:
+                worksheet = workbook[sheet]
+                # Some programs write a wrong size into the sheet;
+                # openpyxl would silently stop reading at it.
+                worksheet.reset_dimensions()
+                iterators.append(
+                    worksheet.iter_rows(min_row=1, values_only=True))
+            if not formulas:
+                for values in iterators[0]:
+                    yield [_xlsx_text(v) for v in values]
+                return
+            for values, sources in zip(*iterators):
+                yield [FormulaWithoutValue() if v is None
+                    and isinstance(f, str) and f.startswith('=')
+                    else _xlsx_text(v)
+                    for v, f in zip(values, sources)]
         except Exception as exception:
             raise LeadFileError('crm_kit_lead.msg_file_xlsx_corrupt',
                 filename=filename) from exception
         finally:
-            workbook.close()
+            for workbook in workbooks:
+                workbook.close()
 
     return LeadTable(records, filename, sheets=sheets, sheet=sheet)
 
 
-def _open_workbook(data, filename):
+_FORMULA_TAG = re.compile(rb'<(?:\w+:)?f[\s>/]')
+
+
+def _has_formulas(data):
+    "Whether a sheet of the workbook has a formula, read in chunks"
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive_:
+            for name in archive_.namelist():
+                if not (name.startswith('xl/worksheets/')
+                        and name.endswith('.xml')):
+                    continue
+                with archive_.open(name) as part:
+                    tail = b''
+                    while chunk := part.read(DECODE_CHUNK):
+                        if _FORMULA_TAG.search(tail + chunk):
+                            return True
+                        tail = chunk[-16:]
+    except Exception:
+        # Refused with the reason when the workbook is opened.
+        return False
+    return False
+
+
+def _open_workbook(data, filename, data_only=True):
     try:
         archive.check(data)
     except archive.ArchiveTooLarge:
@@ -395,7 +523,7 @@ def _open_workbook(data, filename):
         # read_only streams the rows; data_only gives the values that
         # formulas computed, never the formulas.
         return openpyxl.load_workbook(
-            io.BytesIO(data), read_only=True, data_only=True)
+            io.BytesIO(data), read_only=True, data_only=data_only)
     # A damaged archive fails in zipfile, XML or openpyxl itself, each
     # with its own exception.
     except Exception as exception:
@@ -411,7 +539,9 @@ def _xlsx_text(value):
         return 'TRUE' if value else 'FALSE'
     if isinstance(value, float) and value.is_integer():
         # Phones and postal codes typed as numbers come back as floats.
-        return str(int(value))
+        return NumberText(int(value))
+    if isinstance(value, (int, float, Decimal)):
+        return NumberText(value)
     if isinstance(value, dt.datetime):
         if value.time() == dt.time():
             return value.date().isoformat()
@@ -427,13 +557,53 @@ _SYNONYM_FIELDS = {_key(s): f
 
 def guess_mapping(columns):
     """The lead field of each column whose header names one: {index:
-    field}; a field goes to its first column only"""
+    field}; a field goes to its first column only, but those that join
+    several columns (the name and the surnames)"""
     mapping = {}
     for index, column in enumerate(columns):
         field = _SYNONYM_FIELDS.get(_key(column))
-        if field and field not in mapping.values():
+        if field and (field in JOINED_FIELDS
+                or field not in mapping.values()):
             mapping[index] = field
     return mapping
+
+
+_DECIMAL_COMMA = re.compile(r'(?:^|[\d.\s])\d*,\d{1,2}\s*€?$')
+_DECIMAL_POINT = re.compile(r'(?:^|[\d,\s])\d*\.\d{1,2}\s*€?$')
+
+
+def guess_number_format(samples, delimiter=None, language=None):
+    """How a column writes its amounts ('es': 1.234,56, 'en': 1,234.56),
+    from its cells: a decimal part after a comma or a dot tells; else a
+    file separated by semicolons is Spanish, else the user's language"""
+    for sample in samples:
+        if isinstance(sample, NumberText):
+            continue
+        sample = sample.strip()
+        if _DECIMAL_COMMA.search(sample):
+            return 'es'
+        if _DECIMAL_POINT.search(sample):
+            return 'en'
+    if delimiter == ';':
+        return 'es'
+    if delimiter == ',':
+        return 'en'
+    return 'es' if (language or '').startswith('es') else 'en'
+
+
+def number_formats(table, samples=100):
+    """The number format of each column of table guessed from its first
+    rows: {index: format}"""
+    cells = {i: [] for i in range(len(table.columns))}
+    for count, (_, row) in enumerate(table.rows()):
+        if count >= samples:
+            break
+        for index, cell in enumerate(row[:len(cells)]):
+            if cell:
+                cells[index].append(cell)
+    language = Transaction().language if Transaction().database else None
+    return {i: guess_number_format(c, table.delimiter, language)
+        for i, c in cells.items()}
 
 
 def check_mapping(mapping):
@@ -465,14 +635,24 @@ def parse_date(value):
     raise ValueError(value)
 
 
-def parse_amount(value):
+def parse_amount(value, number_format=None):
     """The amount written the Spanish (1.234,50) or English (1,234.50)
     way, with or without a euro sign.
 
-    A single separator is the decimal one (1234,5 or 1234.5): a single dot
-    is how numbers come out of workbooks, and a "1.234" meant as thousands
-    is refused by the currency's decimals rather than read as 1.234."""
+    With both separators, the last one is the decimal one.  With one,
+    number_format says which it is: 'es' reads "12.000" as twelve
+    thousand and "750,5" as 750.50, 'en' "1,500" as fifteen hundred.
+    Without a format a single separator is the decimal one (1234,5 or
+    1234.5), as numbers come out of workbooks."""
     text = re.sub(r'\s', '', value).replace('€', '')
+    if isinstance(value, NumberText):
+        number_format = 'en'
+    thousands_only = {'es': '.', 'en': ','}.get(number_format)
+    if (thousands_only and thousands_only in text
+            and ('.' in text) != (',' in text)):
+        if not _GROUPED[thousands_only].match(text.lstrip('-')):
+            raise ValueError(value)
+        text = text.replace(thousands_only, '')
     negative = text.startswith('-')
     if negative:
         text = text[1:]
@@ -559,18 +739,35 @@ def _without_article(name):
 
 class LeadRowConverter:
     """Turn the cells of a row into the values of a lead, with the reasons
-    the row cannot be imported.
+    the row cannot be imported and the warnings of what was left out.
+
+    A row is rejected only when nothing identifies the lead or a mapped
+    cell holds an impossible value (a malformed e-mail, phone, amount or
+    date); an unknown country, province, language, channel, product or
+    user leaves the field empty with a warning (or, for a channel whose
+    column says so, creates it).
 
     The countries, provinces, languages, channels, products and users are
     read once when the converter is made: a row costs no query."""
 
-    def __init__(self, mapping, company=None, columns=None):
+    def __init__(self, mapping, company=None, columns=None, formats=None,
+            unknown=None, create=True):
         """mapping is {column index: lead field}; columns is the header,
-        to name the columns in messages and to refuse longer rows"""
+        to name the columns in messages; formats {column index: number
+        format} of the amount columns; unknown {column index: 'warn' or
+        'create'}; create False only says what would be created (the
+        preview)"""
         pool = Pool()
         Company = pool.get('company.company')
         self.mapping = dict(mapping)
         self.columns = list(columns) if columns is not None else None
+        self.formats = {self.mapping[i]: f
+            for i, f in (formats or {}).items() if i in self.mapping and f}
+        self.creatable = {self.mapping[i]
+            for i, choice in (unknown or {}).items()
+            if choice == 'create' and self.mapping.get(i) in CREATABLE_FIELDS}
+        self.create = create
+        self.created = {}
         if company is None:
             company = Transaction().context.get('company')
         if isinstance(company, int):
@@ -614,6 +811,8 @@ class LeadRowConverter:
                 # "M" for Madrid, as it is written after ES-.
                 codes.append(row['code'].split('-', 1)[1])
             spellings = [s for n in names[row['id']] if n
+                for s in _subdivision_names(n)]
+            spellings += [s for n in PROVINCE_NAMES.get(row['code'], [])
                 for s in _subdivision_names(n)]
             self.subdivisions.setdefault(country, _Index()).add(
                 row['id'], codes=codes, names=spellings)
@@ -677,27 +876,37 @@ class LeadRowConverter:
         return get_column_letter(index + 1)
 
     def convert(self, row_number, cells):
-        """The values of the lead of row_number and the list of reasons it
-        cannot be imported"""
+        """The values of the lead of row_number, the reasons it cannot be
+        imported and the warnings of what is left out of it"""
+        warnings = []
         if self.columns is not None and len(cells) > len(self.columns):
-            return {}, [gettext('crm_kit_lead.msg_file_row_too_long',
+            warnings.append(gettext('crm_kit_lead.msg_file_row_too_long',
                     row=row_number, cells=len(cells),
-                    columns=len(self.columns))]
+                    columns=len(self.columns)))
         text, column = {}, {}
-        for index, field in self.mapping.items():
+        for index, field in sorted(self.mapping.items()):
             cell = cells[index] if index < len(cells) else ''
+            if isinstance(cell, FormulaWithoutValue):
+                warnings.append(gettext(
+                        'crm_kit_lead.msg_file_formula_without_value',
+                        column=self.column(index)))
+                continue
             if not cell.strip():
                 continue
             # Text that looks like a formula is kept as it is: it is never
             # evaluated here, and exports neutralise it.
-            if field in TEXT_FIELDS and cell.startswith(FORMULA_STARTS):
+            if not (field in TEXT_FIELDS
+                    and cell.startswith(FORMULA_STARTS)):
+                cell = type(cell)(cell.strip())
+            if field in text and field in JOINED_FIELDS:
+                text[field] += JOINED_FIELDS[field] + cell
+                column[field] += ', ' + self.column(index)
+            elif field not in text:
                 text[field] = cell
-            else:
-                text[field] = cell.strip()
-            column[field] = self.column(index)
+                column[field] = self.column(index)
         if not text:
             return {}, [gettext(
-                    'crm_kit_lead.msg_file_row_empty', row=row_number)]
+                    'crm_kit_lead.msg_file_row_empty', row=row_number)], []
 
         errors = []
         for field, value in text.items():
@@ -706,7 +915,7 @@ class LeadRowConverter:
                 errors.append(gettext('crm_kit_lead.msg_file_value_too_long',
                         column=column[field], length=len(value), limit=limit))
         if errors:
-            return {}, errors
+            return {}, errors, warnings
 
         values = {f: v for f, v in text.items() if f in TEXT_FIELDS}
         # The country first: the province and the phone depend on it.
@@ -718,22 +927,42 @@ class LeadRowConverter:
                 ('lead_tax_identifier', self._tax_identifier),
                 ('amount', self._amount),
                 ('expected_close_date', self._date),
+                ('lead_registered_on', self._date),
                 ('lead_language', self._language),
                 ('channel', self._channel),
                 ('product', self._product),
                 ('owner', self._owner),
                 ]:
-            if field in text:
-                try:
-                    values[field] = convert(text[field], values)
-                except _Invalid as invalid:
-                    errors.append(gettext(invalid.message_id,
-                            value=text[field], column=column[field],
-                            **invalid.params))
+            if field not in text:
+                continue
+            try:
+                values[field] = convert(text[field], values)
+            except _Invalid as invalid:
+                message = gettext(invalid.message_id,
+                    value=text[field], column=column[field],
+                    **invalid.params)
+                if invalid.message_id in _LEFT_EMPTY:
+                    warnings.append(message + ' ' + gettext(
+                            'crm_kit_lead.msg_file_left_empty'))
+                elif invalid.message_id in _KEPT_AS_WRITTEN:
+                    values[field] = text[field]
+                    warnings.append(message + ' ' + gettext(
+                            'crm_kit_lead.msg_file_kept_as_written'))
+                else:
+                    errors.append(message)
+            except _Created as created:
+                values[field] = created.id
+                warnings.append(gettext(created.message_id,
+                        value=text[field], column=column[field]))
         if 'lead_subdivision' in values:
             values.setdefault('lead_country',
                 self.subdivision_country[values['lead_subdivision']])
-        return values, errors
+        if not errors and not any(values.get(f) for f in REQUIRED_ANY):
+            errors.append(gettext('crm_kit_lead.msg_file_row_unidentified',
+                    row=row_number))
+        if errors:
+            return {}, errors, warnings
+        return values, errors, warnings
 
     def _country(self, value, values):
         return _one(self.countries.find(value),
@@ -760,15 +989,22 @@ class LeadRowConverter:
     def _email(self, value, values):
         return _identity('lead_email', value)
 
-    def _phone(self, value, values):
-        return _identity('lead_phone', value, self._region(values))
-
     def _tax_identifier(self, value, values):
         return _identity('lead_tax_identifier', value)
 
+    def _phone(self, value, values):
+        """The phone in international format; its key is kept with it so
+        that the number is not parsed again for the duplicate search"""
+        try:
+            values['lead_phone'], values['phone_key'] = phone_forms(
+                value, self._region(values))
+        except ValueError:
+            raise _Invalid('crm_kit_lead.msg_file_invalid_phone')
+        return values['lead_phone']
+
     def _amount(self, value, values):
         try:
-            amount = parse_amount(value)
+            amount = parse_amount(value, self.formats.get('amount'))
         except ValueError:
             raise _Invalid('crm_kit_lead.msg_file_invalid_amount')
         if amount < 0:
@@ -793,8 +1029,33 @@ class LeadRowConverter:
         return _one(found, 'crm_kit_lead.msg_file_unknown_language')
 
     def _channel(self, value, values):
-        return _one(self.channels.find(value),
-            'crm_kit_lead.msg_file_unknown_channel')
+        found = self.channels.find(value)
+        if not found and 'channel' in self.creatable:
+            raise _Created(self._create_channel(value),
+                'crm_kit_lead.msg_file_channel_created' if self.create
+                else 'crm_kit_lead.msg_file_channel_to_create')
+        return _one(found, 'crm_kit_lead.msg_file_unknown_channel')
+
+    def _create_channel(self, value):
+        "A new channel named value, once per import (None in the preview)"
+        pool = Pool()
+        Channel = pool.get('crm.channel')
+        key = _key(value)
+        if key not in self.created:
+            channel_id = None
+            if self.create:
+                # A code from the name, as an administrator would write it.
+                stem = re.sub(r'[^a-z0-9]+', '-', unaccent(
+                        value.casefold())).strip('-')[:30] or 'channel'
+                code, number = stem, 1
+                while self.channels.codes.get(code):
+                    number += 1
+                    code = '%s-%s' % (stem, number)
+                channel, = Channel.create([{'name': value, 'code': code}])
+                channel_id = channel.id
+                self.channels.add(channel_id, codes=[code], names=[value])
+            self.created[key] = channel_id
+        return self.created[key]
 
     def _product(self, value, values):
         return _one(self.products.find(value),

@@ -14,16 +14,17 @@ from trytond.model import ModelSQL, ModelView, Workflow, fields
 from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
-from trytond.tools import grouped_slice
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import (
     Button, StateAction, StateTransition, StateView, Wizard)
 
-from .assignment import LeadAssigner
-from .opportunity import LEAD_DATA, insert_rows
+from .intake import Entry, LeadIntake
+from .opportunity import insert_rows
 from .lead_file import (
-    LEAD_FIELDS, LeadRowConverter, check_mapping, error_report,
-    guess_mapping, read_table)
+    CREATABLE_FIELDS, JOINED_FIELDS, LEAD_FIELDS, NUMBER_FORMATS,
+    UNKNOWN_VALUES,
+    LeadRowConverter, check_mapping, error_report, guess_mapping,
+    number_formats, read_table)
 
 # Rows validated, de-duplicated and inserted together: large enough for
 # multi-row INSERTs and one duplicate query per key, small enough to
@@ -32,6 +33,8 @@ BATCH = 1000
 # Rows processed by one queue task: each task is one transaction, so an
 # interrupted import keeps whole tasks and never half a row.
 CHUNK = 10000
+# The model of the values a column may create
+CREATABLE_MODELS = {'channel': 'crm.channel'}
 # How many rows the wizard shows before importing.
 PREVIEW = 10
 
@@ -41,6 +44,13 @@ IMPORT_STATES = [
     ('running', "Running"),
     ('done', "Done"),
     ('failed', "Failed"),
+    ('reverted', "Reverted"),
+    ]
+# What an import does with a row whose lead exists already
+DUPLICATE_ACTIONS = [
+    ('skip', "Skip and Report"),
+    ('update', "Update the Existing Lead"),
+    ('create', "Create Anyway"),
     ]
 
 
@@ -73,6 +83,17 @@ class LeadImportTemplate(ModelSQL, ModelView):
         return {i: by_name[c.strip().lower()] for i, c in enumerate(columns)
             if by_name.get(c.strip().lower())}
 
+    def settings_for(self, columns):
+        """The number format and the choice for unknown values of a
+        file's columns, by their header names: {index: (format, unknown)}"""
+        by_name = {c.column.strip().lower(): c for c in self.columns}
+        result = {}
+        for index, name in enumerate(columns):
+            column = by_name.get(name.strip().lower())
+            if column:
+                result[index] = (column.number_format, column.unknown_values)
+        return result
+
 
 class LeadImportTemplateColumn(ModelSQL, ModelView):
     "Lead Import Template Column"
@@ -83,6 +104,15 @@ class LeadImportTemplateColumn(ModelSQL, ModelView):
         ondelete='CASCADE')
     column = fields.Char("Column", required=True)
     field = fields.Selection('get_fields', "Lead Field", required=True)
+    number_format = fields.Selection(NUMBER_FORMATS, "Number Format",
+        sort=False, help="How the column writes its amounts.")
+    unknown_values = fields.Selection(UNKNOWN_VALUES, "Unknown Values",
+        sort=False,
+        help="What a value of the column that matches no record does.")
+
+    @classmethod
+    def default_unknown_values(cls):
+        return 'warn'
 
     @classmethod
     def get_fields(cls):
@@ -108,6 +138,21 @@ class LeadImport(Workflow, ModelSQL, ModelView):
     updated = fields.Integer("Updated", readonly=True)
     skipped = fields.Integer("Skipped as Duplicate", readonly=True)
     rejected = fields.Integer("Rejected", readonly=True)
+    warnings = fields.Integer("Imported with Warnings", readonly=True)
+    duplicate_action = fields.Selection(DUPLICATE_ACTIONS, "Duplicates",
+        required=True, sort=False,
+        states={
+            'readonly': Eval('state') != 'draft',
+            },
+        help="What the import does with a row whose lead exists already "
+        "(same e-mail, phone, tax identifier or company, as the duplicate "
+        "policy compares them).")
+    leads = fields.One2Many(
+        'sale.opportunity', 'lead_import', "Leads", readonly=True)
+    revert_note = fields.Text("Reverted", readonly=True,
+        states={
+            'invisible': ~Eval('revert_note'),
+            })
     progress = fields.Function(
         fields.Float("Progress", digits=(1, 4)), 'get_progress')
     problems = fields.One2Many(
@@ -134,10 +179,15 @@ class LeadImport(Workflow, ModelSQL, ModelView):
             ('running', 'done'),
             ('running', 'failed'),
             ('queued', 'failed'),
+            ('done', 'reverted'),
             }
         cls._buttons.update({
                 'run': {
                     'invisible': Eval('state') != 'draft',
+                    'depends': ['state'],
+                    },
+                'revert': {
+                    'invisible': Eval('state') != 'done',
                     'depends': ['state'],
                     },
                 })
@@ -152,6 +202,11 @@ class LeadImport(Workflow, ModelSQL, ModelView):
 
     default_created = default_updated = default_processed_rows
     default_skipped = default_rejected = default_processed_rows
+    default_warnings = default_processed_rows
+
+    @classmethod
+    def default_duplicate_action(cls):
+        return 'skip'
 
     def get_progress(self, name):
         if self.state == 'done':
@@ -174,10 +229,13 @@ class LeadImport(Workflow, ModelSQL, ModelView):
                 result[lead_import.id] = None
                 continue
             columns = [c.name for c in lead_import.columns]
+            # The rows to fix and import again: the rows imported with a
+            # warning are in the leads already.
             result[lead_import.id] = error_report(columns, (
                     (p.row, json.loads(p.cells), p.reason)
                     for p in sorted(lead_import.problems,
-                        key=lambda p: p.row)))
+                        key=lambda p: p.row)
+                    if p.kind != 'warning'))
         return result
 
     def get_rec_name(self, name):
@@ -188,15 +246,25 @@ class LeadImport(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def from_file(cls, data, filename, sheet=None, mapping=None,
-            template=None, total_rows=None):
+            template=None, total_rows=None, duplicate_action=None,
+            settings=None):
         """A draft import of the file: the mapping given, else the
-        template's, else guessed from the header"""
-        lead_import = cls(filename=filename, file=data, sheet=sheet)
+        template's, else guessed from the header; settings {index:
+        (number format, unknown values)}, else the template's, else
+        guessed"""
+        lead_import = cls(filename=filename, file=data, sheet=sheet,
+            duplicate_action=duplicate_action or cls.default_duplicate_action())
         table = lead_import.table()
         if mapping is None:
             mapping = (template.mapping_for(table.columns) if template
                 else guess_mapping(table.columns))
         check_mapping(mapping)
+        if settings is None:
+            settings = template.settings_for(table.columns) if template else {}
+            formats = number_formats(table)
+            settings = {i: (settings.get(i, (None, None))[0] or formats[i],
+                    settings.get(i, (None, None))[1] or 'warn')
+                for i in range(len(table.columns))}
         if total_rows is None:
             total_rows = sum(1 for _ in table.rows())
         lead_import.sheet = table.sheet
@@ -205,6 +273,8 @@ class LeadImport(Workflow, ModelSQL, ModelView):
                 'index': i,
                 'name': name,
                 'field': mapping.get(i),
+                'number_format': settings.get(i, (None, None))[0],
+                'unknown_values': settings.get(i, (None, None))[1] or 'warn',
                 } for i, name in enumerate(table.columns)]
         lead_import.save()
         return lead_import
@@ -255,6 +325,32 @@ class LeadImport(Workflow, ModelSQL, ModelView):
         pass
 
     @classmethod
+    @ModelView.button
+    @Workflow.transition('reverted')
+    def revert(cls, imports):
+        """Delete the leads each import created that nobody has worked on
+        since, and say which were kept and why"""
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        for lead_import in imports:
+            # The import's own leads, whoever they were given to: the
+            # import is the user's (its record rules), the leads its work.
+            with without_check_access():
+                leads = Opportunity.search(
+                    [('lead_import', '=', lead_import.id)],
+                    order=[('id', 'ASC')])
+                kept = Opportunity.changed_since_created(leads)
+                reverted = [l for l in leads if l.id not in kept]
+                Opportunity.delete_created(reverted)
+            lines = [gettext('crm_kit_lead.msg_import_reverted',
+                    deleted=len(reverted), kept=len(kept))]
+            lines += [gettext('crm_kit_lead.msg_import_revert_kept',
+                    lead=l.rec_name, reason=kept[l.id])
+                for l in leads if l.id in kept]
+            lead_import.revert_note = '\n'.join(lines)
+        cls.save(imports)
+
+    @classmethod
     def process_chunk(cls, imports, start):
         "Queue task: import one chunk, then queue the next one"
         for lead_import in imports:
@@ -295,24 +391,27 @@ class LeadImport(Workflow, ModelSQL, ModelView):
                     })
             transaction.commit()
 
+    def converter(self, columns):
+        "The converter of this import's rows"
+        return LeadRowConverter(self.mapping(), columns=columns,
+            formats={c.index: c.number_format for c in self.columns},
+            unknown={c.index: c.unknown_values for c in self.columns})
+
     def import_rows(self, start, size=None):
         """Import up to size rows from data row start; return where the
         next chunk starts, or None when the file is done"""
-        pool = Pool()
-        Opportunity = pool.get('sale.opportunity')
-        Event = pool.get('crm.event')
         size = size or CHUNK
         table = self.table()
-        converter = LeadRowConverter(self.mapping(), columns=table.columns)
+        converter = self.converter(table.columns)
         rows = islice(table.rows(), start, start + size)
         counts = dict.fromkeys(
-            ['created', 'updated', 'skipped', 'rejected'], 0)
+            ['created', 'updated', 'skipped', 'rejected', 'warnings'], 0)
         read = 0
         sent = None
-        inserted = []
-        # One assigner for the chunk: the rules are read once and the open
-        # leads counted once, then followed as leads are given out.
-        assigner = LeadAssigner()
+        # One road for the chunk: the duplicate policy chosen for this
+        # import, the rules read once, the leads inserted in bulk.
+        intake = LeadIntake(action=self.duplicate_action, storage='insert',
+            fingerprints=True, cleaned=True)
         try:
             while True:
                 batch = list(islice(rows, BATCH))
@@ -320,17 +419,15 @@ class LeadImport(Workflow, ModelSQL, ModelView):
                     break
                 read += len(batch)
                 batch_counts, sent = self.import_batch(
-                    converter, batch, assigner, sent, inserted)
+                    converter, batch, intake, sent)
                 for status, count in batch_counts.items():
                     counts[status] += count
         finally:
             wait(sent)
-        assigner.save()
         # Stored: the leads are created, for whoever listens (automation
         # rules, alerts, webhooks), as those created one by one are.
-        for sub in grouped_slice(inserted, 1000):
-            Event.created(Opportunity.browse(list(sub)))
-        values = {k: getattr(self, k) + v for k, v in counts.items()}
+        intake.close()
+        values = {k: (getattr(self, k) or 0) + v for k, v in counts.items()}
         values['processed_rows'] = processed = self.processed_rows + read
         self.write([self], values)
         if read < size or processed >= (self.total_rows or 0):
@@ -338,139 +435,72 @@ class LeadImport(Workflow, ModelSQL, ModelView):
             return None
         return start + size
 
-    def import_batch(
-            self, converter, batch, assigner, sent=None, inserted=None):
-        """Validate, de-duplicate, assign and insert one batch of rows;
-        return the count of each outcome and what send returned.
+    def import_batch(self, converter, batch, intake, sent=None):
+        """Convert one batch of rows and hand the good ones to the
+        intake (duplicates, assignment, insert); return the count of each
+        outcome and what send returned.
 
-        sent is what the previous batch sent: its rows are checked while
-        the database stores that batch, then waited for.  assigner is the
-        chunk's LeadAssigner, which the caller saves; the ids of the new
-        leads are added to inserted."""
+        sent is what the previous batch sent: its rows are converted while
+        the database stores that batch, then waited for."""
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
         Duplicate = pool.get('crm.lead.duplicate')
         Problem = pool.get('crm.lead.import.problem')
-        from .assignment import Choice
 
         counts = dict.fromkeys(
-            ['created', 'updated', 'skipped', 'rejected'], 0)
-        problems, valid = [], []
+            ['created', 'updated', 'skipped', 'rejected', 'warnings'], 0)
+        problems, entries = [], []
         for number, cells in batch:
-            values, errors = converter.convert(number, cells)
+            values, errors, warnings = converter.convert(number, cells)
             if errors:
                 problems.append(Problem(lead_import=self, row=number,
                         kind='rejected', cells=json.dumps(cells),
-                        reason='\n'.join(errors)))
+                        reason='\n'.join(errors + warnings)))
                 counts['rejected'] += 1
-            else:
-                values['import_fingerprint'] = Opportunity.fingerprint(
-                    values)
-                valid.append((number, cells, values))
-        region = Duplicate.region()
-        keys_list = [Duplicate.keys(v, region) for _, _, v in valid]
+                continue
+            values['lead_import'] = self.id
+            entries.append(Entry(values, data=(number, cells, warnings)))
         # The duplicate search must see the previous batch's leads.
         wait(sent)
+        later = [] if backend.name == 'postgresql' else None
+        intake.receive(entries, later=later)
 
-        # The same row imported before, in this file or an earlier run.
-        fingerprints = {v['import_fingerprint'] for _, _, v in valid}
-        known = Opportunity.imported_fingerprints(fingerprints)
-        action = Duplicate.action()
-        matched = Duplicate.matched_keys()
-        found = (Duplicate.find(keys_list) if action != 'create'
-            else [None] * len(valid))
-        seen = {}
-        to_insert, to_update = [], []
         # The existing leads are named in the reasons once the batch is
-        # read: browsing them together reads them in one query.
+        # decided: browsing them together reads them in one query.
         duplicates = []
-        for (number, cells, values), keys, candidates in zip(
-                valid, keys_list, found):
-            values.update(keys)
-            if values['import_fingerprint'] in known:
-                problems.append(Problem(lead_import=self, row=number,
-                        kind='skipped', cells=json.dumps(cells),
-                        reason=gettext(
-                            'crm_kit_lead.msg_import_already_imported')))
-                counts['skipped'] += 1
-                continue
-            known.add(values['import_fingerprint'])
-            if candidates and candidates.parties:
-                values.setdefault('party', candidates.parties[0])
-            # A row of this batch with the same identity is not stored
-            # yet: the policy applies to it as to a stored lead.
-            earlier = next((seen[(k, keys[k])] for k in matched
-                    if keys.get(k) and (k, keys[k]) in seen), None)
-            if earlier is not None and action in {'skip', 'update'}:
-                earlier_row, index = earlier
-                if action == 'update':
-                    to_insert[index].update({k: v for k, v in values.items()
-                            if k in LEAD_DATA and v not in (None, '')})
-                    counts['updated'] += 1
-                else:
-                    problems.append(Problem(lead_import=self, row=number,
-                            kind='skipped', cells=json.dumps(cells),
-                            reason=gettext(
-                                'crm_kit_lead.msg_import_duplicate_row',
-                                row=earlier_row)))
-                    counts['skipped'] += 1
-                continue
-            status = Duplicate.decide(candidates, action)
-            if status == 'skipped':
+        for entry in entries:
+            number, cells, warnings = entry.data
+            counts[entry.status if entry.status != 'flagged'
+                else 'created'] += 1
+            if entry.status == 'skipped':
                 problem = Problem(lead_import=self, row=number,
                     kind='skipped', cells=json.dumps(cells))
+                if entry.reason == 'known':
+                    problem.reason = gettext(
+                        'crm_kit_lead.msg_import_already_imported')
+                elif entry.reason == 'repeated':
+                    problem.reason = gettext(
+                        'crm_kit_lead.msg_import_duplicate_row',
+                        row=entry.earlier.data[0])
+                else:
+                    duplicates.append((problem, entry))
                 problems.append(problem)
-                duplicates.append(
-                    (problem, candidates.leads[0], candidates.matched))
-                counts['skipped'] += 1
-            elif status == 'updated':
-                to_update.append((candidates.leads[0], values))
-                counts['updated'] += 1
-            else:
-                for k in matched:
-                    if keys.get(k):
-                        seen.setdefault((k, keys[k]), (number, len(to_insert)))
-                to_insert.append(values)
-                counts['created'] += 1
-
-        User = pool.get('res.user')
-        user = Transaction().user
-        importer = User(user) if user else None
-        choices = [None] * len(to_insert)
-        auto = [i for i, v in enumerate(to_insert) if not v.get('owner')]
-        if assigner.rules:
-            for i, choice in zip(auto, assigner.choose_many([
-                            import_facts(to_insert[i]) for i in auto])):
-                choices[i] = choice
-        for i, values in enumerate(to_insert):
-            if values.get('owner'):
-                # An owner given in the file is the importer's choice.
-                choices[i] = Choice(user=User(values['owner']),
-                    method='manual')
-            elif choices[i] is None or choices[i].user is None:
-                # As a lead entered by hand, one no rule takes stays with
-                # the user who imported it.
-                if choices[i] is None and importer:
-                    choices[i] = Choice(user=importer, method='manual')
-                elif choices[i] is not None:
-                    choices[i].user = importer
-        later = [] if backend.name == 'postgresql' else None
-        ids = Opportunity.insert_leads(to_insert, choices, later=later)
-        if inserted is not None:
-            inserted.extend(ids)
-        for lead_id, values in to_update:
-            values = {k: v for k, v in values.items()
-                if k not in {'import_fingerprint', 'owner', 'party'}}
-            Opportunity(lead_id).update_from(values)
+            elif warnings:
+                problems.append(Problem(lead_import=self, row=number,
+                        kind='warning', cells=json.dumps(cells),
+                        reason='\n'.join(warnings)))
+                counts['warnings'] += 1
         names = {o.id: o.rec_name for o in Opportunity.browse(
-                list({lead_id for _, lead_id, _ in duplicates}))}
-        for problem, lead_id, matched in duplicates:
+                list({e.lead for _, e in duplicates}))}
+        for problem, entry in duplicates:
             problem.reason = gettext(
                 'crm_kit_lead.msg_import_duplicate_lead',
-                lead=names[lead_id], keys=Duplicate.describe(matched))
+                lead=names[entry.lead],
+                keys=Duplicate.describe(entry.candidates.matched))
         # Thousands of problems in a file of rejects: stored as the leads
         # are, without a create per row.
         now = dt.datetime.now()
+        user = Transaction().user
         insert_rows(Problem, [{
                     'lead_import': self.id,
                     'row': p.row,
@@ -508,14 +538,6 @@ def wait(sent):
         sent.__exit__(None, None, None)
 
 
-def import_facts(values):
-    "What assignment rules look at, from an imported row"
-    from .assignment import FACTS
-    facts = {name: values.get(name) for name in FACTS}
-    facts['products'] = [values['product']] if values.get('product') else []
-    return facts
-
-
 class LeadImportColumn(ModelSQL, ModelView):
     "Lead Import Column"
     __name__ = 'crm.lead.import.column'
@@ -525,12 +547,20 @@ class LeadImportColumn(ModelSQL, ModelView):
     index = fields.Integer("Index", required=True)
     name = fields.Char("Column", readonly=True)
     field = fields.Selection('get_fields', "Lead Field")
+    number_format = fields.Selection(NUMBER_FORMATS, "Number Format",
+        sort=False, readonly=True)
+    unknown_values = fields.Selection(UNKNOWN_VALUES, "Unknown Values",
+        sort=False, readonly=True)
 
     @classmethod
     def __setup__(cls):
         super().__setup__()
         cls.__access__.add('lead_import')
         cls._order.insert(0, ('index', 'ASC'))
+
+    @classmethod
+    def default_unknown_values(cls):
+        return 'warn'
 
     @classmethod
     def get_fields(cls):
@@ -547,6 +577,7 @@ class LeadImportProblem(ModelSQL, ModelView):
     kind = fields.Selection([
             ('rejected', "Rejected"),
             ('skipped', "Skipped as Duplicate"),
+            ('warning', "Imported with Warnings"),
             ], "Kind", readonly=True)
     cells = fields.Text("Cells", readonly=True)
     reason = fields.Text("Reason", readonly=True)
@@ -555,7 +586,8 @@ class LeadImportProblem(ModelSQL, ModelView):
     def view_attributes(cls):
         return super().view_attributes() + [
             ('/tree', 'visual',
-                If(Eval('kind') == 'rejected', 'danger', '')),
+                If(Eval('kind') == 'rejected', 'danger',
+                    If(Eval('kind') == 'warning', 'warning', ''))),
             ]
 
     @classmethod
@@ -578,6 +610,15 @@ class ImportLeadsStart(ModelView):
     template = fields.Many2One(
         'crm.lead.import.template', "Template",
         help="A saved mapping of columns to lead fields.")
+    duplicate_action = fields.Selection(DUPLICATE_ACTIONS, "Duplicates",
+        required=True, sort=False,
+        help="What the import does with a row whose lead exists already "
+        "(same e-mail, phone, tax identifier or company, as the duplicate "
+        "policy compares them).")
+
+    @classmethod
+    def default_duplicate_action(cls):
+        return 'skip'
 
 
 class ImportLeadsMapping(ModelView):
@@ -600,6 +641,20 @@ class ImportLeadsColumn(ModelView):
     name = fields.Char("Column", readonly=True)
     field = fields.Selection('get_fields', "Lead Field")
     sample = fields.Char("Example", readonly=True)
+    number_format = fields.Selection(NUMBER_FORMATS, "Number Format",
+        sort=False,
+        states={
+            'invisible': Eval('field') != 'amount',
+            },
+        help="How the column writes its amounts: 1.234,56 (Spanish) or "
+        "1,234.56 (English).")
+    unknown_values = fields.Selection(UNKNOWN_VALUES, "Unknown Values",
+        sort=False,
+        states={
+            'invisible': ~Eval('field').in_(list(CREATABLE_FIELDS)),
+            },
+        help="A value that matches no record: leave the field empty "
+        "(with a warning) or create it.")
 
     @classmethod
     def get_fields(cls):
@@ -611,6 +666,7 @@ class ImportLeadsPreview(ModelView):
     __name__ = 'crm.lead.import.wizard.preview'
 
     total_rows = fields.Integer("Rows", readonly=True)
+    ignored_columns = fields.Text("Ignored Columns", readonly=True)
     rows = fields.One2Many(
         'crm.lead.import.wizard.row', None, "First Rows", readonly=True)
 
@@ -624,6 +680,7 @@ class ImportLeadsRow(ModelView):
     problems = fields.Char("Problems", readonly=True)
     status = fields.Selection([
             ('ok', "OK"),
+            ('warning', "Warning"),
             ('error', "Rejected"),
             ], "Status", readonly=True)
 
@@ -631,7 +688,8 @@ class ImportLeadsRow(ModelView):
     def view_attributes(cls):
         return super().view_attributes() + [
             ('/tree', 'visual',
-                If(Eval('status') == 'error', 'danger', '')),
+                If(Eval('status') == 'error', 'danger',
+                    If(Eval('status') == 'warning', 'warning', ''))),
             ]
 
 
@@ -668,16 +726,23 @@ class ImportLeads(Wizard):
 
     def transition_read_file(self):
         table = self._table()
+        settings = {}
         if self.start.template:
             mapping = self.start.template.mapping_for(table.columns)
+            settings = self.start.template.settings_for(table.columns)
         else:
             mapping = guess_mapping(table.columns)
+        formats = number_formats(table)
         first = next(iter(table.rows()), (None, []))[1]
         self.mapping.columns = [{
                 'index': i,
                 'name': name,
                 'field': mapping.get(i),
                 'sample': first[i] if i < len(first) else '',
+                'number_format': (
+                    settings.get(i, (None, None))[0] or formats[i]),
+                'unknown_values': (
+                    settings.get(i, (None, None))[1] or 'warn'),
                 } for i, name in enumerate(table.columns)]
         self.mapping.sheets = ', '.join(table.sheets)
         return 'mapping'
@@ -689,6 +754,8 @@ class ImportLeads(Wizard):
                     'name': c.name,
                     'field': c.field,
                     'sample': c.sample,
+                    'number_format': c.number_format,
+                    'unknown_values': c.unknown_values,
                     } for c in self.mapping.columns],
             'sheets': self.mapping.sheets,
             'template_name': getattr(self.mapping, 'template_name', None),
@@ -697,14 +764,28 @@ class ImportLeads(Wizard):
     def _mapping(self):
         mapping = {c.index: c.field for c in self.mapping.columns if c.field}
         fields = list(mapping.values())
-        repeated = {f for f in fields if fields.count(f) > 1}
+        repeated = {f for f in fields
+            if fields.count(f) > 1 and f not in JOINED_FIELDS}
         if repeated:
             labels = dict(lead_field_selection())
             raise ValidationError(gettext(
                     'crm_kit_lead.msg_import_field_mapped_twice',
                     fields=', '.join(sorted(labels[f] for f in repeated))))
         check_mapping(mapping)
+        for column in self.mapping.columns:
+            if (column.field in CREATABLE_FIELDS
+                    and column.unknown_values == 'create'):
+                ModelAccess = Pool().get('ir.model.access')
+                if not ModelAccess.check(CREATABLE_MODELS[column.field],
+                        'create', raise_exception=False):
+                    raise ValidationError(gettext(
+                            'crm_kit_lead.msg_import_channel_create_denied',
+                            column=column.name))
         return mapping
+
+    def _settings(self):
+        return {c.index: (c.number_format, c.unknown_values)
+            for c in self.mapping.columns}
 
     def transition_check(self):
         pool = Pool()
@@ -716,31 +797,44 @@ class ImportLeads(Wizard):
                         'columns': [('create', [{
                                         'column': c.name,
                                         'field': c.field,
+                                        'number_format': c.number_format,
+                                        'unknown_values': c.unknown_values,
                                         } for c in self.mapping.columns
                                     if c.field])],
                         }])
         table = self._table()
-        converter = LeadRowConverter(mapping, columns=table.columns)
+        settings = self._settings()
+        # create=False: the preview says what the import would create.
+        converter = LeadRowConverter(mapping, columns=table.columns,
+            formats={i: f for i, (f, _) in settings.items()},
+            unknown={i: u for i, (_, u) in settings.items()}, create=False)
         rows, total = [], 0
         for number, cells in table.rows():
             total += 1
             if len(rows) < PREVIEW:
-                values, errors = converter.convert(number, cells)
+                values, errors, warnings = converter.convert(number, cells)
                 rows.append({
                         'row': number,
                         'lead': ' · '.join(
                             cells[i] for i in sorted(mapping)
                             if i < len(cells) and cells[i])[:200],
-                        'problems': ' '.join(errors),
-                        'status': 'error' if errors else 'ok',
+                        'problems': ' '.join(errors + warnings),
+                        'status': ('error' if errors
+                            else 'warning' if warnings else 'ok'),
                         })
         self.preview.rows = rows
         self.preview.total_rows = total
+        ignored = [c.name for c in self.mapping.columns if not c.field]
+        self.preview.ignored_columns = (gettext(
+                'crm_kit_lead.msg_import_ignored_columns',
+                columns=', '.join('"%s"' % c for c in ignored)) if ignored
+            else gettext('crm_kit_lead.msg_import_no_ignored_columns'))
         return 'preview'
 
     def default_preview(self, fields):
         return {
             'total_rows': self.preview.total_rows,
+            'ignored_columns': self.preview.ignored_columns,
             'rows': [{
                     'row': r.row,
                     'lead': r.lead,
@@ -755,7 +849,9 @@ class ImportLeads(Wizard):
         lead_import = LeadImport.from_file(
             self.start.file, self.start.filename or '',
             sheet=self.start.sheet or None, mapping=self._mapping(),
-            total_rows=self.preview.total_rows)
+            total_rows=self.preview.total_rows,
+            duplicate_action=self.start.duplicate_action,
+            settings=self._settings())
         LeadImport.run([lead_import])
         # The action that follows opens what was just created.
         self._lead_import = lead_import

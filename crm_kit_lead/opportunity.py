@@ -23,16 +23,10 @@ from trytond.transaction import Transaction
 from crm_kit.access import visible_ids
 from crm_kit.pipeline import OPEN_STATES
 
-from .duplicate import KEYS
-from .identity import check_email, check_phone, check_tax_identifier
+from .identity import (
+    KEY_SOURCES, KEYS, PERSON_SOURCES, check_email, check_phone,
+    check_tax_identifier, identity_keys, normalise, person_key)
 
-# The lead fields each duplicate key is computed from.
-KEY_SOURCES = {
-    'email_key': 'lead_email',
-    'phone_key': 'lead_phone',
-    'tax_key': 'lead_tax_identifier',
-    'company_key': 'lead_company',
-    }
 # The lead's own data: what an update from a duplicate rewrites, what a
 # merge completes, what a converted lead gives its new customer.
 LEAD_DATA = [
@@ -40,6 +34,7 @@ LEAD_DATA = [
     'lead_tax_identifier', 'lead_street', 'lead_postal_code', 'lead_city',
     'lead_subdivision', 'lead_country', 'lead_language', 'description',
     'comment', 'amount', 'expected_close_date', 'reference', 'channel',
+    'lead_registered_on',
     ]
 
 
@@ -76,7 +71,12 @@ class SaleOpportunity(metaclass=PoolMeta):
         states=_lead_states)
     lead_language = fields.Many2One(
         'ir.lang', "Language", ondelete='SET NULL', states=_lead_states)
+    lead_registered_on = fields.Date(
+        "Registered On", states=_lead_states,
+        help="When the lead was first registered, in this CRM or in the "
+        "system it was imported from.")
 
+    person_key = fields.Char("Contact Name Key", readonly=True)
     email_key = fields.Char("E-mail Key", readonly=True)
     phone_key = fields.Char("Phone Key", readonly=True)
     tax_key = fields.Char("Tax Identifier Key", readonly=True)
@@ -85,6 +85,9 @@ class SaleOpportunity(metaclass=PoolMeta):
         "Import Fingerprint", readonly=True,
         help="Identifies the imported row so that importing the same file "
         "again creates nothing new.")
+    lead_import = fields.Many2One(
+        'crm.lead.import', "Import", readonly=True, ondelete='SET NULL',
+        help="The file import that created the lead.")
     merged_into = fields.Many2One(
         'sale.opportunity', "Merged Into", readonly=True,
         ondelete='SET NULL')
@@ -134,6 +137,7 @@ class SaleOpportunity(metaclass=PoolMeta):
     def __register__(cls, module_name):
         super().__register__(module_name)
         cls._fill_keys()
+        cls.update_person_keys()
 
     @classmethod
     def _fill_keys(cls):
@@ -142,7 +146,7 @@ class SaleOpportunity(metaclass=PoolMeta):
         cursor = transaction.connection.cursor()
         table = cls.__table__()
         sources = [getattr(table, f) for f in KEY_SOURCES.values()]
-        keys = [getattr(table, k) for k in KEYS]
+        keys = [getattr(table, k) for k in KEYS if k != 'person_key']
         cursor.execute(*table.select(table.id, *sources,
                 where=(Coalesce(*sources) != None)  # noqa: E711
                 & (Coalesce(*keys) == None)))  # noqa: E711
@@ -152,10 +156,38 @@ class SaleOpportunity(metaclass=PoolMeta):
         Duplicate = Pool().get('crm.lead.duplicate')
         for id_, *values in rows:
             keys = Duplicate.keys(dict(zip(KEY_SOURCES.values(), values)))
+            del keys['person_key']
             cursor.execute(*table.update(
                     [getattr(table, k) for k in keys],
                     list(keys.values()),
                     where=table.id == id_))
+
+    @classmethod
+    def update_person_keys(cls, ids=None):
+        """Compute the person key (contact name at company) of the leads
+        of ids, or of those that lack it: it depends on two fields, which
+        a write may change one at a time"""
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        table = cls.__table__()
+        if ids is None:
+            where = ((table.person_key == None)  # noqa: E711
+                & (table.lead_name != None)  # noqa: E711
+                & (table.lead_company != None))  # noqa: E711
+            wheres = [where]
+        else:
+            wheres = [SQL_OPERATORS['in'](table.id, list(sub))
+                for sub in grouped_slice(ids)]
+        for where in wheres:
+            cursor.execute(*table.select(
+                    table.id, table.lead_name, table.lead_company,
+                    table.person_key, where=where))
+            for id_, name, company, key in cursor.fetchall():
+                new = person_key(name, company)
+                if new != key:
+                    cursor.execute(*table.update(
+                            [table.person_key], [new],
+                            where=table.id == id_))
 
     @classmethod
     def view_attributes(cls):
@@ -261,12 +293,17 @@ class SaleOpportunity(metaclass=PoolMeta):
         pool = Pool()
         Duplicate = pool.get('crm.lead.duplicate')
         values = super().preprocess_values(mode, values)
-        sources = {f: values[f] for f in KEY_SOURCES.values() if f in values}
-        if sources:
-            keys = Duplicate.keys(sources)
+        if any(f in values for f in KEY_SOURCES.values()):
+            # Stored as the import stores them, whatever the entry.
+            region = Duplicate.region()
+            normalise(values, region)
+            keys = identity_keys(values, region)
             for key, source in KEY_SOURCES.items():
                 if source in values:
                     values[key] = keys[key]
+            if mode == 'write':
+                # Of two fields: on_modification computes it from both.
+                values.pop('person_key', None)
             if mode == 'create' and not values.get('party'):
                 # A lead from somebody who is already a customer.
                 candidates, = Duplicate.find([keys])
@@ -342,6 +379,9 @@ class SaleOpportunity(metaclass=PoolMeta):
         pool = Pool()
         Rule = pool.get('crm.assignment.rule')
         super().on_modification(mode, opportunities, field_names=field_names)
+        if mode == 'write' and field_names and (
+                set(PERSON_SOURCES) & set(field_names)):
+            cls.update_person_keys([o.id for o in opportunities])
         context = Transaction().context
         if mode == 'create' and not context.get('_crm_skip_assignment'):
             leads = [o for o in opportunities if o.state == 'lead']
@@ -369,6 +409,7 @@ class SaleOpportunity(metaclass=PoolMeta):
         default = default.copy() if default is not None else {}
         default.setdefault('assignment_logs')
         default.setdefault('import_fingerprint')
+        default.setdefault('lead_import')
         default.setdefault('merged_into')
         default.setdefault('consent')
         default.setdefault('consent_text')
@@ -379,41 +420,17 @@ class SaleOpportunity(metaclass=PoolMeta):
     @classmethod
     def capture_leads(cls, values_list):
         """Create leads arriving from outside (web forms, integrations)
-        under the duplicate policy, and return for each its status
+        through the one lead-intake road, and return for each its status
         ('created', 'flagged', 'updated' or 'skipped') and lead.
 
         'flagged' is a lead created although it looks like a duplicate
         (policy "warn"): nobody is there to answer the warning, so it is
         created and shows its candidates."""
-        pool = Pool()
-        Duplicate = pool.get('crm.lead.duplicate')
-        action = Duplicate.action()
-        region = Duplicate.region()
-        keys_list = [Duplicate.keys(v, region) for v in values_list]
-        if action == 'create':
-            found = [None] * len(values_list)
-        else:
-            found = Duplicate.find(keys_list)
-        result, to_create = [], []
-        for values, candidates in zip(values_list, found):
-            values = values.copy()
-            if candidates and candidates.parties and not values.get('party'):
-                values['party'] = candidates.parties[0]
-            status = Duplicate.decide(candidates, action)
-            if status in {'skipped', 'updated'}:
-                existing = cls(candidates.leads[0])
-                if status == 'updated':
-                    existing.update_from(values)
-                result.append([status, existing])
-            else:
-                result.append([status, None])
-                to_create.append((len(result) - 1, values))
-        if to_create:
-            with Transaction().set_context(_crm_duplicates_checked=True):
-                leads = cls.create([v for _, v in to_create])
-            for (index, _), lead in zip(to_create, leads):
-                result[index][1] = lead
-        return [tuple(r) for r in result]
+        from .intake import LeadIntake
+        intake = LeadIntake()
+        entries = intake.receive([dict(v) for v in values_list])
+        intake.close()
+        return [(e.status, cls(e.lead)) for e in entries]
 
     @classmethod
     def insert_leads(cls, values_list, choices, later=None):
@@ -456,14 +473,7 @@ class SaleOpportunity(metaclass=PoolMeta):
             stage = Pipeline(pipeline_id).stage_for_state('lead')
             return stage.id, stage.probability
 
-        @functools.cache
-        def owner_values(owner):
-            team = owner.crm_team
-            return {
-                'owner': owner.id,
-                'employee': owner.employee.id if owner.employee else None,
-                'team': team.id if team else None,
-                }
+        owner_values = functools.cache(cls.owner_values)
 
         rows = []
         extra = cls._bulk_insert_values()
@@ -617,9 +627,16 @@ class SaleOpportunity(metaclass=PoolMeta):
         party.contact_mechanisms = mechanisms
         if self.lead_tax_identifier:
             code = self.lead_tax_identifier
+            if check_tax_identifier(code, column=''):
+                # Imported as written with a warning: kept without a type
+                # rather than refused by the identifier's check.
+                type_ = None
             # A Spanish CIF starts with one letter, an EU VAT number with
             # its two-letter country prefix.
-            type_ = 'eu_vat' if code[:2].isalpha() else 'es_vat'
+            elif code[:2].isalpha():
+                type_ = 'eu_vat'
+            else:
+                type_ = 'es_vat'
             party.identifiers = [Identifier(type=type_, code=code)]
         if any([self.lead_street, self.lead_postal_code, self.lead_city,
                     self.lead_country]):

@@ -4,7 +4,7 @@ from trytond.model import Index, fields
 from trytond.pool import PoolMeta
 from trytond.transaction import Transaction
 
-from .duplicate import company_key
+from .identity import company_key
 
 
 class Party(metaclass=PoolMeta):

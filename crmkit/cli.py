@@ -290,7 +290,8 @@ def load_demo(name):
     return run_in_transaction(name, load)
 
 
-def import_leads(name, path, sheet=None, template=None, log=print):
+def import_leads(name, path, sheet=None, template=None, duplicates=None,
+        log=print):
     """Import a file of leads: one transaction per chunk of rows, so an
     interruption keeps whole chunks; return the import's counts"""
     data = Path(path).read_bytes()
@@ -311,7 +312,8 @@ def import_leads(name, path, sheet=None, template=None, log=print):
                     sys.exit(f"No import template named {template!r}.")
             lead_import = LeadImport.from_file(
                 data, Path(path).name, sheet=sheet,
-                template=templates[0] if templates else None)
+                template=templates[0] if templates else None,
+                duplicate_action=duplicates)
             LeadImport.start([lead_import])
             return lead_import.id, lead_import.total_rows
 
@@ -327,7 +329,8 @@ def import_leads(name, path, sheet=None, template=None, log=print):
         from trytond.pool import Pool
         lead_import = Pool().get('crm.lead.import')(import_id)
         return {k: getattr(lead_import, k) for k in [
-                'total_rows', 'created', 'updated', 'skipped', 'rejected']}
+                'total_rows', 'created', 'updated', 'skipped', 'rejected',
+                'warnings']}
 
     def fail(import_id, message):
         from trytond.pool import Pool
@@ -357,7 +360,7 @@ def cmd_import_leads(options):
     try:
         import_id, counts = import_leads(
             options.database, options.file, sheet=options.sheet,
-            template=options.template)
+            template=options.template, duplicates=options.duplicates)
     except UserError as exception:
         sys.exit(f"{options.file}: {exception.message}")
     except OSError as exception:
@@ -365,8 +368,9 @@ def cmd_import_leads(options):
     print(f"{options.file}: {counts['total_rows']} rows, "
         f"{counts['created']} created, {counts['updated']} updated, "
         f"{counts['skipped']} skipped as duplicate, "
-        f"{counts['rejected']} rejected "
-        f"(the error report is on import {import_id} in sao: "
+        f"{counts['rejected']} rejected, "
+        f"{counts['warnings']} imported with warnings "
+        f"(the error report and the warnings is on import {import_id} in sao: "
         "CRM › Leads › Lead Imports).")
 
 
@@ -497,6 +501,11 @@ def main(argv=None):
         '--template',
         help="the name of a saved import template for the column mapping "
         "(default: guessed from the header, in Spanish or English)")
+    import_parser.add_argument(
+        '--duplicates', choices=['skip', 'update', 'create'],
+        default='skip',
+        help="a row whose lead exists already: skip it and report it "
+        "(default), update the existing lead, or create it anyway")
     import_parser.set_defaults(func=cmd_import_leads)
 
     serve_parser = commands.add_parser(

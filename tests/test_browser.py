@@ -237,13 +237,15 @@ def test_opportunity_list(crm_server, page, viewport):
 # A file of leads as a Spanish spreadsheet exports it: semicolons and
 # Spanish headers, which the wizard maps by itself.  The last row is
 # rejected for its e-mail.
-IMPORT_HEADER = ['Empresa', 'Nombre', 'Correo electrónico', 'Teléfono']
+IMPORT_HEADER = ['Empresa', 'Nombre', 'Correo electrónico', 'Teléfono',
+    'Origen', 'Notas internas']
 IMPORT_ROWS = [
     ['Talleres Browser S.L.', 'Ana Browser', 'browser1@import.test',
-        '+34 600 111 222'],
+        '+34 600 111 222', 'web', 'cliente VIP'],
+    # An unknown channel: the row is kept, with a warning.
     ['Browser Dos S.A.', 'Luis Browser', 'browser2@import.test',
-        '+34 600 333 444'],
-    ['Malo S.L.', 'Pepe Malo', 'malo@', '+34 600 555 666'],
+        '+34 600 333 444', 'Feria', ''],
+    ['Malo S.L.', 'Pepe Malo', 'malo@', '+34 600 555 666', '', ''],
     ]
 # (header, lead field) of the mapping the wizard guesses
 IMPORT_MAPPING = [
@@ -251,6 +253,7 @@ IMPORT_MAPPING = [
     ('Nombre', 'Contact Name'),
     ('Correo electrónico', 'E-mail'),
     ('Teléfono', 'Phone'),
+    ('Origen', 'Channel'),
     ]
 IMPORT_TIMEOUT = 60_000  # ms: the machine is shared, imports write
 
@@ -346,9 +349,20 @@ def test_import_leads(crm_server, page, viewport, tmp_path):
             1, timeout=IMPORT_TIMEOUT)
         bad = rows.filter(has_text='malo@').inner_text()
         assert 'Rejected' in bad and 'is not valid' in bad, bad
-        for cells in IMPORT_ROWS[:2]:
-            good = rows.filter(has_text=cells[2]).inner_text()
-            assert 'OK' in good and 'Rejected' not in good, good
+        good = rows.filter(has_text=IMPORT_ROWS[0][2]).inner_text()
+        assert 'OK' in good and 'Rejected' not in good, good
+        warned = rows.filter(has_text=IMPORT_ROWS[1][2]).inner_text()
+        assert 'Warning' in warned and 'Rejected' not in warned, warned
+        assert 'The channel "Feria"' in warned, warned
+        # The column nobody mapped is named before anything is lost, in
+        # a box that fits the phone.
+        ignored = dialog.locator('[name="ignored_columns"]').first
+        expect(ignored).to_be_visible(timeout=IMPORT_TIMEOUT)
+        text = ignored.input_value()
+        assert '"Notas internas"' in text and 'will be ignored' in text, text
+        box = ignored.bounding_box()
+        assert box['x'] >= 0
+        assert box['x'] + box['width'] <= page.viewport_size['width']
         screenshot('preview')
         click_until_gone(import_)
 
@@ -363,7 +377,7 @@ def test_import_leads(crm_server, page, viewport, tmp_path):
             ).to_have_value('2', timeout=IMPORT_TIMEOUT)
         result = {name: field_value(content, name) for name in [
                 'filename', 'state', 'total_rows', 'processed_rows',
-                'created', 'updated', 'skipped', 'rejected']}
+                'created', 'updated', 'skipped', 'rejected', 'warnings']}
         assert result == {
             'filename': 'leads.csv',
             'state': 'Done',
@@ -373,6 +387,7 @@ def test_import_leads(crm_server, page, viewport, tmp_path):
             'updated': '0',
             'skipped': '0',
             'rejected': '1',
+            'warnings': '1',
             }, result
         screenshot('result')
         # sao may list the records of a One2Many only when asked (More);
@@ -403,7 +418,7 @@ def test_import_leads(crm_server, page, viewport, tmp_path):
         assert sorted((r['lead_email'], r['lead_company'], r['lead_name'])
             for r in imported) == sorted(
             (email, company, name)
-            for company, name, email, _ in IMPORT_ROWS[:2])
+            for company, name, email, *_ in IMPORT_ROWS[:2])
         assert all(r['lead_phone'] for r in imported), imported
 
         assert not page.locator('.error-dialog:visible').count(), (

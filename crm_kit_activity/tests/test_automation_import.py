@@ -48,6 +48,15 @@ class AutomationImportTestCase(CrmTestCase):
             len(Log.search([('rule', '=', rule.id), ('state', '=', 'done')])),
             3)
 
+    def setup_everything_to_rep2(self):
+        "The shipped new-lead call, and a rule giving every lead to rep2"
+        AssignmentRule = Pool().get('crm.assignment.rule')
+        crm = setup_crm()
+        shipped_rule('rule_new_lead_call')
+        AssignmentRule.create([{
+                    'name': "Todo", 'method': 'user', 'user': crm.rep2.id}])
+        return crm
+
     @with_transaction()
     def test_new_lead_call_goes_to_the_owner_assigned(self):
         """The "new lead" call goes to the owner the assignment rule chose,
@@ -55,15 +64,30 @@ class AutomationImportTestCase(CrmTestCase):
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
         Activity = pool.get('crm.activity')
-        AssignmentRule = pool.get('crm.assignment.rule')
-        crm = setup_crm()
-        shipped_rule('rule_new_lead_call')
-        AssignmentRule.create([{
-                    'name': "Todo", 'method': 'user', 'user': crm.rep2.id}])
+        crm = self.setup_everything_to_rep2()
         with Transaction().set_user(crm.manager.id), \
                 Transaction().set_context(company=crm.company.id):
             lead, = Opportunity.create([{'description': "Sin dueño"}])
         lead = Opportunity(lead.id)
         self.assertEqual(lead.owner, crm.rep2)
+        call, = Activity.search([('opportunity', '=', lead.id)])
+        self.assertEqual(call.owner, crm.rep2)
+
+    @with_transaction()
+    def test_captured_lead_call_goes_to_the_owner_assigned(self):
+        """A lead from a web form or an integration (the intake road) is
+        created with the owner the rule chose: the call is theirs"""
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        Activity = pool.get('crm.activity')
+        crm = self.setup_everything_to_rep2()
+        with Transaction().set_user(crm.manager.id), \
+                Transaction().set_context(company=crm.company.id):
+            (status, lead), = Opportunity.capture_leads([{
+                        'lead_name': "Web", 'lead_email': 'web@form.test'}])
+        self.assertEqual(status, 'created')
+        lead = Opportunity(lead.id)
+        self.assertEqual(lead.owner, crm.rep2)
+        self.assertIn('"Todo"', lead.assignment_reason)
         call, = Activity.search([('opportunity', '=', lead.id)])
         self.assertEqual(call.owner, crm.rep2)

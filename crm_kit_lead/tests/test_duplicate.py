@@ -1,7 +1,7 @@
 # This file is part of crm-kit.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
 "One duplicate policy for every entry point, and merging duplicates."
-from crm_kit_lead.duplicate import company_key, email_key, phone_key, tax_key
+from crm_kit_lead.identity import company_key, email_key, phone_key, tax_key
 
 from trytond.exceptions import UserError, UserWarning
 from trytond.pool import Pool

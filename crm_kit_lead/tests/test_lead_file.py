@@ -19,9 +19,10 @@ from stdnum.es import cif, dni, nie
 from crm_kit_lead.identity import (
     clean_email, clean_phone, clean_tax_identifier)
 from crm_kit_lead.lead_file import (
-    HEADER_SYNONYMS, LEAD_FIELDS, REQUIRED_ANY, LeadFileError,
-    LeadRowConverter, check_mapping, error_report, guess_mapping,
-    neutralise_cell, parse_amount, parse_date, read_table)
+    HEADER_SYNONYMS, LEAD_FIELDS, REQUIRED_ANY, FormulaWithoutValue,
+    LeadFileError, LeadRowConverter, NumberText, check_mapping,
+    error_report, guess_mapping, guess_number_format, neutralise_cell,
+    parse_amount, parse_date, read_table)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
@@ -272,6 +273,23 @@ def test_formula_looking_cells_are_read_as_text():
     assert next(table.rows()) == (2, formulas)
 
 
+def test_xlsx_formula_without_saved_result_is_told_apart():
+    """A formula whose result the file does not hold (openpyxl, like some
+    exports, writes none) is not an empty cell: the converter warns"""
+    data = xlsx_bytes({"Leads": [
+                ["Nombre", "Apellidos", "Contacto", "Email"],
+                ["Ana", "López", '=A2&" "&B2', "ana@x.test"],
+                ["Luis", "Peña", "", "luis@x.test"],
+                ]})
+    _, first, second = [c for _, c in [(0, None)] + [
+            r for r in read_table(data, 'x.xlsx').rows()]]
+    assert isinstance(first[2], FormulaWithoutValue) and first[2] == ''
+    assert not isinstance(second[2], FormulaWithoutValue)
+    # A workbook without formulas is read once.
+    plain = xlsx_bytes({"Leads": [["Nombre"], ["Ana"]]})
+    assert list(read_table(plain, 'x.xlsx').rows()) == [(2, ["Ana"])]
+
+
 def test_reading_100000_rows_streams():
     "rows() keeps memory flat whatever the size of the file"
     line = ('Talleres Gómez S.L.;Ana López;ana{0}@gomez.test;'
@@ -297,7 +315,8 @@ def test_header_guessing_from_spanish():
     columns = ["Nombre y apellidos", "Razón social", "Correo electrónico",
         "Móvil", "NIF/CIF", "Dirección", "C.P.", "Población", "Provincia",
         "País", "Idioma", "Asunto", "Observaciones", "Importe", "Origen",
-        "Fecha de cierre", "Producto", "Comercial", "Referencia", "Otra"]
+        "Fecha de cierre", "Fecha alta", "Producto", "Comercial",
+        "Referencia", "Otra"]
     assert guess_mapping(columns) == dict(enumerate(LEAD_FIELDS))
 
 
@@ -305,7 +324,7 @@ def test_header_guessing_from_english():
     columns = ["Full Name", "Company", "E-mail", "Phone", "VAT number",
         "Address", "ZIP code", "City", "State", "Country", "Language",
         "Subject", "Notes", "Budget", "Lead Source", "Close date",
-        "Product interest", "Assigned to", "External ID"]
+        "Registered on", "Product interest", "Assigned to", "External ID"]
     assert guess_mapping(columns) == dict(enumerate(LEAD_FIELDS))
 
 
@@ -319,6 +338,52 @@ def test_header_guessing_ignores_case_accents_spaces_punctuation(column):
 def test_header_guessing_maps_a_field_once():
     assert guess_mapping(["Email", "Correo", "Teléfono"]) == {
         0: 'lead_email', 2: 'lead_phone'}
+
+
+def test_header_guessing_of_a_spanish_spreadsheet_loses_nothing():
+    "The name and the surnames both make the contact name"
+    columns = ["Nombre", "Apellidos", "Empresa", "Importe estimado",
+        "Fecha alta", "Origen", "Provincia", "CP", "Móvil"]
+    assert guess_mapping(columns) == {
+        0: 'lead_name', 1: 'lead_name', 2: 'lead_company', 3: 'amount',
+        4: 'lead_registered_on', 5: 'channel', 6: 'lead_subdivision',
+        7: 'lead_postal_code', 8: 'lead_phone'}
+
+
+@pytest.mark.parametrize('samples, delimiter, language, number_format', [
+        (["1.500,00", "750,5"], ',', 'en', 'es'),
+        (["1,500.00", "12"], ';', 'es', 'en'),
+        (["12.000", "3.500"], ';', 'en', 'es'),
+        (["12.000"], ',', 'es', 'en'),
+        (["12000"], None, 'es', 'es'),
+        (["12000"], None, 'en', 'en'),
+        ])
+def test_number_format_of_a_column_is_guessed(
+        samples, delimiter, language, number_format):
+    assert guess_number_format(
+        samples, delimiter, language) == number_format
+
+
+@pytest.mark.parametrize('value, number_format, amount', [
+        ("1.500,00", 'es', Decimal('1500.00')),
+        ("12.000", 'es', Decimal('12000')),
+        ("750,5", 'es', Decimal('750.5')),
+        ("1,500.00", 'en', Decimal('1500.00')),
+        ("12.000", 'en', Decimal('12.000')),
+        ("1,500", 'en', Decimal('1500')),
+        ("1.5", 'es', None),
+        ("750,5", 'en', None),
+        ])
+def test_amounts_are_read_as_the_column_says(value, number_format, amount):
+    if amount is None:
+        with pytest.raises(ValueError):
+            parse_amount(value, number_format)
+    else:
+        assert parse_amount(value, number_format) == amount
+
+
+def test_workbook_numbers_ignore_the_column_format():
+    assert parse_amount(NumberText(1500.5), 'es') == Decimal('1500.5')
 
 
 def test_every_synonym_names_one_field():
@@ -480,7 +545,7 @@ def test_error_report_of_no_rows_is_its_header():
 CONVERTED_HEADER = [
     "Nombre", "Empresa", "Email", "Teléfono", "NIF", "Calle", "CP", "Ciudad",
     "Provincia", "País", "Idioma", "Asunto", "Notas", "Importe", "Canal",
-    "Cierre", "Producto", "Comercial", "Ref"]
+    "Cierre", "Alta", "Producto", "Comercial", "Ref"]
 
 
 class LeadRowConverterTestCase(LeadTestCase):
@@ -543,7 +608,9 @@ class LeadRowConverterTestCase(LeadTestCase):
             columns=list(fields))
 
     def convert(self, converter, *cells, row=2):
-        return converter.convert(row, list(cells))
+        "The values and the reasons, rejecting or warning"
+        values, errors, warnings = converter.convert(row, list(cells))
+        return values, errors + warnings
 
     def lookup(self, model, **domain):
         record, = Pool().get(model).search(
@@ -556,18 +623,19 @@ class LeadRowConverterTestCase(LeadTestCase):
         crm, places = self.setup_data()
         converter = LeadRowConverter(dict(enumerate(LEAD_FIELDS)),
             company=crm.company, columns=CONVERTED_HEADER)
-        values, errors = converter.convert(2, [
+        values, errors, warnings = converter.convert(2, [
                 " Ana López ", "Talleres Gómez S.L.", "Ana@GOMEZ.test",
                 "612 345 678", 'es' + VALID_CIF, "Calle Mayor 1", "28013",
                 "Madrid", "Madrid", "España", "es_ES", "CRM para el taller",
                 "Llamar por la tarde", "1.200,50 €", "web", "31/12/2025",
-                crm.product.name.upper(), "rep", "EXT-1"])
-        self.assertEqual(errors, [])
+                "15/01/2025", crm.product.name.upper(), "rep", "EXT-1"])
+        self.assertEqual((errors, warnings), ([], []))
         self.assertEqual(values, {
                 'lead_name': "Ana López",
                 'lead_company': "Talleres Gómez S.L.",
                 'lead_email': "Ana@gomez.test",
                 'lead_phone': "+34 612 34 56 78",
+                'phone_key': "+34612345678",
                 'lead_tax_identifier': VALID_CIF,
                 'lead_street': "Calle Mayor 1",
                 'lead_postal_code': "28013",
@@ -580,6 +648,7 @@ class LeadRowConverterTestCase(LeadTestCase):
                 'amount': Decimal('1200.50'),
                 'channel': self.lookup('crm.channel', code='web'),
                 'expected_close_date': dt.date(2025, 12, 31),
+                'lead_registered_on': dt.date(2025, 1, 15),
                 'product': crm.product.id,
                 'owner': crm.rep.id,
                 'reference': "EXT-1",
@@ -594,9 +663,10 @@ class LeadRowConverterTestCase(LeadTestCase):
             self.assertEqual(
                 (values.get('lead_country'), errors), (places['spain'], []),
                 value)
-        _, errors = self.convert(converter, "Ana", "Narnia")
-        self.assertEqual(errors, [
-                'The country "Narnia" in column "lead_country" is unknown.'])
+        values, errors, warnings = converter.convert(2, ["Ana", "Narnia"])
+        self.assertEqual((values, errors, warnings), ({'lead_name': "Ana"},
+                [], ['The country "Narnia" in column "lead_country" is '
+                    'unknown. The field is left empty.']))
 
     @with_transaction()
     def test_provinces_by_code_and_name(self):
@@ -625,7 +695,8 @@ class LeadRowConverterTestCase(LeadTestCase):
         self.assertEqual(values['lead_subdivision'], places['paris'])
         _, errors = self.convert(converter, "Ana", "France", "Madrid")
         self.assertEqual(errors, ['The province "Madrid" in column '
-                '"lead_subdivision" is not one of the country of the lead.'])
+                '"lead_subdivision" is not one of the country of the lead. '
+                'The field is left empty.'])
         _, errors = self.convert(converter, "Ana", "", "Paris")
         self.assertEqual(len(errors), 1)
 
@@ -644,7 +715,7 @@ class LeadRowConverterTestCase(LeadTestCase):
                 (lang, []), value)
         _, errors = self.convert(converter, "Ana", "Klingon")
         self.assertEqual(errors, ['The language "Klingon" in column '
-                '"lead_language" is unknown.'])
+                '"lead_language" is unknown. The field is left empty.'])
 
     @with_transaction()
     def test_channels_products_and_owners(self):
@@ -667,12 +738,16 @@ class LeadRowConverterTestCase(LeadTestCase):
             self.assertEqual(
                 (values['channel'], values['product'], values['owner']),
                 (web, product.id, crm.rep.id))
-        _, errors = self.convert(converter, "Ana", "foo", "bar", "nadie")
-        self.assertEqual(errors, [
-                'The channel "foo" in column "channel" is unknown.',
+        values, errors, warnings = converter.convert(
+            2, ["Ana", "foo", "bar", "nadie"])
+        self.assertEqual((values, errors), ({'lead_name': "Ana"}, []))
+        self.assertEqual(warnings, [
+                'The channel "foo" in column "channel" is unknown. '
+                'The field is left empty.',
                 'The product "bar" in column "product" is unknown or not '
-                'for sale.',
-                'The user "nadie" in column "owner" is unknown.'])
+                'for sale. The field is left empty.',
+                'The user "nadie" in column "owner" is unknown. '
+                'The field is left empty.'])
 
     @with_transaction()
     def test_lookups_are_read_once(self):
@@ -701,8 +776,8 @@ class LeadRowConverterTestCase(LeadTestCase):
         self.assertIn('"interno"', errors[0])
         _, errors = self.convert(converter, "Ana", crm.product.name)
         self.assertEqual(errors, ['The value "%s" in column "product" matches '
-                'several records: write its code (or login) instead.'
-                % crm.product.name])
+                'several records: write its code (or login) instead. '
+                'The field is left empty.' % crm.product.name])
         self.assertNotEqual(other, crm.product)
 
     @with_transaction()
@@ -711,24 +786,32 @@ class LeadRowConverterTestCase(LeadTestCase):
         converter = LeadRowConverter(
             {0: 'lead_email', 1: 'lead_phone', 2: 'lead_tax_identifier'},
             company=crm.company, columns=["Correo", "Móvil", "NIF/CIF"])
-        _, errors = converter.convert(
+        _, errors, warnings = converter.convert(
             4, ["eva@", "12", VALID_CIF[:-1] + 'X'])
         self.assertEqual(errors, [
                 'The e-mail "eva@" in column "Correo" is not valid.',
                 'The phone number "12" in column "Móvil" is not valid.',
-                'The tax identifier "%s" in column "NIF/CIF" is not a valid '
-                'NIF/CIF/NIE or EU VAT number.' % (VALID_CIF[:-1] + 'X'),
                 ])
+        # An invalid tax identifier does not reject the lead.
+        self.assertEqual(warnings, [
+                'The tax identifier "%s" in column "NIF/CIF" is not a valid '
+                'NIF/CIF/NIE or EU VAT number. The lead keeps it as written.'
+                % (VALID_CIF[:-1] + 'X'),
+                ])
+        values, errors, warnings = converter.convert(
+            5, ["eva@example.com", "", VALID_CIF[:-1] + 'X'])
+        self.assertEqual((values['lead_tax_identifier'], errors),
+            (VALID_CIF[:-1] + 'X', []))
 
     @with_transaction()
     def test_valid_nif_cif_nie(self):
         crm, _ = self.setup_data()
-        converter = self.converter(crm, 'lead_tax_identifier')
+        converter = self.converter(crm, 'lead_name', 'lead_tax_identifier')
         for value, compact in [
                 (VALID_DNI, VALID_DNI), (VALID_NIE, VALID_NIE),
                 (VALID_CIF, VALID_CIF), ('ES-' + VALID_CIF, VALID_CIF)]:
-            self.assertEqual(self.convert(converter, value),
-                ({'lead_tax_identifier': compact}, []))
+            self.assertEqual(self.convert(converter, "Ana", value),
+                ({'lead_name': "Ana", 'lead_tax_identifier': compact}, []))
 
     @with_transaction()
     def test_phone_of_the_row_country(self):
@@ -738,7 +821,7 @@ class LeadRowConverterTestCase(LeadTestCase):
         self.assertEqual(self.convert(converter, "01 42 68 53 00", "FR")[0]
             ['lead_phone'], "+33 1 42 68 53 00")
         self.assertEqual(self.convert(converter, "912 345 678", "")[0],
-            {'lead_phone': "+34 912 34 56 78"})
+            {'lead_phone': "+34 912 34 56 78", 'phone_key': "+34912345678"})
 
     @with_transaction()
     def test_formula_looking_text_is_kept_exactly(self):
@@ -787,22 +870,75 @@ class LeadRowConverterTestCase(LeadTestCase):
         crm, _ = self.setup_data()
         converter = LeadRowConverter({0: 'lead_name', 2: 'comment'},
             company=crm.company, columns=["Nombre", "Otra", "Notas"])
-        self.assertEqual(converter.convert(7, ["a", "b", "c", "extra"]), ({}, [
-                    "Row 7 has 4 cells but the header has 3."]))
+        # An extra cell is a warning: the row is kept.
+        self.assertEqual(converter.convert(7, ["a", "b", "c", "extra"]), (
+                {'lead_name': "a", 'comment': "c"}, [],
+                ["Row 7 has 4 cells but the header has 3: the cells past "
+                    "the last column are ignored."]))
         self.assertEqual(converter.convert(8, [" ", "b", ""]), ({}, [
-                    "Row 8 has nothing in the columns to import."]))
+                    "Row 8 has nothing in the columns to import."], []))
         self.assertEqual(converter.convert(9, ["a" * 501, "", "c" * 10000]),
             ({}, ['The value in column "Nombre" has 501 characters; the '
-                    'limit is 500.']))
+                    'limit is 500.'], []))
         self.assertEqual(converter.convert(10, ["Ana"]),
-            ({'lead_name': "Ana"}, []))
+            ({'lead_name': "Ana"}, [], []))
+        self.assertEqual(converter.convert(11, ["", "", "Solo notas"]),
+            ({}, ["Row 11 has no contact name, company, e-mail or phone "
+                    "left: nothing identifies the lead."], []))
+
+    @with_transaction()
+    def test_formula_without_result_is_a_warning(self):
+        crm, _ = self.setup_data()
+        converter = LeadRowConverter({0: 'lead_name', 1: 'lead_email'},
+            company=crm.company, columns=["Contacto", "Email"])
+        values, errors, warnings = converter.convert(
+            2, [FormulaWithoutValue(), "ana@x.test"])
+        self.assertEqual((values, errors), ({'lead_email': "ana@x.test"}, []))
+        self.assertEqual(warnings, ['The cell of column "Contacto" is a '
+                'formula whose result is not saved in the file (open and '
+                'save the file in Excel or LibreOffice to compute it): it is '
+                'left empty.'])
+        # Nothing else identifies it: rejected, saying why.
+        _, errors, _ = converter.convert(3, [FormulaWithoutValue(), ""])
+        self.assertEqual(len(errors), 1)
+
+    @with_transaction()
+    def test_co_official_and_common_province_names(self):
+        crm, places = self.setup_data()
+        Subdivision = Pool().get('country.subdivision')
+        spain = places['spain']
+        codes = {}
+        for code, name in [('ES-SS', "Gipuzkoa"), ('ES-BI', "Bizkaia"),
+                ('ES-VI', "Álava"), ('ES-OR', "Ourense [Orense]"),
+                ('ES-GI', "Girona [Gerona]"), ('ES-L', "Lleida [Lérida]"),
+                ('ES-PM', "Illes Balears [Islas Baleares]")]:
+            # As trytond_import_countries names them, when not loaded.
+            found = Subdivision.search([('code', '=', code)])
+            if not found:
+                found = Subdivision.create([{'code': code, 'name': name,
+                            'type': 'province', 'country': spain}])
+            codes[code] = found[0].id
+        converter = self.converter(crm, 'lead_name', 'lead_subdivision')
+        for value, code in [
+                ("Guipúzcoa", 'ES-SS'), ("guipuzcoa", 'ES-SS'),
+                ("Gipuzkoa", 'ES-SS'), ("Vizcaya", 'ES-BI'),
+                ("Bizkaia", 'ES-BI'), ("Araba", 'ES-VI'),
+                ("Álava", 'ES-VI'), ("Orense", 'ES-OR'),
+                ("Gerona", 'ES-GI'), ("Lérida", 'ES-L'), ("Lleida", 'ES-L'),
+                ("Baleares", 'ES-PM'), ("Illes Balears", 'ES-PM'),
+                ("La Coruña", None), ("Alacant", None)]:
+            values, errors = self.convert(converter, "Ana", value)
+            self.assertEqual(errors, [], value)
+            if code:
+                self.assertEqual(
+                    values['lead_subdivision'], codes[code], value)
 
     @with_transaction()
     def test_columns_named_by_letter_without_header(self):
         crm, _ = self.setup_data()
         converter = LeadRowConverter(
             {0: 'lead_name', 2: 'lead_email'}, company=crm.company)
-        _, errors = converter.convert(2, ["Ana", "", "eva@"])
+        _, errors, _ = converter.convert(2, ["Ana", "", "eva@"])
         self.assertEqual(errors, [
                 'The e-mail "eva@" in column "C" is not valid.'])
 

@@ -91,7 +91,12 @@ class ImportLeadsScenario(unittest.TestCase):
         self.assertEqual(lead_import.state, 'done')
         self.assertEqual(
             (lead_import.created, lead_import.updated, lead_import.skipped,
-                lead_import.rejected), (3, 0, 0, 1))
+                lead_import.rejected), (2, 0, 1, 1))
+        # The import skips duplicates and says of what, by default.
+        self.assertEqual(lead_import.duplicate_action, 'skip')
+        skipped, = [p for p in lead_import.problems if p.kind == 'skipped']
+        self.assertEqual(
+            (skipped.row, skipped.reason), (5, "Duplicate of row 2 of this file."))
         self.assertEqual(lead_import.progress, 1.0)
         report = lead_import.error_report.decode('utf-8-sig')
         self.assertIn("eva@", report)
@@ -275,6 +280,138 @@ class ImportLeadsScenario(unittest.TestCase):
         Opportunity = Model.get('sale.opportunity')
         lead, = Opportunity.find([('lead_email', '=', 'ruiz@hierros.test')])
         self.assertEqual(str(lead.expected_close_date), '2026-12-31')
+
+    def test_spanish_spreadsheet_keeps_every_good_row(self):
+        """A cp1252 semicolon CSV as Excel saves it in Spain, then an XLSX
+        of the same people with other headers, then the import undone"""
+        Opportunity = Model.get('sale.opportunity')
+        Channel = Model.get('crm.channel')
+        header = ["Nombre", "Apellidos", "Empresa", "Email", "Móvil",
+            "Provincia", "Origen", "Importe estimado", "Fecha alta",
+            "Notas internas"]
+        rows = [
+            ["Ana", "López García", "Talleres Gómez S.L.",
+                "ana@spanish.test", "612345679", "Guipúzcoa", "Feria",
+                "1.500,00", "15/01/2025", "cliente VIP"],
+            # The same person: a duplicate of the row above, not a reject.
+            ["Ana", "López", "Talleres Gomez SL", "ANA@spanish.test", "",
+                "Gipuzkoa", "web", "750,5", "", ""],
+            # A cell past the header, a co-official province name.
+            ["Luis", "Ibarra", "Panadería Ibarra", "luis@spanish.test",
+                "699 111 223", "Orense", "web", "12.000", "", "", "extra"],
+            ["Eva", "Ruiz", "", "eva@spanish.test", "", "Vizcaya", "", "",
+                "", ""],
+            # An invalid NIF would be a warning; here: an unknown province.
+            ["Iker", "", "Hierros Iker", "", "944 000 001", "Narnia", "",
+                "", "", ""],
+            ]
+        data = '\r\n'.join(';'.join(r) for r in [header] + rows).encode(
+            'cp1252')
+        wizard = Wizard('crm.lead.import.wizard')
+        wizard.form.file = data
+        wizard.form.filename = 'ferias.csv'
+        self.assertEqual(wizard.form.duplicate_action, 'skip')
+        wizard.execute('read_file')
+        columns = {c.name: c for c in wizard.form.columns}
+        self.assertEqual(columns["Nombre"].field, 'lead_name')
+        self.assertEqual(columns["Apellidos"].field, 'lead_name')
+        self.assertEqual(columns["Importe estimado"].field, 'amount')
+        self.assertEqual(columns["Importe estimado"].number_format, 'es')
+        self.assertEqual(columns["Fecha alta"].field, 'lead_registered_on')
+        self.assertEqual(columns["Notas internas"].field, None)
+        wizard.execute('check')
+        self.assertIn('"Notas internas"', wizard.form.ignored_columns)
+        self.assertIn("will be ignored", wizard.form.ignored_columns)
+        preview = {r.row: r for r in wizard.form.rows}
+        self.assertEqual(preview[2].status, 'warning')
+        self.assertIn('The channel "Feria"', preview[2].problems)
+        self.assertEqual(preview[4].status, 'warning')
+        self.assertIn("cells past the last column", preview[4].problems)
+        self.assertEqual(preview[6].status, 'warning')
+        wizard.execute('import_')
+        LeadImport = Model.get('crm.lead.import')
+        lead_import, = LeadImport.find([], order=[('id', 'DESC')], limit=1)
+        self.assertEqual(
+            (lead_import.created, lead_import.skipped, lead_import.rejected,
+                lead_import.warnings), (4, 1, 0, 3))
+        ana, = Opportunity.find([('lead_email', '=', 'ana@spanish.test')])
+        self.assertEqual(ana.lead_name, "Ana López García")
+        self.assertEqual(str(ana.amount), '1500.00')
+        self.assertEqual(str(ana.lead_registered_on), '2025-01-15')
+        self.assertEqual(ana.lead_subdivision.code, 'ES-SS')
+        self.assertEqual(ana.channel, None)
+        self.assertEqual(ana.lead_import, lead_import)
+        luis, = Opportunity.find([('lead_email', '=', 'luis@spanish.test')])
+        self.assertEqual(str(luis.amount), '12000.00')
+        self.assertEqual(luis.lead_subdivision.code, 'ES-OR')
+        eva, = Opportunity.find([('lead_email', '=', 'eva@spanish.test')])
+        self.assertEqual(eva.lead_subdivision.code, 'ES-BI')
+        iker, = Opportunity.find([('lead_company', '=', 'Hierros Iker')])
+        self.assertEqual(iker.lead_subdivision, None)
+        warned = {p.row: p.reason for p in lead_import.problems
+            if p.kind == 'warning'}
+        self.assertIn('The province "Narnia"', warned[6])
+        self.assertIn("left empty", warned[6])
+        skipped, = [p for p in lead_import.problems if p.kind == 'skipped']
+        self.assertEqual(skipped.reason, "Duplicate of row 2 of this file.")
+        # The report lists what to fix and import again, not the warnings.
+        report = lead_import.error_report.decode('utf-8-sig')
+        self.assertIn("ANA@spanish.test", report)
+        self.assertNotIn("Narnia", report)
+
+        # The same people in a workbook, other headers and order: they
+        # are known by their identity, not by their row.
+        workbook = openpyxl.Workbook()
+        sheet = workbook.active
+        sheet.append(["E-mail", "Contact", "Company", "Phone", "Amount"])
+        sheet.append(["ana@spanish.test", "Ana", "Talleres Gómez", "", 1500])
+        sheet.append(["", "Luis Ibarra", "", "+34 699111223", 12000.5])
+        sheet.append(["", "Iker", "Hierros Iker S.L.", "", None])
+        output = io.BytesIO()
+        workbook.save(output)
+        count = len(Opportunity.find([]))
+        _, preview, again = self.run_wizard(
+            output.getvalue(), filename='ferias.xlsx')
+        self.assertEqual(
+            (again.created, again.skipped, again.rejected), (0, 3, 0))
+        self.assertEqual(len(Opportunity.find([])), count)
+
+        # Undo: the leads nobody touched go, the one worked on stays.
+        luis.description = "Llamado: quiere presupuesto"
+        luis.save()
+        lead_import.click('revert')
+        lead_import.reload()
+        self.assertEqual(lead_import.state, 'reverted')
+        self.assertEqual(Opportunity.find(
+                [('lead_import', '=', lead_import.id)]), [luis])
+        self.assertIn("3 leads deleted, 1 kept", lead_import.revert_note)
+        self.assertIn(luis.rec_name, lead_import.revert_note)
+        self.assertIn("changed on", lead_import.revert_note)
+        self.assertEqual(Opportunity.find(
+                [('lead_email', '=', 'ana@spanish.test')]), [])
+        self.assertFalse(Channel.find([('name', '=', "Feria")]))
+
+    def test_unknown_channel_created_when_the_column_says(self):
+        Opportunity = Model.get('sale.opportunity')
+        Channel = Model.get('crm.channel')
+        wizard = Wizard('crm.lead.import.wizard')
+        wizard.form.file = csv_bytes([
+                ["Ferias S.L.", "Fermín", "fermin@ferias.test", "", "", "",
+                    "Feria de Muestras", ""],
+                ["Ferias 2 S.L.", "Fina", "fina@ferias.test", "", "", "",
+                    "feria de muestras", ""]])
+        wizard.form.filename = 'ferias.csv'
+        wizard.execute('read_file')
+        column, = [c for c in wizard.form.columns if c.name == "Canal"]
+        column.unknown_values = 'create'
+        wizard.execute('check')
+        self.assertIn("will be created", wizard.form.rows[0].problems)
+        # The preview creates nothing.
+        self.assertFalse(Channel.find([('name', '=', "Feria de Muestras")]))
+        wizard.execute('import_')
+        channel, = Channel.find([('name', '=', "Feria de Muestras")])
+        leads = Opportunity.find([('lead_email', 'like', '%@ferias.test')])
+        self.assertEqual([l.channel for l in leads], [channel, channel])
 
     def test_required_column_missing(self):
         wizard = Wizard('crm.lead.import.wizard')

@@ -84,3 +84,34 @@ class LeadRestTestCase(CrmRouteTestCase):
                 'lead_email': 'api@'})
         self.assertEqual(response.status_code, 400)
         self.assertIn("api@", response.text)
+
+    def test_rest_identity_stored_as_the_import_stores_it(self):
+        "A phone, e-mail and NIF typed through REST are stored as imported"
+        response = self.request('post', 'sale.opportunity', json={
+                'lead_name': "Rosa Vidal",
+                'lead_company': "Vidal Hermanos",
+                'lead_phone': '612345679',
+                'lead_email': 'Rosa@VIDAL.test',
+                'lead_tax_identifier': 'b-12345674',
+                })
+        self.assertEqual(response.status_code, 200, response.text)
+        lead_id = response.json['id']
+        response = self.request('get', f'sale.opportunity/{lead_id}',
+            query_string={'f': [
+                    'lead_phone', 'lead_email', 'lead_tax_identifier']})
+        self.assertEqual(
+            (response.json['lead_phone'], response.json['lead_email'],
+                response.json['lead_tax_identifier']),
+            ("+34 612 34 56 79", 'Rosa@vidal.test', 'B12345674'))
+        # Changed later, the phone is cleaned the same way.
+        response = self.request('put', f'sale.opportunity/{lead_id}',
+            json={'lead_phone': '0034 699 00 11 22'})
+        self.assertEqual(response.status_code, 200, response.text)
+        response = self.request('get', f'sale.opportunity/{lead_id}',
+            query_string={'f': ['lead_phone']})
+        self.assertEqual(response.json['lead_phone'], "+34 699 00 11 22")
+        # The same contact at the same company is a duplicate.
+        response = self.request('post', 'sale.opportunity', json={
+                'lead_name': "ROSA VIDAL", 'lead_company': "Vidal Hermanos SL"})
+        self.assertEqual(response.status_code, 400, response.text)
+        self.assertIn("Contact Name + Company Name", response.text)

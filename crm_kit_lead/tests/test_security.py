@@ -104,3 +104,49 @@ class LeadSecurityTestCase(LeadTestCase):
             # No warning: the other company's lead is not a duplicate.
             lead, = Opportunity.create([{'lead_email': 'pedro@otra.test'}])
             self.assertEqual(lead.duplicate_candidates, ())
+
+    @with_transaction()
+    def test_imported_lead_given_to_another_rep(self):
+        """The rep a rule gives an imported lead opens it without seeing
+        the import; only the rep who imported it reverts it"""
+        pool = Pool()
+        LeadImport = pool.get('crm.lead.import')
+        Opportunity = pool.get('sale.opportunity')
+        crm = setup_crm()
+        user_, access, context = self.as_user(crm.rep, crm)
+        with user_, access, context:
+            lead_import, = LeadImport.create([{
+                        'filename': 'ferias.csv',
+                        'file': b'Empresa;Correo\nX;x@x.test\n',
+                        'state': 'done',
+                        }])
+        lead = create_lead(crm, user=crm.rep, lead_company="Importada S.L.",
+            owner=crm.rep2.id, lead_import=lead_import.id)
+        lead_id, import_id = lead.id, lead_import.id
+
+        user_, access, context = self.as_user(crm.rep2, crm)
+        with user_, access, context:
+            # Read as sao reads the form (the import is not on it).
+            view = Opportunity.fields_view_get(view_type='form')
+            self.assertNotIn('lead_import', view['fields'])
+            values, = Opportunity.read([lead_id], list(view['fields']))
+            self.assertEqual(values['lead_company'], "Importada S.L.")
+            # The import itself is the importer's: its name is refused…
+            with self.assertRaises(AccessError):
+                Opportunity.read([lead_id], ['lead_import.rec_name'])
+            # … and a search by it tells nothing.
+            try:
+                found = Opportunity.search(
+                    [('lead_import.filename', '=', 'ferias.csv')])
+            except AccessError:
+                found = []
+            self.assertEqual(found, [])
+            with self.assertRaises(AccessError):
+                LeadImport.revert([LeadImport(import_id)])
+
+        user_, access, context = self.as_user(crm.rep, crm)
+        with user_, access, context:
+            LeadImport.revert([LeadImport(import_id)])
+            self.assertEqual(LeadImport(import_id).state, 'reverted')
+            self.assertIn("1 leads deleted", LeadImport(import_id).revert_note)
+        self.assertEqual(Opportunity.search([('id', '=', lead_id)]), [])
