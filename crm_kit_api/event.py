@@ -45,11 +45,13 @@ class Event(metaclass=PoolMeta):
         if not records:
             return
         event = CREATE_EVENTS.get(records[0].__name__)
+        # Nobody listening, nothing read: an import tells of thousands.
+        if not event or not Webhook.listening(event):
+            return
         if event == 'lead.created':
             # An opportunity created as such is no new lead.
             records = [r for r in records if r.state == 'lead']
-        if event:
-            Webhook.trigger(event, records)
+        Webhook.trigger(event, records)
 
     @classmethod
     def changed(cls, change):

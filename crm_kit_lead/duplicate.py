@@ -119,15 +119,17 @@ class LeadDuplicate(Model):
                     values, backend.MAX_QUERY_PARAMS // 2):
                 sub_values = list(sub_values)
                 column = getattr(opportunity, key)
-                where = (_in(column, sub_values)
-                    & _in(opportunity.state, OPEN_STATES))
-                if company:
-                    where &= opportunity.company == company
+                # The state and the company are tested here: in the query
+                # PostgreSQL would also scan the state's index, the
+                # larger part of the time at a hundred thousand leads.
                 cursor.execute(*opportunity.select(
-                        opportunity.id, column, where=where,
+                        opportunity.id, column, opportunity.state,
+                        opportunity.company,
+                        where=_in(column, sub_values),
                         order_by=[opportunity.id]))
-                for id_, value in cursor:
-                    if id_ not in exclude:
+                for id_, value, state, company_id in cursor:
+                    if (id_ not in exclude and state in OPEN_STATES
+                            and (not company or company_id == company)):
                         lead_index[key].setdefault(value, []).append(id_)
                 # The same keys on customers, from what party already
                 # stores in normalised form.

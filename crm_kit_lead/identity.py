@@ -66,9 +66,37 @@ def clean_email(value):
     return '%s@%s' % (local, domain.lower())
 
 
+# Spanish numbers as people write them: 9 digits, maybe with +34 or 0034,
+# spaces, dashes, dots or brackets.  Those starting 6, 7, 8 or 9 but 80
+# and 90 (numbers with their own grouping) are grouped 3-2-2-2 in
+# international format; phonenumbers takes the others.
+_SEPARATORS = str.maketrans('', '', ' -./()\t')
+_SPANISH_NUMBER = re.compile(r'^(\+34|0034)?([67]\d{8}|[89][1-9]\d{7})$')
+
+
+def _spanish_phone(value, region):
+    "The forms of a common Spanish number, or None for phonenumbers"
+    match = _SPANISH_NUMBER.match(value.translate(_SEPARATORS))
+    if not match:
+        return None
+    prefix, digits = match.groups()
+    # Without +34 the number is Spanish only when read in Spain; 00 is
+    # the international prefix of Spain, not of every country.
+    if prefix != '+34' and region != 'ES':
+        return None
+    return ('+34 %s %s %s %s' % (
+            digits[:3], digits[3:5], digits[5:7], digits[7:]),
+        '+34' + digits)
+
+
 def phone_forms(value, region='ES'):
     """The phone number in international format and its key (E.164);
     region is the country of numbers written without their prefix"""
+    # The common case without phonenumbers' parser: an import of a
+    # hundred thousand rows spends a fifth of its time parsing otherwise.
+    forms = _spanish_phone(value, region or 'ES')
+    if forms is not None:
+        return forms
     try:
         number = phonenumbers.parse(value, region or 'ES')
     except phonenumbers.NumberParseException as exception:
@@ -87,10 +115,60 @@ def clean_phone(value, region='ES'):
     return phone_forms(value, region)[0]
 
 
+_TAX_SEPARATORS = str.maketrans('', '', ' -./')
+_NIF_LETTERS = 'TRWAGMYFPDXBNJZSQVHLCKE'
+_SPANISH_NIF = re.compile(
+    r'^(?:ES)?([0-9KLMXYZ]\d{7}[A-Z]|[ABCDEFGHJNPQRSUVW]\d{7}[0-9A-J])$')
+
+
+def _compact(value):
+    "The identifier without separators, in uppercase"
+    if value.isascii():
+        return value.translate(_TAX_SEPARATORS).upper()
+    return clean(value, ' -./').upper()
+
+
+def _luhn_digit(digits):
+    "The Luhn check digit of digits, as stdnum.luhn computes it"
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        digit = int(digit)
+        if position % 2 == 0:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return str((10 - total % 10) % 10)
+
+
+def _spanish_nif(value):
+    """The valid Spanish NIF (DNI, NIE, CIF) value is, without ES, or None:
+    the checks of stdnum.es.nif without its parsing, which costs a tenth
+    of the import's time"""
+    match = _SPANISH_NIF.match(value)
+    if not match:
+        return None
+    number = match.group(1)
+    first, body, check = number[0], number[1:8], number[8]
+    if first.isdigit():
+        valid = _NIF_LETTERS[int(number[:8]) % 23] == check
+    elif first in 'KLM':
+        valid = _NIF_LETTERS[int(body) % 23] == check
+    elif first in 'XYZ':
+        valid = _NIF_LETTERS[int(str('XYZ'.index(first)) + body) % 23] == check
+    else:
+        digit = _luhn_digit(body)
+        valid = check in (digit, 'JABCDEFGHI'[int(digit)])
+    return number if valid else None
+
+
 def clean_tax_identifier(value):
     """The compact NIF, CIF or NIE (without ES), or the compact EU VAT
     number of another country"""
-    value = clean(value, ' -./').upper()
+    value = _compact(value)
+    spanish = _spanish_nif(value)
+    if spanish is not None:
+        return spanish
     # es.nif checks DNI, NIE and CIF alike, with or without "ES".
     if nif.is_valid(value):
         return nif.compact(value)
@@ -183,7 +261,7 @@ def phone_key(value, region=None):
 
 def tax_key(value):
     "The compact tax identifier, without the ES prefix of a Spanish VAT"
-    value = clean(value or '', ' -./').upper().strip()
+    value = _compact(value or '').strip()
     if not value:
         return None
     if value.startswith('ES') and len(value) > 2:

@@ -22,6 +22,8 @@ import functools
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
+from crm_kit.cache import browse
+
 from .assignment import FACTS, Choice, LeadAssigner
 from .identity import KEYS, identity_keys, normalise
 from .opportunity import LEAD_DATA
@@ -258,4 +260,4 @@ class LeadIntake:
         self.assigner.save()
         inserted, self.inserted = self.inserted, []
         for start in range(0, len(inserted), 1000):
-            Event.created(Opportunity.browse(inserted[start:start + 1000]))
+            Event.created(browse(Opportunity, inserted[start:start + 1000]))

@@ -990,7 +990,10 @@ class LeadRowConverter:
         return _identity('lead_email', value)
 
     def _tax_identifier(self, value, values):
-        return _identity('lead_tax_identifier', value)
+        # Cleaned, the identifier is its own key: kept for the duplicate
+        # search.
+        values['tax_key'] = _identity('lead_tax_identifier', value)
+        return values['tax_key']
 
     def _phone(self, value, values):
         """The phone in international format; its key is kept with it so

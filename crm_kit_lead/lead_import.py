@@ -6,6 +6,7 @@ validates, de-duplicates, assigns and inserts the rows."""
 import datetime as dt
 import json
 import sys
+from collections import OrderedDict
 from itertools import islice
 
 from trytond import backend
@@ -33,6 +34,14 @@ BATCH = 1000
 # Rows processed by one queue task: each task is one transaction, so an
 # interrupted import keeps whole tasks and never half a row.
 CHUNK = 10000
+# The rows of the imports this process is reading, left where the last
+# chunk stopped: {(database, import, created, row): (rows, columns)}.  The next
+# chunk — the command's next transaction, the queue worker's next task —
+# goes on reading instead of reading the file again from its start, which
+# costs more for each chunk of a large file.  A chunk takes its reader out
+# and puts it back only once done, so a chunk tried again reads the file.
+_READERS = OrderedDict()
+READERS = 4
 # The model of the values a column may create
 CREATABLE_MODELS = {'channel': 'crm.channel'}
 # How many rows the wizard shows before importing.
@@ -401,9 +410,15 @@ class LeadImport(Workflow, ModelSQL, ModelView):
         """Import up to size rows from data row start; return where the
         next chunk starts, or None when the file is done"""
         size = size or CHUNK
-        table = self.table()
-        converter = self.converter(table.columns)
-        rows = islice(table.rows(), start, start + size)
+        # The database, the import (its creation tells it from an import
+        # of the same id in a database created again) and the row.
+        reader = (Transaction().database.name, self.id, self.create_date)
+        source, columns = _READERS.pop(reader + (start,), (None, None))
+        if source is None:
+            table = self.table()
+            source, columns = islice(table.rows(), start, None), table.columns
+        converter = self.converter(columns)
+        rows = islice(source, size)
         counts = dict.fromkeys(
             ['created', 'updated', 'skipped', 'rejected', 'warnings'], 0)
         read = 0
@@ -433,6 +448,9 @@ class LeadImport(Workflow, ModelSQL, ModelView):
         if read < size or processed >= (self.total_rows or 0):
             self.done([self])
             return None
+        _READERS[reader + (start + size,)] = (source, columns)
+        while len(_READERS) > READERS:
+            _READERS.popitem(last=False)
         return start + size
 
     def import_batch(self, converter, batch, intake, sent=None):
@@ -490,13 +508,18 @@ class LeadImport(Workflow, ModelSQL, ModelView):
                         kind='warning', cells=json.dumps(cells),
                         reason='\n'.join(warnings)))
                 counts['warnings'] += 1
-        names = {o.id: o.rec_name for o in Opportunity.browse(
-                list({e.lead for _, e in duplicates}))}
+        # By their number, read alone: their record names would read
+        # every field of each lead.
+        names = {r['id']: r['number'] for r in Opportunity.read(
+                list({e.lead for _, e in duplicates}), ['number'])}
+        keys = {}
         for problem, entry in duplicates:
+            matched = tuple(entry.candidates.matched)
+            if matched not in keys:
+                keys[matched] = Duplicate.describe(matched)
             problem.reason = gettext(
                 'crm_kit_lead.msg_import_duplicate_lead',
-                lead=names[entry.lead],
-                keys=Duplicate.describe(entry.candidates.matched))
+                lead=names[entry.lead], keys=keys[matched])
         # Thousands of problems in a file of rejects: stored as the leads
         # are, without a create per row.
         now = dt.datetime.now()

@@ -18,7 +18,7 @@ from trytond.model.fields.field import SQL_OPERATORS
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.tools import grouped_slice
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 from crm_kit.access import visible_ids
 from crm_kit.pipeline import OPEN_STATES
@@ -462,7 +462,7 @@ class SaleOpportunity(metaclass=PoolMeta):
         main = Pipeline.main_pipeline()
         sequence = Configuration(1).get_multivalue(
             'sale_opportunity_sequence', company=company.id)
-        numbers = sequence.get_many(len(values_list))
+        numbers = sequence_numbers(sequence, len(values_list))
         today = Date.today()
         currency = company.currency.id
         columns = set(cls._fields) - {'product', 'lines'}
@@ -655,6 +655,17 @@ class SaleOpportunity(metaclass=PoolMeta):
         cls.create_customer([o for o in opportunities
                 if o.state == 'lead' and not o.party])
         super().opportunity(opportunities)
+
+
+def sequence_numbers(sequence, count):
+    """The count next numbers of sequence, as its get_many gives them,
+    with its prefix and suffix made once for all of them: get_many makes
+    them again for each number, a tenth of what storing a lead costs"""
+    with without_check_access():
+        prefix = sequence._process(sequence.prefix)
+        suffix = sequence._process(sequence.suffix)
+        return iter([f'{prefix}{value}{suffix}'
+                for value in sequence._get_many(n=count)])
 
 
 def _id(record):

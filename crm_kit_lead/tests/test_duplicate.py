@@ -173,3 +173,25 @@ class MergeTestCase(LeadTestCase):
         self.assertEqual(second.merged_into, first)
         moved = StageLog.browse([l.id for l in logs])
         self.assertEqual([l.opportunity for l in moved], [first] * len(moved))
+
+
+class LeadNumbersTestCase(LeadTestCase):
+
+    @with_transaction()
+    def test_imported_leads_numbered_as_the_sequence_numbers(self):
+        "insert_leads's numbers are those get_many would give, in turn"
+        from crm_kit_lead.opportunity import sequence_numbers
+        pool = Pool()
+        Configuration = pool.get('sale.configuration')
+        crm = setup_crm()
+        sequence = Configuration(1).get_multivalue(
+            'sale_opportunity_sequence', company=crm.company.id)
+        sequence.prefix = 'L-${date_y}-'
+        sequence.save()
+        first = list(sequence_numbers(sequence, 3))
+        following = list(sequence.get_many(2))
+        numbers = first + following
+        year = Pool().get('ir.date').today().strftime('%y')
+        self.assertTrue(all(n.startswith(f'L-{year}-') for n in numbers))
+        values = [int(n.rsplit('-', 1)[1]) for n in numbers]
+        self.assertEqual(values, list(range(values[0], values[0] + 5)))

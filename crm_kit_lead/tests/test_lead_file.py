@@ -637,6 +637,7 @@ class LeadRowConverterTestCase(LeadTestCase):
                 'lead_phone': "+34 612 34 56 78",
                 'phone_key': "+34612345678",
                 'lead_tax_identifier': VALID_CIF,
+                'tax_key': VALID_CIF,
                 'lead_street': "Calle Mayor 1",
                 'lead_postal_code': "28013",
                 'lead_city': "Madrid",
@@ -811,7 +812,8 @@ class LeadRowConverterTestCase(LeadTestCase):
                 (VALID_DNI, VALID_DNI), (VALID_NIE, VALID_NIE),
                 (VALID_CIF, VALID_CIF), ('ES-' + VALID_CIF, VALID_CIF)]:
             self.assertEqual(self.convert(converter, "Ana", value),
-                ({'lead_name': "Ana", 'lead_tax_identifier': compact}, []))
+                ({'lead_name': "Ana", 'lead_tax_identifier': compact,
+                        'tax_key': compact}, []))
 
     @with_transaction()
     def test_phone_of_the_row_country(self):

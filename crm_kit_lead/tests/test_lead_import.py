@@ -172,6 +172,31 @@ class ImportLeadsScenario(unittest.TestCase):
         self.assertEqual(
             len(Opportunity.find([('lead_email', 'like', 'bg%')])), 5)
 
+    def test_command_reads_the_file_once_for_all_chunks(self):
+        "Each chunk goes on where the last one stopped"
+        import tempfile
+        from crmkit.cli import import_leads
+        from crm_kit_lead.lead_import import LeadImport
+        Opportunity = Model.get('sale.opportunity')
+        original = LeadImport.table
+        reads = []
+
+        def table(self):
+            reads.append(self.id)
+            return original(self)
+        with tempfile.NamedTemporaryFile(suffix='.csv') as file:
+            file.write(csv_bytes(self.people('once', 5)))
+            file.flush()
+            with patch('crm_kit_lead.lead_import.CHUNK', 2), \
+                    patch.object(LeadImport, 'table', table):
+                _, counts = import_leads(
+                    DB_NAME, file.name, log=lambda m: None)
+        self.assertEqual(counts['created'], 5)
+        # Once to count the rows, once for the three chunks.
+        self.assertEqual(len(reads), 2)
+        self.assertEqual(
+            len(Opportunity.find([('lead_email', 'like', 'once%')])), 5)
+
     def test_failure_keeps_whole_chunks(self):
         "A failure mid-way keeps the chunks done and no half row"
         Opportunity = Model.get('sale.opportunity')
