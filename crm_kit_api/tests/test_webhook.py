@@ -488,8 +488,14 @@ class WebhookLeadTestCase(WebhookCase):
     extras = ['crm_kit_lead']
 
     def test_imported_leads_are_sent(self):
-        "The import's bulk insert tells the hooks, as create does"
-        self.hook(['lead.created'])
+        """The import's bulk insert tells the hooks, as create does, with
+        the owner the assignment rules chose"""
+        self.hook(['lead.created', 'lead.assigned'])
+        with Transaction().start(DB_NAME, 0) as transaction:
+            Rule = Pool().get('crm.assignment.rule')
+            Rule.create([{'name': "Importadas", 'method': 'user',
+                        'user': self.ids['rep2']}])
+            transaction.commit()
 
         def import_leads(pool):
             LeadImport = pool.get('crm.lead.import')
@@ -500,10 +506,11 @@ class WebhookLeadTestCase(WebhookCase):
             lead_import.import_rows(0)
         self.as_user('rep', import_leads)
         self.assertEqual(self.receiver.events(), ['lead.created'] * 3)
-        self.assertEqual(
-            sorted(json.loads(body)['record']['lead_company']
-                for _, body in self.receiver.requests),
+        records = [json.loads(body)['record']
+            for _, body in self.receiver.requests]
+        self.assertEqual(sorted(r['lead_company'] for r in records),
             ["Importada 0", "Importada 1", "Importada 2"])
+        self.assertEqual({r['owner'] for r in records}, {self.ids['rep2']})
 
     def test_lead_assigned_on_creation_is_one_event(self):
         """The owner an assignment rule gives a new lead is part of its
