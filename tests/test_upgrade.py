@@ -76,6 +76,7 @@ DEFINITIONS = {
     'ir_model': dict(ignore=STAMPS, new=True),
     'ir_model_field': dict(ignore=STAMPS, new=True),
     'ir_model_data': dict(ignore=STAMPS, new=True),
+    'ir_model_button': dict(ignore=STAMPS, new=True),
     'ir_translation': dict(ignore=STAMPS, new=True),
     }
 # What this release changes in a database of RELEASE, exactly:
@@ -84,7 +85,42 @@ OPPORTUNITIES_ORDER = (
     '[["pipeline.sequence", "ASC"], ["stage.sequence", "ASC"], '
     '["start_date", "DESC"], ["id", "DESC"]]',
     '[["stage_order", "ASC"], ["start_date", "DESC"], ["id", "DESC"]]')
+# crm_kit_lead: repeated columns join, extra cells are a warning.
+MAPPED_TWICE = (
+    "Each lead field can take only one column: %(fields)s are chosen more "
+    "than once.",
+    "Each lead field but the name, street, description and notes can take "
+    "only one column: %(fields)s are chosen more than once.")
+MAPPED_TWICE_ES = (
+    "Cada campo de la iniciativa solo puede recibir una columna: %(fields)s "
+    "se han elegido más de una vez.",
+    "Cada campo de la iniciativa, salvo el nombre, la calle, la descripción "
+    "y las notas, solo puede recibir una columna: %(fields)s se han elegido "
+    "más de una vez.")
+ROW_TOO_LONG = (
+    "Row %(row)s has %(cells)s cells but the header has %(columns)s.",
+    "Row %(row)s has %(cells)s cells but the header has %(columns)s: the "
+    "cells past the last column are ignored.")
+ROW_TOO_LONG_ES = (
+    "La fila %(row)s tiene %(cells)s celdas, pero la cabecera tiene "
+    "%(columns)s.",
+    "La fila %(row)s tiene %(cells)s celdas, pero la cabecera tiene "
+    "%(columns)s: se ignoran las celdas que pasan de la última columna.")
 EXPECTED_CHANGES = {
+    'ir_message': {
+        ('text', MAPPED_TWICE[0]): {'text': MAPPED_TWICE},
+        ('text', ROW_TOO_LONG[0]): {'text': ROW_TOO_LONG},
+        },
+    'ir_translation': {
+        ('value', MAPPED_TWICE[0]): {
+            'src': MAPPED_TWICE, 'value': MAPPED_TWICE},
+        ('value', MAPPED_TWICE_ES[0]): {
+            'src': MAPPED_TWICE, 'value': MAPPED_TWICE_ES},
+        ('value', ROW_TOO_LONG[0]): {
+            'src': ROW_TOO_LONG, 'value': ROW_TOO_LONG},
+        ('value', ROW_TOO_LONG_ES[0]): {
+            'src': ROW_TOO_LONG, 'value': ROW_TOO_LONG_ES},
+        },
     # crm_kit_activity/configuration.xml: reminders every minute.
     'ir_cron': {('method', 'crm.activity|send_reminders'): {
             'interval_number': (5, 1)}},
@@ -343,6 +379,13 @@ def test_release_changes(upgrade):
         if r['module'] == 'crm_kit_document'}
     # crm_kit's one event mechanism
     assert 'crm.event' in {r['name'] for r in rows(after, 'ir_model')}
+    # crm_kit_lead's import can be reverted; the leads of a contact at a
+    # company have the key the duplicate policy compares them by.
+    assert ('crm.lead.import', 'revert') in {(r['model'], r['name'])
+        for r in rows(after, 'ir_model_button')}
+    people = [r for r in rows(after, 'sale_opportunity')
+        if r['lead_name'] and r['lead_company']]
+    assert all(r['person_key'] for r in people)
     # Every opportunity has the stage order of its stage.
     opportunities = rows(after, 'sale_opportunity')
     assert opportunities and all(
