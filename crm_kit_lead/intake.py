@@ -28,10 +28,6 @@ from .assignment import FACTS, Choice, LeadAssigner
 from .identity import KEYS, identity_keys, normalise
 from .opportunity import LEAD_DATA
 
-# The outcomes of an entry
-STATUSES = ['created', 'flagged', 'updated', 'skipped']
-
-
 class Entry:
     "A lead arriving: its values and what the road decided for it"
     __slots__ = ('values', 'status', 'lead', 'candidates', 'earlier',

@@ -78,6 +78,19 @@ def lead_field_selection():
     return selection
 
 
+def column_settings(table, template=None):
+    """The number format and the choice for unknown values of each column
+    of table, {index: (format, unknown)}: the template's, else the format
+    guessed from the column's cells and unknown values left empty"""
+    saved = template.settings_for(table.columns) if template else {}
+    formats = number_formats(table)
+    result = {}
+    for index in range(len(table.columns)):
+        number_format, unknown = saved.get(index, (None, None))
+        result[index] = (number_format or formats[index], unknown or 'warn')
+    return result
+
+
 class LeadImportTemplate(ModelSQL, ModelView):
     "Lead Import Template"
     __name__ = 'crm.lead.import.template'
@@ -269,11 +282,7 @@ class LeadImport(Workflow, ModelSQL, ModelView):
                 else guess_mapping(table.columns))
         check_mapping(mapping)
         if settings is None:
-            settings = template.settings_for(table.columns) if template else {}
-            formats = number_formats(table)
-            settings = {i: (settings.get(i, (None, None))[0] or formats[i],
-                    settings.get(i, (None, None))[1] or 'warn')
-                for i in range(len(table.columns))}
+            settings = column_settings(table, template)
         if total_rows is None:
             total_rows = sum(1 for _ in table.rows())
         lead_import.sheet = table.sheet
@@ -282,8 +291,8 @@ class LeadImport(Workflow, ModelSQL, ModelView):
                 'index': i,
                 'name': name,
                 'field': mapping.get(i),
-                'number_format': settings.get(i, (None, None))[0],
-                'unknown_values': settings.get(i, (None, None))[1] or 'warn',
+                'number_format': settings.get(i, (None, 'warn'))[0],
+                'unknown_values': settings.get(i, (None, 'warn'))[1],
                 } for i, name in enumerate(table.columns)]
         lead_import.save()
         return lead_import
@@ -749,23 +758,19 @@ class ImportLeads(Wizard):
 
     def transition_read_file(self):
         table = self._table()
-        settings = {}
         if self.start.template:
             mapping = self.start.template.mapping_for(table.columns)
-            settings = self.start.template.settings_for(table.columns)
         else:
             mapping = guess_mapping(table.columns)
-        formats = number_formats(table)
+        settings = column_settings(table, self.start.template)
         first = next(iter(table.rows()), (None, []))[1]
         self.mapping.columns = [{
                 'index': i,
                 'name': name,
                 'field': mapping.get(i),
                 'sample': first[i] if i < len(first) else '',
-                'number_format': (
-                    settings.get(i, (None, None))[0] or formats[i]),
-                'unknown_values': (
-                    settings.get(i, (None, None))[1] or 'warn'),
+                'number_format': settings[i][0],
+                'unknown_values': settings[i][1],
                 } for i, name in enumerate(table.columns)]
         self.mapping.sheets = ', '.join(table.sheets)
         return 'mapping'

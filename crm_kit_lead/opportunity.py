@@ -146,7 +146,7 @@ class SaleOpportunity(metaclass=PoolMeta):
         cursor = transaction.connection.cursor()
         table = cls.__table__()
         sources = [getattr(table, f) for f in KEY_SOURCES.values()]
-        keys = [getattr(table, k) for k in KEYS if k != 'person_key']
+        keys = [getattr(table, k) for k in KEYS]
         cursor.execute(*table.select(table.id, *sources,
                 where=(Coalesce(*sources) != None)  # noqa: E711
                 & (Coalesce(*keys) == None)))  # noqa: E711
@@ -156,7 +156,6 @@ class SaleOpportunity(metaclass=PoolMeta):
         Duplicate = Pool().get('crm.lead.duplicate')
         for id_, *values in rows:
             keys = Duplicate.keys(dict(zip(KEY_SOURCES.values(), values)))
-            del keys['person_key']
             cursor.execute(*table.update(
                     [getattr(table, k) for k in keys],
                     list(keys.values()),
