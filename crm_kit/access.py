@@ -125,6 +125,8 @@ def _guard_leaf(Model, leaf, to_check):
 
 def check_order(Model, order, to_check):
     "Refuse ordering by a field of records the user may not see"
+    if _is_field_order(Model, order):
+        return
     for oexpr, _ in order or []:
         local, _, rest = oexpr.partition('.')
         to_check.setdefault(Model.__name__, set()).add(local)
@@ -137,6 +139,33 @@ def check_order(Model, order, to_check):
         if _rule(Target):
             _refuse(Model, oexpr)
         check_order(Target, [(rest, None)], to_check)
+
+
+def _is_field_order(Model, order):
+    """Whether order is the one a relation field reads Model's records in
+    (a quote line's taxes by their sequence): set by the code, not chosen
+    by the user, it tells nothing of the records the user does not see"""
+    if not order:
+        return False
+    orders = Model.__dict__.get('_crm_field_orders')
+    if orders is None:
+        orders = set()
+        for _, Other in Pool().iterobject():
+            for field in Other._fields.values():
+                if not getattr(field, 'order', None):
+                    continue
+                if ((field._type == 'many2many'
+                            and field.relation_name == Model.__name__)
+                        or (field._type == 'one2many'
+                            and field.model_name == Model.__name__)):
+                    orders.add(tuple(tuple(o) for o in field.order))
+        Model._crm_field_orders = orders
+    order = tuple(tuple(o) for o in order)
+    # The field's getter puts the order of the origin before (its id).
+    return any(order[-len(o):] == o and len(order) - len(o) <= 1
+        and all(e.endswith('.id') or '.' not in e
+            for e, _ in order[:-len(o)])
+        for o in orders)
 
 
 def _check_fields(to_check):
