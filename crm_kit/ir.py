@@ -38,3 +38,24 @@ class Email(metaclass=PoolMeta):
         """Queue task: send the message of the e-mail (see
         crm_kit.mail.send_background_email)"""
         send_message(message)
+
+
+class EmailTemplate(metaclass=PoolMeta):
+    __name__ = 'ir.email.template'
+
+    def get_context(self, record):
+        """Let the templates' format functions take a language code as well
+        as a language (the quote e-mail passes the quote's language)"""
+        context = super().get_context(record)
+        for name in ['format_date', 'format_datetime', 'format_currency',
+                'format_number']:
+            context[name] = _with_language(context[name])
+        return context
+
+
+def _with_language(format_):
+    def wrapper(value, lang=None, *args, **kwargs):
+        if isinstance(lang, str):
+            lang = Pool().get('ir.lang').get(lang)
+        return format_(value, lang, *args, **kwargs)
+    return wrapper

@@ -1,6 +1,7 @@
 # This file is part of crm-kit.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
 import datetime as dt
+from collections import defaultdict
 
 from sql import Null
 
@@ -8,7 +9,8 @@ from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool, PoolMeta
-from trytond.pyson import Eval, If
+from trytond.modules.currency.fields import Monetary
+from trytond.pyson import Bool, Eval, If
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
@@ -79,6 +81,17 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
         states={
             'invisible': Eval('state') != 'lost',
             })
+    amount_from_quote = fields.Boolean(
+        "Amount from Quote",
+        states={
+            'readonly': Eval('state').in_(['won', 'lost', 'cancelled']),
+            },
+        help="The amount is the untaxed total of the latest sent quote.\n"
+        "Untick it to enter the amount yourself.")
+    quoted_amount = fields.Function(Monetary(
+            "Quoted Amount", currency='currency', digits='currency',
+            help="The untaxed total of the latest sent or accepted quote."),
+        'get_quoted_amount')
 
     @classmethod
     def __setup__(cls):
@@ -111,14 +124,33 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
         # The quote is created by create_quote, which prices and taxes it;
         # the bare convert button would leave an empty draft sale.
         cls._buttons['convert']['invisible'] = True
+        # The amount is the estimate until a quote is sent, then the
+        # quote's unless the user takes it back.
+        cls.amount.states = {
+            'readonly': (Eval('state').in_(['won', 'lost', 'cancelled'])
+                | (Bool(Eval('amount_from_quote'))
+                    & (Eval('quoted_amount', None) != None))),  # noqa: E711
+            }
+        cls.amount.depends |= {'amount_from_quote', 'quoted_amount'}
+
+    @classmethod
+    def default_amount_from_quote(cls):
+        return True
 
     @classmethod
     def __register__(cls, module):
         table_h = cls.__table_handler__(module)
         exists = table_h.column_exist('stage_order')
+        amount_from_quote = table_h.column_exist('amount_from_quote')
         super().__register__(module)
         if not exists:
             cls.renumber_stage_order()
+        if not amount_from_quote:
+            # The amounts of existing deals follow their quotes from now on.
+            table = cls.__table__()
+            cursor = Transaction().connection.cursor()
+            cursor.execute(*table.update(
+                    [table.amount_from_quote], [True]))
 
     @classmethod
     def renumber_stage_order(cls):
@@ -444,6 +476,71 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
             ('ir.chat.channel', 'resource'),
             ]
 
+    def latest_quote(self):
+        """The latest quote the customer received: sent, or accepted
+        without being sent"""
+        pool = Pool()
+        Sale = pool.get('sale.sale')
+        quotes = [s for s in self.sales
+            if s.state in Sale._crm_accepted_states
+            or (s.sent_date and s.state != 'cancelled')]
+        if quotes:
+            return max(quotes, key=lambda s: (s.sent_date is not None,
+                    s.sent_date or dt.datetime.min, s.id))
+
+    def get_quoted_amount(self, name):
+        pool = Pool()
+        Currency = pool.get('currency.currency')
+        quote = self.latest_quote()
+        if quote:
+            return Currency.compute(
+                quote.currency, quote.untaxed_amount, self.currency)
+
+    @property
+    def sale_amount(self):
+        # Not the sum of every quote (revisions and alternatives would add
+        # up): the latest the customer received, unless the user took the
+        # amount.
+        if not self.amount_from_quote:
+            return self.amount
+        amount = self.quoted_amount
+        return self.amount if amount is None else amount
+
+    @fields.depends('amount_from_quote', 'quoted_amount')
+    def on_change_amount_from_quote(self):
+        if self.amount_from_quote and self.quoted_amount is not None:
+            self.amount = self.quoted_amount
+
+    @fields.depends('amount', 'quoted_amount')
+    def on_change_amount(self):
+        if self.quoted_amount is not None and self.amount != self.quoted_amount:
+            self.amount_from_quote = False
+
+    @classmethod
+    def write(cls, *args):
+        actions = iter(args)
+        args = []
+        for records, values in zip(actions, actions):
+            if ('amount' in values) == ('amount_from_quote' in values):
+                args.extend((records, values))
+                continue
+            # An amount written alone is the user's once a quote was
+            # received; ticking the box back gives the quote's.
+            by_values = defaultdict(list)
+            for record in records:
+                quoted = record.quoted_amount
+                extra = ()
+                if quoted is not None:
+                    if 'amount' in values:
+                        if values['amount'] != quoted:
+                            extra = (('amount_from_quote', False),)
+                    elif values['amount_from_quote']:
+                        extra = (('amount', quoted),)
+                by_values[extra].append(record)
+            for extra, grouped in by_values.items():
+                args.extend((grouped, {**values, **dict(extra)}))
+        super().write(*args)
+
     @classmethod
     def copy(cls, opportunities, default=None):
         default = default.copy() if default is not None else {}
@@ -495,6 +592,9 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
         sale = self.create_sale()
         sale.owner = self.owner
         sale.team = self.team
+        # The opportunity's comment is the team's, not the customer's: the
+        # quote's notes are printed.
+        sale.comment = None
         if not sale.invoice_address or not sale.shipment_address:
             raise QuoteError(gettext(
                     'crm_kit.msg_quote_no_address',

@@ -65,6 +65,7 @@ class QuotedMixin(CompanyCurrencyMixin, ReportMixin, ModelView):
         ListPrice = pool.get('product.list_price')
         Opportunity = pool.get('sale.opportunity')
         sale, line = Sale.__table__(), Line.__table__()
+        revised = Sale.__table__()
         product, list_price = Product.__table__(), ListPrice.__table__()
         context = Transaction().context
         company = context.get('company', -1)
@@ -72,12 +73,17 @@ class QuotedMixin(CompanyCurrencyMixin, ReportMixin, ModelView):
         date = sale.quotation_date
         quantity = Coalesce(line.quantity, 0)
         amount = company_amount(sale, quantity * line.unit_price, date)
-        list_amount = quantity * list_price.list_price
+        # The price the line was discounted from (today's list price, or
+        # the line's own with crm_kit_quote).
+        list_amount = quantity * Sale.crm_list_price(line, list_price)
 
         where = ((sale.company == company)
             & (line.type == 'line')
             & visible(sale, 'sale.sale')
             & filtered(sale, ['owner', 'team'])
+            # A version replaced by a revision is counted in its revision.
+            & ~sale.id.in_(revised.select(revised.revised_from,
+                    where=revised.revised_from != Null))
             & (((date >= start_before) & (date < end_before))
                 | ((date >= start) & (date < end))))
         if context.get('channel') or context.get('pipeline'):

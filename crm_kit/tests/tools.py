@@ -119,14 +119,14 @@ def create_customer(name=CUSTOMER, email='compras@gomez.test'):
     return party
 
 
-def create_product(name=PRODUCT, price=Decimal('60')):
+def create_product(name=PRODUCT, price=Decimal('60'), category="Services"):
     pool = Pool()
     Template = pool.get('product.template')
     Category = pool.get('product.category')
     Uom = pool.get('product.uom')
     ModelData = pool.get('ir.model.data')
     unit = Uom(ModelData.get_id('product', 'uom_unit'))
-    category, = Category.search([('name', '=', "Services")])
+    category, = Category.search([('name', '=', category)])
     template, = Template.create([{
                 'name': name,
                 'type': 'service',
@@ -219,7 +219,8 @@ def create_opportunity(crm, owner=None, lines=True, **values):
     with Transaction().set_user(owner.id), \
             Transaction().set_context(company=crm.company.id):
         values.setdefault('description', "CRM para el taller")
-        opportunity = Opportunity(party=crm.customer, **values)
+        values.setdefault('party', crm.customer)
+        opportunity = Opportunity(**values)
         opportunity.on_change_party()
         opportunity.owner = owner
         opportunity.on_change_owner()

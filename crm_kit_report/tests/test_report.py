@@ -536,6 +536,27 @@ class QuotedReportTestCase(ReportTestCase):
             (2, Decimal(1140), Decimal(600)))
 
     @with_transaction()
+    def test_revised_quote_counts_once(self):
+        "A sent quote and its revision are one quote, the revision's"
+        pool = Pool()
+        Sale = pool.get('sale.sale')
+        crm = self.quotes()
+        sent, = Sale.search([('quotation_date', '=', dt.date(2026, 3, 10))])
+        Sale.write([sent], {'sent_date': dt.datetime(2026, 3, 10, 9)})
+        with Transaction().set_context(company=crm.company.id):
+            revision, = Sale.browse(Sale.revise([sent])['res_id'])
+            line, = revision.lines
+            line.unit_price = Decimal(50)
+            line.save()
+            Sale.quote([revision])
+        Sale.write([revision], {'quotation_date': dt.date(2026, 3, 20)})
+        row, = report('crm.report.product', crm.boss,
+            ['product'] + QUOTED_FIELDS, date=dt.date(2026, 6, 15))
+        self.assertEqual((row['quotes'], row['quoted_amount']),
+            (3, Decimal(1500)))
+        self.assertAlmostEqual(row['average_discount'], 300 / 1800 * 100)
+
+    @with_transaction()
     def test_by_price_band(self):
         crm = self.quotes()
         rows = report('crm.report.price_band', crm.boss,
