@@ -21,6 +21,7 @@ from . import settings
 # printed once and kept in this file of CRM_KIT_HOME, readable by its owner
 # alone (a fixed, published password was anyone's way in).
 ADMIN_PASSWORD_FILE = 'admin-password.txt'
+DEFAULT_COMPANY = "My Company"
 
 
 def _bin(name):
@@ -132,7 +133,8 @@ def activated_modules(database):
 
 # What `crm-kit init --update` reads of a module: another digest of them is
 # another release of crm-kit, which the database is updated to.
-MODULE_SOURCES = ['tryton.cfg', '*.py', '*.xml', 'view/*.xml', 'locale/*.po']
+MODULE_SOURCES = [
+    'tryton.cfg', '*.py', '*.xml', '*.html', 'view/*.xml', 'locale/*.po']
 # The digest of the modules a database was last set up with.
 RELEASE_TABLE = 'crm_kit_release'
 
@@ -185,6 +187,14 @@ def is_initialised(name):
     return set(settings.MODULES) <= activated_modules(database)
 
 
+def is_set_up(name):
+    "Whether crm-kit was set up in the database, by any release"
+    _, backend, _, _ = _trytond()
+    database = backend.Database(name).connect()
+    return bool(database.test()
+        and 'crm_kit' in activated_modules(database))
+
+
 def run_admin(name, update=False, password=None):
     "Activate (or update) the CRM modules with trytond-admin"
     env = dict(os.environ)
@@ -227,7 +237,8 @@ def new_admin_password(name):
     return password
 
 
-def init(name, company_name="My Company", update=False, password=None):
+def init(name, company_name=DEFAULT_COMPANY, update=False, password=None,
+        tax_identifier=None):
     """Create the database if needed and set it up, updating it to the
     installed modules when they are another release's than those it was
     set up with; return 'created', 'updated' or 'ready'"""
@@ -238,8 +249,10 @@ def init(name, company_name="My Company", update=False, password=None):
         created = True
     digest = modules_digest()
     initialised = not created and is_initialised(name)
-    if initialised and _release(name) != digest:
-        # crm-kit was upgraded (`make run` after a pull runs init alone).
+    if ((initialised and _release(name) != digest)
+            or (not created and not initialised and is_set_up(name))):
+        # crm-kit was upgraded (`make run` after a pull runs init alone),
+        # maybe with a new module.
         update = True
     if update or not initialised:
         if created and not password:
@@ -251,7 +264,7 @@ def init(name, company_name="My Company", update=False, password=None):
         # trytond-admin changed the modules: reload a pool loaded before.
         load_pool(name, reload=True)
     from .company_setup import setup_company
-    run_in_transaction(name, setup_company, company_name)
+    run_in_transaction(name, setup_company, company_name, tax_identifier)
     _release(name, digest)
     if created:
         return 'created'
@@ -374,10 +387,30 @@ def cmd_import_leads(options):
         "CRM › Leads › Lead Imports).")
 
 
+def ask_tax_identifier(options):
+    """The company's NIF/CIF, printed on its quotes: --nif, else asked when
+    the company is named on a terminal"""
+    from stdnum.es import nif
+    code = options.nif
+    if (code is None and options.company != DEFAULT_COMPANY
+            and sys.stdin.isatty()):
+        code = input(
+            f"NIF/CIF of {options.company} (printed on its quotes; "
+            "Enter to set it later in sao): ")
+    if not code or not code.strip():
+        return None
+    if not nif.is_valid(code):
+        raise SystemExit(
+            f"{code!r} is not a valid Spanish NIF/CIF (e.g. B12345674).")
+    return nif.compact(code)
+
+
 def cmd_init(options):
+    tax_identifier = ask_tax_identifier(options)
     done = init(
         options.database, company_name=options.company,
-        update=options.update, password=options.admin_password)
+        update=options.update, password=options.admin_password,
+        tax_identifier=tax_identifier)
     print(f"Database {options.database!r} " + {
             'created': "created.",
             'updated': "updated to the installed crm-kit (existing data "
@@ -477,7 +510,10 @@ def main(argv=None):
     init_parser = commands.add_parser(
         'init', help="create and set up the database (keeps existing data)")
     init_parser.add_argument(
-        '--company', default="My Company", help="the company's name")
+        '--company', default=DEFAULT_COMPANY, help="the company's name")
+    init_parser.add_argument(
+        '--nif', help="the company's NIF/CIF, printed on its quotes (asked "
+        "when --company is given on a terminal)")
     init_parser.add_argument(
         '--update', action='store_true',
         help="update the modules of an existing database")

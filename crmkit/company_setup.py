@@ -35,6 +35,8 @@ def setup_company(name="My Company", tax_identifier=None):
         company, = companies
         # Databases set up before the provinces were loaded get them now.
         _country()
+        if tax_identifier and not company.party.tax_identifier:
+            _add_tax_identifier(company.party, tax_identifier)
         return company
 
     currency = _currency()
@@ -115,14 +117,18 @@ def _party(name, country, tax_identifier):
     pool = Pool()
     Party = pool.get('party.party')
     Address = pool.get('party.address')
-    Identifier = pool.get('party.identifier')
     party = Party(name=name)
     party.addresses = [Address(country=country, city="Madrid")]
-    if tax_identifier:
-        party.identifiers = [
-            Identifier(type='eu_vat', code='ES' + tax_identifier)]
     party.save()
+    if tax_identifier:
+        _add_tax_identifier(party, tax_identifier)
     return party
+
+
+def _add_tax_identifier(party, code):
+    "The company's NIF/CIF, as the EU VAT number its quotes print"
+    Identifier = Pool().get('party.identifier')
+    Identifier(party=party, type='eu_vat', code='ES' + code).save()
 
 
 def _attach_admin(company):

@@ -618,6 +618,7 @@ def load_demo(seed=DEFAULT_SEED):
     timer = _Timer()
     company = setup_company()
     with Transaction().set_context(company=company.id, language='en'):
+        _company_identity(company)
         users = _create_users(company)
         _create_team(users)
         products = _create_products()
@@ -907,6 +908,56 @@ def _create_targets(users):
     Target.create(values)
 
 
+# What the demo company's quotes print of it, when init left it unset.
+COMPANY_NIF = 'B12345674'
+COMPANY_CONTACTS = [
+    ('phone', '+34 910 000 100'),
+    ('email', 'ventas@crm-kit.example'),
+    ('website', 'https://crm-kit.example'),
+    ]
+
+
+def _company_identity(company):
+    """The NIF, street, phone, e-mail, web and logo the company's quotes
+    show, for what is not set"""
+    pool = Pool()
+    Company = pool.get('company.company')
+    Identifier = pool.get('party.identifier')
+    ContactMechanism = pool.get('party.contact_mechanism')
+    Address = pool.get('party.address')
+    party = company.party
+    if not party.tax_identifier:
+        Identifier(party=party, type='eu_vat', code='ES' + COMPANY_NIF).save()
+    addresses = [a for a in party.addresses if not a.street]
+    if addresses:
+        Address.write(addresses, {
+                'street': "Calle de Alcalá 100", 'postal_code': '28009',
+                'city': "Madrid"})
+    types = {m.type for m in party.contact_mechanisms}
+    ContactMechanism.create([{'party': party.id, 'type': type_, 'value': value}
+            for type_, value in COMPANY_CONTACTS if type_ not in types])
+    if not company.logo:
+        Company.write([company], {'logo': _demo_logo(party.name)})
+
+
+def _demo_logo(name):
+    "A logo for the demo: the company's initials on a blue square"
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+    initials = ''.join(w[0] for w in name.split()[:2]).upper()
+    image = Image.new('RGB', (240, 240), (29, 78, 216))
+    draw = ImageDraw.Draw(image)
+    try:
+        font = ImageFont.truetype('DejaVuSans-Bold.ttf', 110)
+    except OSError:
+        font = ImageFont.load_default()
+    draw.text((120, 120), initials, fill='white', font=font, anchor='mm')
+    content = io.BytesIO()
+    image.save(content, 'PNG')
+    return content.getvalue()
+
+
 def _create_users(company):
     pool = Pool()
     User = pool.get('res.user')
@@ -1125,9 +1176,15 @@ def _create_opportunities(users, products, parties, plans, timer):
         values = {
             'quotation_date': plan['quote'].date(),
             'quoted_by': users[plan['owner']].employee.id,
+            # Sent to the customer the day it was made.
+            'sent_date': plan['quote'],
             }
         if plan['stage'] == 'won':
             values['sale_date'] = plan['moves'][-1][1].date()
+            # Accepted while valid: the validity was as long as it took.
+            values['quotation_validity'] = max(
+                sale.quotation_validity or dt.timedelta(),
+                values['sale_date'] - values['quotation_date'])
             to_confirm.append(i)
         elif plan['stage'] == 'lost':
             to_cancel.append(sale)

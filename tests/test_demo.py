@@ -238,7 +238,12 @@ def test_customers(demo_db):
     name, _, _ = demo_db
     with _transaction(name) as pool:
         Party = pool.get('party.party')
-        parties = Party.search([('identifiers', '!=', None)])
+        Company = pool.get('company.company')
+        company, = Company.search([])
+        parties = Party.search([
+                ('identifiers', '!=', None),
+                ('id', '!=', company.party.id),
+                ])
         assert len(parties) == demo.CUSTOMERS
         loaded = set()
         for party in parties:
@@ -255,6 +260,20 @@ def test_customers(demo_db):
         assert loaded == planned
         spanish = [p for p in parties if p.lang and p.lang.code == 'es']
         assert 50 < len(spanish) < len(parties)
+
+
+def test_company_identity(demo_db):
+    "What the demo company's quotes print of it"
+    name, _, _ = demo_db
+    with _transaction(name) as pool:
+        Company = pool.get('company.company')
+        company, = Company.search([])
+        party = company.party
+        assert party.tax_identifier.code == 'ES' + demo.COMPANY_NIF
+        address, = party.addresses
+        assert address.street and address.postal_code
+        assert party.phone and party.email and party.website
+        assert company.logo
 
 
 def test_opportunities(demo_db):
