@@ -17,9 +17,9 @@ LINTED = crm_kit* crmkit tests bench scripts conftest.py
 SWAGGER_UI_VERSION = 5.35.0
 API_DOCS = $(SAO)/api-docs
 
-.PHONY: run install install-fuzz sao lint test test-fast test-sqlite test-postgresql bench clean
+.PHONY: run install install-fuzz sao pdf-libs lint test test-fast test-sqlite test-postgresql bench clean
 
-run: install sao
+run: install sao pdf-libs
 	$(BIN)/crm-kit init
 	$(BIN)/crm-kit demo
 	$(BIN)/crm-kit serve
@@ -31,6 +31,19 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
+
+# The quote's PDF (WeasyPrint) needs Pango and HarfBuzz from the system,
+# and a font: installed with apt-get when missing and make runs as root,
+# else said how.
+PDF_PACKAGES = libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+pdf-libs: install
+	@$(BIN)/python -c 'import weasyprint' 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y -qq $(PDF_PACKAGES) >/dev/null; \
+	  else \
+	    echo "Quotes need Pango for their PDF: sudo apt-get install $(PDF_PACKAGES)" \
+	      "(or your system's Pango >= 1.44 and a font)."; \
+	  fi; }
 
 install-fuzz: $(FUZZ)/.installed
 

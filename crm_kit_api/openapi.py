@@ -122,6 +122,16 @@ def _errors(*statuses):
         for s in statuses}
 
 
+def _default_action_id(report_name):
+    "The id of the action the report renders without one, if it says"
+    try:
+        Report = Pool().get(report_name, type='report')
+    except KeyError:
+        return None
+    default = getattr(Report, 'default_action_id', None)
+    return default() if default else None
+
+
 def _report_type(report):
     "The MIME type of what report makes"
     extension = report.extension or report.template_extension or 'odt'
@@ -603,10 +613,14 @@ class OpenAPI(Model):
         names = [M.__name__ for M, _ in cls.models()]
         groups = set(User.get_groups())
         paths = {}
-        for report in ActionReport.search([
-                    ('model', 'in', names),
-                    ('report_name', '!=', None),
-                    ], order=[('report_name', 'ASC'), ('id', 'ASC')]):
+        reports = ActionReport.search([
+                ('model', 'in', names),
+                ('report_name', '!=', None),
+                ], order=[('report_name', 'ASC'), ('id', 'ASC')])
+        # The route renders the action the report names as its default
+        # (a quote's PDF), else the first.
+        reports.sort(key=lambda r: r.id != _default_action_id(r.report_name))
+        for report in reports:
             allowed = {g.id for g in report.groups}
             if allowed and not (allowed & groups):
                 continue

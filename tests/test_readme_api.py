@@ -93,9 +93,9 @@ def test_naiad_session(crm_server, tmp_path, monkeypatch):
     assert f"open {number} CRM para el taller / Under analysis" in open_deals
     filename = quote.removeprefix('quote ')
     content = (tmp_path / filename).read_bytes()
-    # An OpenDocument file: a zip whose first entry names its type.
-    assert content.startswith(b'PK'), content[:20]
-    assert b'application/vnd.oasis.opendocument' in content[:200]
+    # The quote's PDF (crm_kit_quote), with the lead's customer.
+    assert content.startswith(b'%PDF'), content[:20]
+    assert filename.endswith('.pdf'), filename
 
     # It is the quote of the lead, at the price list's price.
     lead, = admin.search('sale.opportunity', [('number', '=', number)],

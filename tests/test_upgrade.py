@@ -78,6 +78,19 @@ DEFINITIONS = {
     'ir_model_data': dict(ignore=STAMPS, new=True),
     'ir_model_button': dict(ignore=STAMPS, new=True),
     'ir_translation': dict(ignore=STAMPS, new=True),
+    # crm_kit_quote's actions, views, menu, access and modules.
+    'ir_action_act_window': dict(ignore=STAMPS, new=True),
+    'ir_action_act_window_view': dict(ignore=STAMPS, new=True),
+    'ir_action_keyword': dict(ignore=STAMPS, new=True),
+    'ir_action_report': dict(ignore=STAMPS, new=True),
+    'ir_model_access': dict(ignore=STAMPS, new=True),
+    'ir_module': dict(ignore=STAMPS, new=True),
+    'ir_module_dependency': dict(ignore=STAMPS, new=True),
+    'ir_ui_menu': dict(ignore=STAMPS, new=True),
+    'ir_ui_view': dict(ignore=STAMPS, new=True),
+    # The quote e-mail attaches crm_kit_quote's PDF, whose id the database
+    # gives (test_release_changes checks it).
+    'ir_email_template-ir_action_report': dict(ignore=STAMPS | {'report'}),
     }
 # What this release changes in a database of RELEASE, exactly:
 # {table: {(column, value) naming the row: {column: (before, after)}}}.
@@ -377,6 +390,11 @@ def test_release_changes(upgrade):
     assert 'msg_configuration_active_types' in {
         r['fs_id'] for r in rows(after, 'ir_model_data')
         if r['module'] == 'crm_kit_document'}
+    # crm_kit_quote: the quote e-mail attaches the PDF.
+    pdf, = [r['id'] for r in rows(after, 'ir_action_report')
+        if r['report'] == 'crm_kit_quote/quote.html']
+    link, = rows(after, 'ir_email_template-ir_action_report')
+    assert link['report'] == pdf
     # crm_kit's one event mechanism
     assert 'crm.event' in {r['name'] for r in rows(after, 'ir_model')}
     # crm_kit_lead's import can be reverted; the leads of a contact at a

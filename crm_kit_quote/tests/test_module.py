@@ -1,0 +1,14 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+from trytond.modules.company.tests import CompanyTestMixin
+from trytond.tests.test_tryton import ModuleTestCase
+
+from crm_kit.tests.tools import CrmModuleMixin
+
+
+class CrmKitQuoteTestCase(CompanyTestMixin, CrmModuleMixin, ModuleTestCase):
+    "Test crm_kit_quote module"
+    module = 'crm_kit_quote'
+
+
+del ModuleTestCase
