@@ -1,6 +1,7 @@
 # This file is part of crm-kit.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
 import base64
+import logging
 from decimal import Decimal
 
 from sql.conditionals import Coalesce
@@ -10,6 +11,9 @@ from trytond.model.exceptions import ValidationError
 from trytond.modules.product import round_price
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction
+
+
+logger = logging.getLogger(__name__)
 
 
 class QuotePDFError(ValidationError):
@@ -148,15 +152,19 @@ def format_percent(rate, lang):
 
 
 def logo_uri(company, width=400, height=160):
-    "The company's logo as a data URI, None without one"
+    """The company's logo as a data URI, None without one.  Resized here,
+    not through Company.get_logo, whose cache is written in a transaction
+    of its own: it waits forever for one that changed the logo before
+    printing (PostgreSQL)."""
     if not company or not company.logo:
         return None
     try:
-        image, mimetype, _, _ = company.get_logo(width, height)
+        image, _, _ = company._logo_resize(width, height)
     except Exception:
+        logger.warning("the company's logo could not be read", exc_info=True)
         return None
-    return 'data:%s;base64,%s' % (
-        mimetype, base64.b64encode(image).decode('ascii'))
+    return 'data:image/png;base64,%s' % base64.b64encode(image).decode(
+        'ascii')
 
 
 def address_text(address, company=None):
