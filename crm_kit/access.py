@@ -147,25 +147,37 @@ def _is_field_order(Model, order):
     by the user, it tells nothing of the records the user does not see"""
     if not order:
         return False
-    orders = Model.__dict__.get('_crm_field_orders')
-    if orders is None:
-        orders = set()
-        for _, Other in Pool().iterobject():
-            for field in Other._fields.values():
-                if not getattr(field, 'order', None):
-                    continue
-                if ((field._type == 'many2many'
-                            and field.relation_name == Model.__name__)
-                        or (field._type == 'one2many'
-                            and field.model_name == Model.__name__)):
-                    orders.add(tuple(tuple(o) for o in field.order))
-        Model._crm_field_orders = orders
+    orders = _field_orders().get(Model.__name__, ())
     order = tuple(tuple(o) for o in order)
     # The field's getter puts the order of the origin before (its id).
     return any(order[-len(o):] == o and len(order) - len(o) <= 1
         and all(e.endswith('.id') or '.' not in e
             for e, _ in order[:-len(o)])
         for o in orders)
+
+
+def _field_orders():
+    """The orders of the relation fields of the pool, by the model they
+    search, read once per pool (kept on its ir.model)"""
+    IrModel = Pool().get('ir.model')
+    orders = IrModel.__dict__.get('_crm_field_orders')
+    if orders is None:
+        orders = {}
+        for _, Other in Pool().iterobject():
+            for field in Other._fields.values():
+                if isinstance(field, fields.Function):
+                    continue
+                if field._type == 'many2many':
+                    searched = field.relation_name
+                elif field._type == 'one2many':
+                    searched = field.model_name
+                else:
+                    continue
+                if isinstance(field.order, (list, tuple)) and field.order:
+                    orders.setdefault(searched, set()).add(
+                        tuple(tuple(o) for o in field.order))
+        IrModel._crm_field_orders = orders
+    return orders
 
 
 def _check_fields(to_check):

@@ -9,6 +9,7 @@ from crm_kit.tests.tools import CrmModuleMixin
 class CrmKitQuoteTestCase(CompanyTestMixin, CrmModuleMixin, ModuleTestCase):
     "Test crm_kit_quote module"
     module = 'crm_kit_quote'
+    extras = ['crm_kit_api']
 
 
 del ModuleTestCase

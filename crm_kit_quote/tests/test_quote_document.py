@@ -63,7 +63,9 @@ def logo_png():
 
 
 class QuoteDocumentTestCase(CrmTestCase):
-    modules = ['crm_kit_quote']
+    # One set of modules for all of crm_kit_quote's tests: one database
+    # to activate per backend.
+    modules = ['crm_kit_quote', 'crm_kit_api']
 
     def quote(self, crm, lang=None):
         """The two-line quote of the company with its identity, the first

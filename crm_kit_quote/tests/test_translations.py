@@ -7,7 +7,7 @@ from trytond.tests.test_tryton import with_transaction
 
 
 class TranslationTestCase(CrmTestCase):
-    modules = ['crm_kit_quote']
+    modules = ['crm_kit_quote', 'crm_kit_api']
 
     @with_transaction()
     def test_es_po_is_complete(self):
