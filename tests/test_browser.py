@@ -960,12 +960,18 @@ def test_webhook(crm_server, page, viewport):
         expect_ready_desk(page)
         content = open_configuration_entry(page, 'Webhooks')
         content.get_by_role('button', name='New').first.click()
+        # The new record's defaults (its secret) are there before typing:
+        # on a loaded machine they came after and sao wrote them over the
+        # entries, and Save then found the name and URL empty.
+        expect(content.locator('input[name="new_secret"]')).not_to_have_value(
+            '', timeout=60_000)
         # Each entry left with Tab, as sao takes a value when it loses
         # the focus (choosing the events redraws the form).
         for name, value in [('name', "Shop"), ('url', url)]:
             field = content.locator(f'input[name="{name}"]')
             field.fill(value)
             field.press('Tab')
+            expect(field).to_have_value(value)
         content.locator('select[name="events"]').select_option(
             label=["Lead created", "Opportunity won"])
         secret = content.locator('input[name="new_secret"]').input_value()
