@@ -3,11 +3,15 @@
 """What the public pages served by trytond share (the web-to-lead form, the
 customers' upload links): the server's public address, the company and
 language a visitor is answered in, and a small responsive HTML page."""
+import base64
 import html
+import logging
 import urllib.parse
 
 import trytond.config as config
 from trytond.pool import Pool
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = 'http://localhost:8000'
 PAGE_STYLE = (
@@ -103,3 +107,19 @@ def page(title, paragraphs=(), lang=None, body='', nav=''):
         '<body>%s<h1>%s</h1>%s%s</body></html>\n' % (
             esc((lang or 'en').replace('_', '-')), esc(title), PAGE_STYLE,
             nav, esc(title), '<ul>%s</ul>' % items if items else '', body))
+
+
+def logo_uri(company, width=400, height=160):
+    """The company's logo as a data URI, None without one.  Resized here,
+    not through Company.get_logo, whose cache is written in a transaction
+    of its own: it waits forever for one that changed the logo before
+    printing (PostgreSQL)."""
+    if not company or not company.logo:
+        return None
+    try:
+        image, _, _ = company._logo_resize(width, height)
+    except Exception:
+        logger.warning("the company's logo could not be read", exc_info=True)
+        return None
+    return 'data:image/png;base64,%s' % base64.b64encode(image).decode(
+        'ascii')

@@ -1,7 +1,5 @@
 # This file is part of crm-kit.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
-import base64
-import logging
 from decimal import Decimal
 
 from sql.conditionals import Coalesce
@@ -12,8 +10,7 @@ from trytond.modules.product import round_price
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction
 
-
-logger = logging.getLogger(__name__)
+from crm_kit.public import logo_uri
 
 
 class QuotePDFError(ValidationError):
@@ -149,22 +146,6 @@ def format_percent(rate, lang):
     value = (Decimal(rate) * 100).normalize()
     digits = max(0, -value.as_tuple().exponent)
     return lang.format_number(value, digits=min(digits, 2)) + '\u00a0%'
-
-
-def logo_uri(company, width=400, height=160):
-    """The company's logo as a data URI, None without one.  Resized here,
-    not through Company.get_logo, whose cache is written in a transaction
-    of its own: it waits forever for one that changed the logo before
-    printing (PostgreSQL)."""
-    if not company or not company.logo:
-        return None
-    try:
-        image, _, _ = company._logo_resize(width, height)
-    except Exception:
-        logger.warning("the company's logo could not be read", exc_info=True)
-        return None
-    return 'data:image/png;base64,%s' % base64.b64encode(image).decode(
-        'ascii')
 
 
 def address_text(address, company=None):
