@@ -52,7 +52,7 @@ $(FUZZ)/.installed: Makefile
 	$(FUZZ)/bin/pip install --quiet 'schemathesis==$(SCHEMATHESIS_VERSION)'
 	touch $@
 
-sao: $(SAO)/index.html $(SAO)/custom.css $(API_DOCS)/swagger-ui-bundle.js
+sao: $(SAO)/index.html $(SAO)/custom.css $(SAO)/custom.js $(API_DOCS)/swagger-ui-bundle.js
 
 $(SAO)/index.html:
 	rm -rf var/sao-build $(SAO)
@@ -72,6 +72,10 @@ $(API_DOCS)/swagger-ui-bundle.js: $(SAO)/index.html
 # crm-kit's styles, through sao's extension hook
 $(SAO)/custom.css: crmkit/sao/custom.css $(SAO)/index.html
 	cp crmkit/sao/custom.css $@
+
+# The pipeline board and crm-kit's name, through sao's script hook
+$(SAO)/custom.js: crmkit/sao/custom.js $(SAO)/index.html
+	cp crmkit/sao/custom.js $@
 
 lint: $(VENV)/.lint-$(FLAKE8_VERSION)
 	$(BIN)/flake8 $(LINTED)

@@ -1136,3 +1136,135 @@ def test_print_quote(crm_server, page, viewport):
         assert not page.problems, page.problems
     finally:
         screenshot('last')
+
+
+def board_column(content, stage_id):
+    return content.locator(f'.crm-board-column[data-stage="{stage_id}"]')
+
+
+def cents(text):
+    "The amount a board shows ('€1,234.50') in cents"
+    return int(re.sub(r'\D', '', text))
+
+
+def drag(page, card, target):
+    "Drag card onto target with the mouse, as a rep does"
+    box, goal = card.bounding_box(), target.bounding_box()
+    page.mouse.move(box['x'] + box['width'] / 2, box['y'] + 10)
+    page.mouse.down()
+    page.mouse.move(box['x'] + box['width'] / 2 + 10, box['y'] + 20, steps=5)
+    page.mouse.move(goal['x'] + goal['width'] / 2, goal['y'] + 30, steps=20)
+    page.mouse.up()
+
+
+@pytest.mark.parametrize('viewport', list(VIEWPORTS))
+def test_pipeline_board(crm_server, page, viewport):
+    """CRM > Pipeline: columns that add up as the pipeline report, a card
+    moved to the next stage (dragged on a desktop, "Move to…" on a phone)
+    with its stage history, a move the workflow refuses going back with its
+    message, and a card that opens its deal"""
+    from playwright.sync_api import expect
+
+    screenshot = numbered_screenshots(page, f'board-{viewport}')
+    try:
+        login(page, crm_server)
+        expect_ready_desk(page)
+        company, = rpc(page, 'model.company.company.search',
+            [], 0, None, None)
+        party, = rpc(page, 'model.party.party.create', [{
+                    'name': f"Board {viewport} S.L."}])
+        moved, refused = rpc(page, 'model.sale.opportunity.create', [{
+                    'description': f"Move me {viewport}", 'party': party,
+                    'company': company, 'amount': '1234.50'}, {
+                    'description': f"Refuse me {viewport}", 'party': party,
+                    'company': company}])
+        stages = {s['name']: s for s in rpc(page,
+                'model.crm.stage.search_read', [], 0, None, None,
+                ['name', 'state'])}
+        new, analysis, offer = (stages[n]['id'] for n in [
+                "New lead", "Under analysis", "Offer submitted"])
+        rpc(page, 'model.sale.opportunity.write', [refused],
+            {'stage': analysis})
+
+        content = open_crm_entry(page, 'Pipeline')
+        board = content.locator('.crm-board')
+        board.locator('.crm-board-column').first.wait_for(state='attached')
+        expect(board.locator(f'.crm-card[data-id="{moved}"]')).to_have_count(1)
+        screenshot('board')
+
+        # Each open column is the pipeline report's row.
+        report = page.evaluate("""() => new Promise((resolve, reject) =>
+            Sao.rpc({
+                'method': 'model.crm.report.pipeline.search_read',
+                'params': [[], 0, null, null, ['stage', 'count', 'amount'],
+                    {}],
+            }, Sao.Session.current_session).then(rows => resolve(rows.map(
+                r => [r.stage, r.count, String(r.amount)])), reject))""")
+        assert report
+        for stage_id, count, expected in report:
+            column = board_column(board, stage_id)
+            expect(column.locator('.crm-board-column-count')).to_have_text(
+                str(count))
+            amount = column.locator('.crm-board-amount').inner_text()
+            assert cents(amount) == round(float(expected) * 100), (
+                stage_id, expected, amount)
+
+        card = board.locator(f'.crm-card[data-id="{moved}"]')
+        expect(card).to_contain_text(f"Board {viewport} S.L.")
+        expect(card).to_contain_text("1,234.50")
+        if viewport == 'phone':
+            assert not board_column(board, analysis).is_visible()
+            card.locator('.crm-card-move').click()
+            dialog = page.locator('.crm-board-move-dialog')
+            dialog.locator(
+                f'button[data-stage="{analysis}"]').click()
+        else:
+            drag(page, card, board_column(board, analysis).locator(
+                    '.crm-board-cards'))
+        expect(board_column(board, analysis).locator(
+                f'.crm-card[data-id="{moved}"]')).to_have_count(1)
+        screenshot('moved')
+        deal, = rpc(page, 'model.sale.opportunity.read', [moved],
+            ['stage', 'state'])
+        assert (deal['stage'], deal['state']) == (analysis, 'opportunity')
+        logs = rpc(page, 'model.crm.stage.log.search_read',
+            [('opportunity', '=', moved)], 0, None, [('id', 'ASC')],
+            ['from_stage', 'to_stage'])
+        assert [(l['from_stage'], l['to_stage']) for l in logs] == [
+            (None, new), (new, analysis)]
+
+        # Without a quote the offer can not be submitted: the card goes
+        # back, with the workflow's message.
+        if viewport == 'phone':
+            board.locator('.crm-board-tabs').get_by_role(
+                'tab', name=re.compile("^Under analysis")).click()
+        card = board.locator(f'.crm-card[data-id="{refused}"]')
+        if viewport == 'phone':
+            card.locator('.crm-card-move').click()
+            page.locator('.crm-board-move-dialog').locator(
+                f'button[data-stage="{offer}"]').click()
+        else:
+            drag(page, card, board_column(board, offer).locator(
+                    '.crm-board-cards'))
+        warning = page.locator('.warning-dialog:visible')
+        expect(warning).to_contain_text("create its quote first")
+        screenshot('refused')
+        warning.get_by_role('button', name='OK').click()
+        expect(board_column(board, analysis).locator(
+                f'.crm-card[data-id="{refused}"]')).to_have_count(1)
+        deal, = rpc(page, 'model.sale.opportunity.read', [refused],
+            ['stage'])
+        assert deal['stage'] == analysis
+
+        # A card opens its deal's form.
+        board_column(board, analysis).locator(
+            f'.crm-card[data-id="{moved}"] .crm-card-description').click()
+        form = page.locator('#tabcontent .tab-pane.active')
+        expect(form.locator('input[name="description"]')).to_have_value(
+            f"Move me {viewport}")
+        screenshot('opened')
+        assert not page.locator('.error-dialog:visible').count(), (
+            page.locator('.error-dialog').all_inner_texts())
+        assert not page.problems, page.problems
+    finally:
+        screenshot('end')

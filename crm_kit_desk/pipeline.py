@@ -1,0 +1,416 @@
+# This file is part of crm-kit.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"""The pipeline board: the deals of a pipeline as cards in one column per
+stage, read for sao's board widget (crmkit/sao/custom.js) in one call.
+
+The board only reads: a card moves by writing its opportunity's stage, the
+same write as the form's, so the workflow's checks and messages are the
+form's."""
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+from sql import Literal, Window
+from sql.aggregate import Count, Sum
+from sql.conditionals import Coalesce
+from sql.functions import RowNumber
+
+from trytond.i18n import gettext
+from trytond.model import ModelView, fields
+from trytond.exceptions import UserError
+from trytond.pool import Pool, PoolMeta
+from trytond.wizard import Button, StateView, Wizard
+from trytond.rpc import RPC
+from trytond.tools.timezone import UTC, get_tzinfo
+from trytond.transaction import Transaction, check_access
+
+from crm_kit.pipeline import OPEN_STATES
+from crm_kit_report.report import (
+    company_amount, rate_date)
+
+# The cards a column shows at first, and then on each scroll to its end.
+CARDS_PER_PAGE = 50
+SCOPES = ['mine', 'team', 'all']
+FILTER_KEYS = {'scope', 'owner', 'channel', 'text', 'closing_this_month'}
+
+
+class BoardFilterError(UserError):
+    pass
+
+
+class Pipeline(metaclass=PoolMeta):
+    __name__ = 'crm.pipeline'
+
+    open_deals = fields.Function(
+        fields.Integer(
+            "Open Deals",
+            help="The deals of the pipeline still being worked on "
+            "that you may see."),
+        'get_open_deals')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.__rpc__.update({
+                'board': RPC(instantiate=0),
+                })
+
+    @classmethod
+    def get_open_deals(cls, pipelines, name):
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        opportunity = Opportunity.__table__()
+        # Counted as the user's rules show them, though getters run
+        # without the access checks.
+        with check_access():
+            visible = Opportunity.search([
+                    ('pipeline', 'in', [p.id for p in pipelines]),
+                    ('state', 'in', OPEN_STATES),
+                    ], order=[], query=True)
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*opportunity.select(
+                opportunity.pipeline, Count(Literal('*')),
+                where=opportunity.id.in_(visible),
+                group_by=[opportunity.pipeline]))
+        counts = dict(cursor)
+        return {p.id: counts.get(p.id, 0) for p in pipelines}
+
+    @classmethod
+    def board(cls, pipelines, filters=None, stage=None, offset=0):
+        """The board of the pipeline (the one of pipelines) for the
+        filters: its columns (stages) with their count, amount and weighted
+        amount, and the first cards of each; with stage (an id), the cards
+        of that column from offset.
+
+        filters: scope ('mine', 'team' or 'all'), owner and channel (ids),
+        text (searched in the deal's name, number and customer) and
+        closing_this_month (expected to close this month)."""
+        pool = Pool()
+        Stage = pool.get('crm.stage')
+        Channel = pool.get('crm.channel')
+        if len(pipelines) != 1:
+            raise BoardFilterError(gettext(
+                    'crm_kit_desk.msg_board_one_pipeline',
+                    count=len(pipelines)))
+        pipeline, = pipelines
+        stage_id = stage
+        if not isinstance(offset, int) or offset < 0:
+            raise BoardFilterError(gettext(
+                    'crm_kit_desk.msg_board_bad_filter',
+                    filter='offset', value=offset))
+        domain = cls.board_domain(pipeline, filters or {})
+        stages = Stage.search([
+                ('pipeline', '=', pipeline.id),
+                ('active', 'in', [True, False]),
+                ])
+        if stage_id is not None:
+            if stage_id not in {s.id for s in stages}:
+                raise BoardFilterError(gettext(
+                        'crm_kit_desk.msg_board_no_stage',
+                        stage=stage_id, pipeline=pipeline.rec_name))
+            cards = cls.board_cards(domain, [stage_id], offset)
+            return {'cards': cards.get(stage_id, [])}
+        totals = cls.board_totals(domain)
+        # A retired stage shows while visible deals still sit in it.
+        stages = [s for s in stages if s.active or s.id in totals]
+        cards = cls.board_cards(domain, [s.id for s in stages], 0)
+        return {
+            'pipeline': {'id': pipeline.id, 'name': pipeline.rec_name},
+            'columns': [cls.board_column(s, totals.get(s.id), cards)
+                for s in stages],
+            'owners': cls.board_owners(pipeline),
+            'channels': [[c.id, c.rec_name]
+                for c in Channel.search([], order=[('name', 'ASC')])],
+            'labels': cls.board_labels(),
+            'page_size': CARDS_PER_PAGE,
+            }
+
+    @classmethod
+    def board_domain(cls, pipeline, filters):
+        "The domain of the deals the board shows for filters"
+        pool = Pool()
+        User = pool.get('res.user')
+        Date = pool.get('ir.date')
+        if not isinstance(filters, dict) or set(filters) - FILTER_KEYS:
+            unknown = (sorted(set(filters) - FILTER_KEYS)
+                if isinstance(filters, dict) else [filters])
+            raise BoardFilterError(gettext(
+                    'crm_kit_desk.msg_board_bad_filter',
+                    filter=', '.join(map(str, unknown)), value=''))
+        domain = [('pipeline', '=', pipeline.id)]
+        scope = filters.get('scope') or 'all'
+        if scope not in SCOPES:
+            raise BoardFilterError(gettext(
+                    'crm_kit_desk.msg_board_bad_filter',
+                    filter='scope', value=scope))
+        user = User(Transaction().user)
+        if scope == 'mine':
+            domain.append(('owner', '=', user.id))
+        elif scope == 'team':
+            teams = [t.id for t in user.crm_teams + user.crm_managed_teams]
+            domain.append(['OR',
+                    ('team', 'in', teams),
+                    ('owner', '=', user.id),
+                    ])
+        for name in ['owner', 'channel']:
+            value = filters.get(name)
+            if value is None:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise BoardFilterError(gettext(
+                        'crm_kit_desk.msg_board_bad_filter',
+                        filter=name, value=value))
+            domain.append((name, '=', value))
+        text = filters.get('text')
+        if text:
+            if not isinstance(text, str):
+                raise BoardFilterError(gettext(
+                        'crm_kit_desk.msg_board_bad_filter',
+                        filter='text', value=text))
+            text = f'%{text.strip()}%'
+            domain.append(['OR',
+                    ('rec_name', 'ilike', text),
+                    ('description', 'ilike', text),
+                    ('party.rec_name', 'ilike', text),
+                    ('lead_company', 'ilike', text),
+                    ('lead_name', 'ilike', text),
+                    ])
+        if filters.get('closing_this_month'):
+            first = Date.today().replace(day=1)
+            domain.append(('expected_close_date', '>=', first))
+            domain.append((
+                    'expected_close_date', '<',
+                    first + relativedelta(months=1)))
+        return domain
+
+    @classmethod
+    def board_totals(cls, domain):
+        """{stage id: (count, amount, weighted amount)} of the deals of
+        domain, amounts in the company's currency as the reports sum
+        them"""
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        Stage = pool.get('crm.stage')
+        opportunity = Opportunity.__table__()
+        visible = Opportunity.search(domain, order=[], query=True)
+        # As crm.report.pipeline: summed by currency and rate date, then
+        # converted, so that a one-currency business converts nothing.
+        by_rate = opportunity.select(
+            opportunity.stage.as_('stage'),
+            Count(Literal('*')).as_('count'),
+            Sum(Coalesce(opportunity.amount, 0)).as_('amount'),
+            opportunity.currency.as_('currency'),
+            rate_date(opportunity, opportunity.start_date).as_('date'),
+            where=opportunity.id.in_(visible),
+            group_by=[
+                opportunity.stage, opportunity.currency,
+                rate_date(opportunity, opportunity.start_date)])
+        query = by_rate.select(
+            by_rate.stage,
+            Sum(by_rate.count),
+            Sum(company_amount(by_rate, by_rate.amount, by_rate.date)),
+            group_by=[by_rate.stage])
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*query)
+        totals = {}
+        rows = list(cursor)
+        probabilities = {s.id: s.probability for s in Stage.browse(
+                [r[0] for r in rows])}
+        for stage_id, count, amount in rows:
+            amount = Decimal(str(amount or 0))
+            weighted = amount * Decimal(str(probabilities[stage_id]))
+            totals[stage_id] = (int(count), amount, weighted)
+        return totals
+
+    @classmethod
+    def board_cards(cls, domain, stage_ids, offset):
+        """{stage id: [card]} of the deals of domain in each stage, the
+        page of CARDS_PER_PAGE cards from offset"""
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        opportunity = Opportunity.__table__()
+        visible = Opportunity.search(
+            domain + [('stage', 'in', stage_ids)], order=[], query=True)
+        # The deals closing first come first, then the newest.
+        window = Window([opportunity.stage], order_by=[
+                Coalesce(opportunity.expected_close_date,
+                    dt.date.max).asc, opportunity.id.desc])
+        ranked = opportunity.select(
+            opportunity.id.as_('id'), opportunity.stage.as_('stage'),
+            RowNumber(window=window).as_('rank'),
+            where=opportunity.id.in_(visible))
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*ranked.select(
+                ranked.id, ranked.stage,
+                where=(ranked.rank > offset)
+                & (ranked.rank <= offset + CARDS_PER_PAGE),
+                order_by=[ranked.stage, ranked.rank]))
+        rows = list(cursor)
+        cards = {c['id']: c for c in cls.board_card_values(
+                Opportunity.browse([r[0] for r in rows]))}
+        by_stage = defaultdict(list)
+        for id_, stage_id in rows:
+            by_stage[stage_id].append(cards[id_])
+        return by_stage
+
+    @classmethod
+    def board_card_values(cls, opportunities):
+        "The cards of opportunities as the board shows them"
+        pool = Pool()
+        Lang = pool.get('ir.lang')
+        Activity = pool.get('crm.activity')
+        lang = Lang.get()
+        now = dt.datetime.now()
+        # Due times are stored in UTC and shown in the user's time zone.
+        timezone = get_tzinfo(Transaction().context.get('timezone') or 'UTC')
+        next_activities = {}
+        if opportunities:
+            # The first planned activity of each deal, from one search.
+            for activity in Activity.search([
+                        ('opportunity', 'in', [o.id for o in opportunities]),
+                        ('state', '=', 'planned'),
+                        ], order=[('due', 'DESC'), ('id', 'DESC')]):
+                next_activities[activity.opportunity.id] = activity
+        cards = []
+        for opportunity in opportunities:
+            owner = opportunity.owner
+            activity = next_activities.get(opportunity.id)
+            card = {
+                'id': opportunity.id,
+                'number': opportunity.number,
+                'customer': (opportunity.party.rec_name if opportunity.party
+                    else opportunity.lead_company or opportunity.lead_name
+                    or ''),
+                'description': opportunity.description or '',
+                'amount': (lang.currency(
+                        opportunity.amount, opportunity.currency,
+                        grouping=True)
+                    if opportunity.amount is not None
+                    and opportunity.currency else ''),
+                'owner': owner.rec_name if owner else '',
+                'owner_initials': initials(owner.rec_name) if owner else '',
+                'expected_close_date': (
+                    lang.strftime(opportunity.expected_close_date)
+                    if opportunity.expected_close_date else ''),
+                'alert': None,
+                'next_activity': None,
+                }
+            if opportunity.crm_alert_icon:
+                card['alert'] = {
+                    'icon': opportunity.crm_alert_icon,
+                    'severity': opportunity.crm_alert_severity or 'info',
+                    'summary': opportunity.crm_alert_summary or '',
+                    }
+            if activity:
+                due = activity.due.replace(tzinfo=UTC).astimezone(timezone)
+                card['next_activity'] = {
+                    'subject': activity.subject,
+                    'due': lang.strftime(due, format=lang.date + ' %H:%M'),
+                    'overdue': activity.due < now,
+                    }
+            cards.append(card)
+        return cards
+
+    @classmethod
+    def board_column(cls, stage, totals, cards):
+        "A column of the board: the stage, its figures and first cards"
+        pool = Pool()
+        Lang = pool.get('ir.lang')
+        Company = pool.get('company.company')
+        lang = Lang.get()
+        count, amount, weighted = totals or (0, Decimal(0), Decimal(0))
+        currency = None
+        if company := Transaction().context.get('company'):
+            currency = Company(company).currency
+        money = ((lambda a: lang.currency(
+                    currency.round(a), currency, grouping=True))
+            if currency else str)
+        return {
+            'id': stage.id,
+            'name': stage.rec_name,
+            'state': stage.state,
+            'closed': stage.closed,
+            'color': stage.color or '',
+            'probability': stage.probability,
+            'count': count,
+            'amount': money(amount),
+            'weighted_amount': money(weighted),
+            'cards': cards.get(stage.id, []),
+            }
+
+    @classmethod
+    def board_owners(cls, pipeline):
+        "The owners of the deals of the pipeline the user sees: (id, name)"
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        User = pool.get('res.user')
+        opportunity = Opportunity.__table__()
+        visible = Opportunity.search(
+            [('pipeline', '=', pipeline.id)], order=[], query=True)
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*opportunity.select(
+                opportunity.owner,
+                where=opportunity.id.in_(visible)
+                & (opportunity.owner != None),  # noqa: E711
+                group_by=[opportunity.owner]))
+        users = User.browse([r[0] for r in cursor])
+        return sorted(
+            ([u.id, u.rec_name] for u in users), key=lambda u: u[1])
+
+    @classmethod
+    def board_labels(cls):
+        "The board's words, in the user's language"
+        names = [
+            'deals', 'weighted', 'mine', 'team', 'all', 'owner', 'channel',
+            'search', 'closing_this_month', 'move_to', 'new_lead', 'more',
+            'lost_reason', 'lost_reason_help', 'cancel', 'ok',
+            'next_activity', 'no_deals', 'everyone', 'any_channel',
+            'show', 'hide', 'refresh']
+        return {n: gettext(f'crm_kit_desk.msg_board_{n}') for n in names}
+
+
+class PipelineBoardStart(ModelView):
+    "The pipeline a user sees as a board"
+    __name__ = 'crm.pipeline.board.start'
+    __string__ = "Pipeline Board"
+
+    pipeline = fields.Many2One(
+        'crm.pipeline', "Pipeline", required=True,
+        domain=[('active', '=', True)])
+    open_deals = fields.Integer(
+        "Open Deals", readonly=True,
+        help="The deals of the pipeline still being worked on "
+        "that you may see.")
+
+    @classmethod
+    def default_pipeline(cls):
+        Pipeline = Pool().get('crm.pipeline')
+        if pipeline := Pipeline.main_pipeline():
+            return pipeline.id
+
+    @classmethod
+    def default_open_deals(cls):
+        Pipeline = Pool().get('crm.pipeline')
+        if pipeline := Pipeline.main_pipeline():
+            return pipeline.open_deals
+
+    @fields.depends('pipeline')
+    def on_change_pipeline(self):
+        self.open_deals = self.pipeline.open_deals if self.pipeline else None
+
+
+class PipelineBoard(Wizard):
+    """CRM › Pipeline: the deals of a pipeline as cards in a column per
+    stage, drawn by sao's board widget (crmkit/sao/custom.js)"""
+    __name__ = 'crm.pipeline.board'
+    start = StateView('crm.pipeline.board.start',
+        'crm_kit_desk.pipeline_board_start_view_form', [
+            Button("Close", 'end', 'tryton-close', default=True),
+            ])
+
+
+def initials(name):
+    "The initials of a person's name: 'Ana Ruiz' gives 'AR'"
+    words = [w for w in name.split() if w[:1].isalnum()]
+    return ''.join(w[0] for w in words[:2]).upper()
