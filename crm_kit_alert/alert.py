@@ -30,6 +30,7 @@ from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
+from crm_kit.pipeline import OPEN_STATES
 from crm_kit.savepoint import savepoint
 from crm_kit_activity.last_activity import ACTIVITIES, LAST_ACTIVITY
 from crm_kit_activity.rule import (
@@ -123,6 +124,14 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         help="Shown on the record and in the notification; "
         "{field} or {field.subfield} is replaced by the record's value, "
         "for example {party.name}.")
+    include_closed = fields.Boolean(
+        "Include Closed Deals",
+        states={
+            'invisible': ((Eval('model') == 'party.party')
+                & (Eval('kind') != 'overdue_activity')),
+            },
+        help="Also alert on won, lost and cancelled deals, "
+        "and on the activities and quotes of those deals.")
     notify_owner = fields.Boolean(
         "Owner", help="Tell the owner of the record.")
     notify_team_manager = fields.Boolean(
@@ -167,6 +176,10 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
     @classmethod
     def default_icon(cls):
         return 'tryton-warning'
+
+    @classmethod
+    def default_include_closed(cls):
+        return False
 
     @classmethod
     def default_notify_owner(cls):
@@ -238,12 +251,23 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
 
     def get_domain(self, now):
         "The records that must have this rule's alert at now"
-        domain = open_domain(self.model)
+        if self.model == 'sale.opportunity' and self.include_closed:
+            domain = []
+        else:
+            domain = open_domain(self.model)
         if self.kind == 'overdue_activity':
-            domain.append((ACTIVITIES[self.model], 'where', [
-                        ('state', '=', 'planned'),
-                        ('due', '<', now),
-                        ]))
+            overdue = [
+                ('state', '=', 'planned'),
+                ('due', '<', now),
+                ]
+            if self.model != 'sale.opportunity' and not self.include_closed:
+                # The calls still planned of a deal won or lost are
+                # nobody's work any more.
+                overdue.append(['OR',
+                        ('opportunity', '=', None),
+                        ('opportunity.state', 'in', OPEN_STATES),
+                        ])
+            domain.append((ACTIVITIES[self.model], 'where', overdue))
         elif self.kind == 'no_activity':
             domain.append((LAST_ACTIVITY[self.model], '<=',
                     now - dt.timedelta(days=self.days)))
@@ -258,6 +282,13 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                     ('owner', '=', None),
                     ('create_date', '<=',
                         now - dt.timedelta(hours=self.hours)),
+                    ])
+        if self.model == 'sale.sale' and not self.include_closed:
+            # A quote left open on a deal won or lost is not followed up.
+            domain.append(['OR',
+                    ('origin', '=', None),
+                    ('origin', 'not like', 'sale.opportunity,%'),
+                    ('origin.state', 'in', OPEN_STATES, 'sale.opportunity'),
                     ])
         domain.extend(self.get_condition())
         return domain
@@ -463,7 +494,7 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
             # What the rule looks at has changed: its alerts start afresh
             # at the next pass.
             changed = {'model', 'kind', 'days', 'hours', 'field', 'condition',
-                'active'}
+                'include_closed', 'active'}
             if field_names is None or changed & set(field_names):
                 with without_check_access():
                     Alert.write(Alert.search([
