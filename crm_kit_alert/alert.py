@@ -514,6 +514,22 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         return super().copy(rules, default=default)
 
 
+def record_name(record):
+    """How people call the record an alert is about: its customer (before
+    there is one, the lead's company or contact, else what the deal is
+    about), not its number"""
+    if record.__name__ == 'party.party':
+        return record.rec_name
+    if record.party:
+        return record.party.rec_name
+    # lead_company and lead_name: crm_kit_lead's, when it is activated
+    for name in ['lead_company', 'lead_name', 'description']:
+        value = getattr(record, name, None)
+        if value:
+            return value
+    return record.rec_name
+
+
 def record_party(record):
     "The customer an alert on record is about"
     if record.__name__ == 'party.party':

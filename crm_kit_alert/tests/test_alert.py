@@ -115,7 +115,7 @@ class AlertRuleTestCase(AlertTestCase):
         self.assertEqual(alert.party, crm.customer)
         self.assertEqual(list(alert.recipients), [crm.rep])
         self.assertEqual(alert.message,
-            "An activity of %s is overdue" % opportunity.rec_name)
+            "Overdue activity with Talleres Gómez S.L. (CRM para el taller)")
         self.assertEqual(row(opportunity, crm.rep),
             ('tryton-date', 'danger', 1, alert.message))
         # A colleague's activity on time does not start another one.
@@ -196,6 +196,38 @@ class AlertRuleTestCase(AlertTestCase):
         self.assertEqual(alerts(stuck), [])
 
     @with_transaction()
+    def test_messages_name_the_records(self):
+        "A placeholder of a record shows its name; a deal, its customer"
+        pool = Pool()
+        Rule = pool.get('crm.alert.rule')
+        crm = setup_crm()
+        only_rules()
+        Rule.create([{
+                'name': "Grande",
+                'model': 'sale.opportunity',
+                'condition': '[["amount", ">=", 5000]]',
+                'message': "{party} / {owner} / {stage} / {crm_title}",
+                }])
+        deal = create_opportunity(crm, amount=Decimal('9000'))
+        lead = create_opportunity(crm, party=None, amount=Decimal('9000'),
+            description="Tienda online para la quesería")
+        bare = create_opportunity(crm, party=None, amount=Decimal('9000'),
+            description=None)
+
+        alert, = alerts(deal)
+        self.assertEqual(alert.message,
+            "Talleres Gómez S.L. / %s / %s / "
+            "Talleres Gómez S.L. (CRM para el taller)"
+            % (crm.rep.name, deal.stage.name))
+        # A lead without a customer yet: what it is about.
+        alert, = alerts(lead)
+        self.assertEqual(alert.message.split(' / ')[-1],
+            "Tienda online para la quesería")
+        # Nothing else to call it by: its number.
+        alert, = alerts(bare)
+        self.assertEqual(alert.message.split(' / ')[-1], bare.number)
+
+    @with_transaction()
     def test_quote_expiring(self):
         pool = Pool()
         Sale = pool.get('sale.sale')
@@ -218,8 +250,9 @@ class AlertRuleTestCase(AlertTestCase):
         alert, = alerts(quotes[0])
         self.assertEqual(alerts(quotes[1]), [])
         self.assertEqual(list(alert.recipients), [crm.rep])
-        self.assertIn("for %s expires on" % crm.customer.rec_name,
-            alert.message)
+        self.assertEqual(alert.message,
+            "The quote for %s expires on %s" % (crm.customer.rec_name,
+                (today + dt.timedelta(days=2)).strftime('%m/%d/%Y')))
         self.assertEqual(row(Sale(quotes[0].id), crm.rep)[1], 'warning')
 
     @with_transaction()
@@ -273,7 +306,7 @@ class AlertRuleTestCase(AlertTestCase):
         self.assertEqual(message['type'], 'user-notification')
         self.assertEqual(message['count'], 1)
         self.assertIn(
-            "An activity of %s is overdue" % opportunity.rec_name,
+            "Overdue activity with %s" % opportunity.crm_title,
             message['content'][0])
 
     @with_transaction()
@@ -344,7 +377,8 @@ class AlertRuleTestCase(AlertTestCase):
         self.assertEqual(notification.label,
             "Atascada en una etapa 21 días")
         self.assertTrue(notification.description.startswith(
-                "%s lleva en la etapa" % opportunity.rec_name))
+                "Talleres Gómez S.L. (CRM para el taller) lleva en la etapa"),
+            notification.description)
         manager, = notifications(crm.manager)
         self.assertEqual(manager.label, "Stuck in a stage for 21 days")
 
