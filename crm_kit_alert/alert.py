@@ -63,6 +63,10 @@ KIND_MODELS = {
     }
 # The models whose records have alerts
 ALERTED_MODELS = {model for model, _ in MODELS}
+# The worst first
+SEVERITY_LEVELS = {'danger': 0, 'warning': 1, 'info': 2}
+# How many records a summary of new alerts names
+SUMMARY_NAMES = 3
 
 
 class AlertError(ValidationError):
@@ -320,6 +324,7 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         pool = Pool()
         Dismissal = pool.get('crm.alert.dismissal')
         now = now or dt.datetime.now()
+        started = []
         with without_check_access():
             if rules is None:
                 rules = cls.search([], order=[('sequence', 'ASC')])
@@ -327,7 +332,7 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                 rule.last_check = now
                 try:
                     with savepoint():
-                        rule.refresh(now=now)
+                        started.extend(rule.refresh(now=now))
                 except Exception as exception:
                     # A rule that fails is told on its form and skipped:
                     # the other rules go on.
@@ -336,6 +341,7 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                 else:
                     rule.last_error = None
             cls.save(rules)
+            cls.queue_tell(started)
             Dismissal.bring_back(now)
 
     @classmethod
@@ -367,19 +373,22 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         if not ids or not rule_ids:
             return
         now = dt.datetime.now()
+        started = []
         with without_check_access():
             for rule in cls.browse(rule_ids):
                 try:
                     with savepoint():
-                        rule.refresh(ids=ids, now=now)
+                        started.extend(rule.refresh(ids=ids, now=now))
                 except Exception:
                     # The user's save goes on; the scheduler's pass tells
                     # the failure on the rule.
                     logger.exception("alert rule %d failed", rule.id)
+            cls.queue_tell(started)
 
     def refresh(self, ids=None, now=None):
         """Start the alerts of the records (among ids) that match the rule
-        and have none, end the active ones of those that no longer match"""
+        and have none, end the active ones of those that no longer match;
+        return the alerts started"""
         pool = Pool()
         Alert = pool.get('crm.alert')
         now = now or dt.datetime.now()
@@ -398,19 +407,19 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         if ended:
             Alert.write(ended, {'state': 'ended', 'end': now})
         started = sorted(matching - active.keys())
+        alerts = []
         for sub in grouped_slice(started, 1000):
-            self.start(list(sub), now)
+            alerts.extend(self.start(list(sub), now))
+        return alerts
 
     def start(self, ids, now):
-        """Create the alerts of the records ids, shown at once; their
-        audience is told by the queue worker, once the change or the pass
-        that started them is committed"""
+        "Create and return the alerts of the records ids, shown at once"
         pool = Pool()
         Alert = pool.get('crm.alert')
         Model = pool.get(self.model)
         records = Model.browse(ids)
         recipients = {r.id: self.get_audience(r) for r in records}
-        alerts = Alert.create([{
+        return Alert.create([{
                     'rule': self.id,
                     'record_model': self.model,
                     'record_id': r.id,
@@ -418,7 +427,15 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                     'start': now,
                     'recipients': [('add', [u.id for u in recipients[r.id]])],
                     } for r in records])
-        self.__class__.__queue__.tell_started([self], [a.id for a in alerts])
+
+    @classmethod
+    def queue_tell(cls, alerts):
+        """Have the queue worker tell the audience of alerts, once the
+        change or the pass that started them is committed: one task for
+        them all, so that each user is told once (see notify)"""
+        if alerts:
+            rules = sorted({a.rule for a in alerts}, key=lambda r: r.id)
+            cls.__queue__.tell_started(rules, [a.id for a in alerts])
 
     @classmethod
     def tell_started(cls, rules, alert_ids):
@@ -426,15 +443,13 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         are still active (see notify)"""
         pool = Pool()
         Alert = pool.get('crm.alert')
-        rule, = rules
         with without_check_access():
             alerts = Alert.search([
                     ('id', 'in', alert_ids),
                     ('state', '=', 'active'),
                     ], order=[('id', 'ASC')])
             if alerts:
-                rule.notify(alerts, Batch(pool.get(rule.model),
-                        [a.record_id for a in alerts]))
+                cls.notify(alerts)
 
     def get_audience(self, record):
         "The active users this rule tells about record"
@@ -449,40 +464,85 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         return sorted((u for u in users if u and u.active),
             key=lambda u: u.id)
 
-    def notify(self, alerts, batch):
+    @classmethod
+    def notify(cls, alerts):
         """Tell each recipient, in their language, with a pop-up and an
-        entry in their notifications: one per alert, or one for them all
-        when a pass starts many at once"""
+        entry in their notifications: the rule and its message for one
+        alert, a summary naming the first records when a pass or a change
+        starts several for them"""
         pool = Pool()
         Notification = pool.get('res.notification')
         by_user = defaultdict(list)
         for alert in alerts:
             for user in alert.recipients:
                 by_user[user].append(alert)
+        # The texts of each rule, filled at once for the records of the
+        # alerts told alone
+        alone = defaultdict(list)
+        for user_alerts in by_user.values():
+            if len(user_alerts) == 1:
+                alert, = user_alerts
+                alone[alert.rule].append(alert.record_id)
+        batches = {rule: Batch(pool.get(rule.model), ids)
+            for rule, ids in alone.items()}
         notifications = []
-        for user, user_alerts in by_user.items():
+        for user, user_alerts in sorted(
+                by_user.items(), key=lambda i: i[0].id):
             language = user.language.code if user.language else None
-            texts = batch.texts(self, language, names=('name', 'message'))
-            if len(user_alerts) <= 3:
-                for alert in user_alerts:
-                    label, description = texts[alert.record_id]
-                    notifications.append(Notification(
-                            user=user, label=label,
-                            description=description[:250],
-                            icon=self.icon, model=self.model,
-                            records=json.dumps([alert.record_id])))
-            else:
-                label, _ = texts[user_alerts[0].record_id]
-                with Transaction().set_context(language=language):
-                    description = gettext(
-                        'crm_kit_alert.msg_alert_started_many',
-                        count=len(user_alerts))
+            if len(user_alerts) == 1:
+                alert, = user_alerts
+                rule = alert.rule
+                label, description = batches[rule].texts(
+                    rule, language, names=('name', 'message'))[
+                    alert.record_id]
                 notifications.append(Notification(
-                        user=user, label=label, description=description,
-                        icon=self.icon, model=self.model,
-                        records=json.dumps(
-                            [a.record_id for a in user_alerts])))
+                        user=user, label=label,
+                        description=description[:250],
+                        icon=rule.icon, model=alert.record_model,
+                        records=json.dumps([alert.record_id])))
+            else:
+                notifications.append(
+                    cls._summary(user, user_alerts, language))
         Notification.save(notifications)
+
+    @classmethod
+    def _summary(cls, user, alerts, language):
+        """The one notification that tells user of alerts: how many, the
+        names of the first records, and all of them to open"""
+        pool = Pool()
+        Lang = pool.get('ir.lang')
+        Notification = pool.get('res.notification')
+        rules = sorted({a.rule for a in alerts},
+            key=lambda r: (SEVERITY_LEVELS[r.severity], r.sequence or 0,
+                r.id))
+        models = {a.record_model for a in alerts}
+        names = []
+        with Transaction().set_context(language=language):
+            for alert in alerts:
+                record = pool.get(alert.record_model)(alert.record_id)
+                name = record_name(record)
+                if name not in names:
+                    names.append(name)
+                if len(names) > SUMMARY_NAMES:
+                    break
+            names = ', '.join(names[:SUMMARY_NAMES]) + (
+                '…' if len(names) > SUMMARY_NAMES else '')
+            if len(rules) == 1:
+                label = rules[0].__class__(rules[0].id).rec_name
+            else:
+                label = gettext('crm_kit_alert.msg_alert_new_alerts')
+            description = gettext('crm_kit_alert.msg_alert_started_many',
+                count=Lang.get().format('%d', len(alerts), grouping=True),
+                names=names)
+        if len(models) == 1:
+            # The records themselves, with their alerts' icons
+            model, = models
+            records = list(dict.fromkeys(a.record_id for a in alerts))
+        else:
+            model, records = 'crm.alert', [a.id for a in alerts]
+        return Notification(
+            user=user, label=label, description=description[:250],
+            icon=rules[0].icon, model=model, records=json.dumps(records))
 
     @classmethod
     def on_modification(cls, mode, rules, field_names=None):
@@ -949,7 +1009,6 @@ def alert_summary(record):
     "The messages of the record's alerts the user has not dismissed"
     pool = Pool()
     Alert = pool.get('crm.alert')
-    levels = {'danger': 0, 'warning': 1, 'info': 2}
     with without_check_access():
         alerts = Alert.search([
                 ('record_model', '=', record.__name__),
@@ -957,7 +1016,7 @@ def alert_summary(record):
                 ('state', '=', 'active'),
                 ('dismissed', '=', False),
                 ])
-        alerts.sort(key=lambda a: (levels[a.rule.severity],
+        alerts.sort(key=lambda a: (SEVERITY_LEVELS[a.rule.severity],
                 a.rule.sequence or 0, a.id))
         return ' · '.join(a.message for a in alerts)
 

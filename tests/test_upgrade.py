@@ -119,10 +119,18 @@ ROW_TOO_LONG_ES = (
     "%(columns)s.",
     "La fila %(row)s tiene %(cells)s celdas, pero la cabecera tiene "
     "%(columns)s: se ignoran las celdas que pasan de la última columna.")
+# crm_kit_alert: the summary of a pass names the first records.
+ALERTS_STARTED = (
+    "%(count)s new alerts: open them to see which records.",
+    "%(count)s new alerts: %(names)s")
+ALERTS_STARTED_ES = (
+    "%(count)s alertas nuevas: ábralas para ver qué registros.",
+    "%(count)s alertas nuevas: %(names)s")
 EXPECTED_CHANGES = {
     'ir_message': {
         ('text', MAPPED_TWICE[0]): {'text': MAPPED_TWICE},
         ('text', ROW_TOO_LONG[0]): {'text': ROW_TOO_LONG},
+        ('text', ALERTS_STARTED[0]): {'text': ALERTS_STARTED},
         },
     'ir_translation': {
         ('value', MAPPED_TWICE[0]): {
@@ -133,6 +141,10 @@ EXPECTED_CHANGES = {
             'src': ROW_TOO_LONG, 'value': ROW_TOO_LONG},
         ('value', ROW_TOO_LONG_ES[0]): {
             'src': ROW_TOO_LONG, 'value': ROW_TOO_LONG_ES},
+        ('value', ALERTS_STARTED[0]): {
+            'src': ALERTS_STARTED, 'value': ALERTS_STARTED},
+        ('value', ALERTS_STARTED_ES[0]): {
+            'src': ALERTS_STARTED, 'value': ALERTS_STARTED_ES},
         },
     # crm_kit_activity/configuration.xml: reminders every minute.
     'ir_cron': {('method', 'crm.activity|send_reminders'): {

@@ -324,10 +324,95 @@ class AlertRuleTestCase(AlertTestCase):
 
         Rule.check_alerts()
         notification, = notifications(crm.rep)
+        self.assertEqual(notification.label, "Stuck in a stage for 21 days")
+        # The same customer five times: named once.
         self.assertEqual(notification.description,
-            "5 new alerts: open them to see which records.")
+            "5 new alerts: %s" % crm.customer.name)
+        # All of one kind of record: they open as such, with their icons.
+        self.assertEqual(notification.model, 'sale.opportunity')
         self.assertEqual(sorted(json.loads(notification.records)),
             sorted(o.id for o in opportunities))
+
+    @with_transaction()
+    def test_one_notification_per_pass(self):
+        "Many new alerts of several rules for one user: told once, by name"
+        pool = Pool()
+        Activity = pool.get('crm.activity')
+        Alert = pool.get('crm.alert')
+        Opportunity = pool.get('sale.opportunity')
+        Party = pool.get('party.party')
+        Rule = pool.get('crm.alert.rule')
+        crm = setup_crm()
+        only_rules('rule_overdue_activity', 'rule_customer_no_contact',
+            'rule_stuck_in_stage')
+        Rule.write([rule('rule_stuck_in_stage')],
+            {'notify_team_manager': False})
+        names = ["Quesos Ribera", "Frutas Sol", "Vinos Duero", "Aceites Sur"]
+        customers = Party.create([{'name': n} for n in names])
+        opportunities = [create_opportunity(crm, party=c) for c in customers]
+        set_columns(Opportunity, [o.id for o in opportunities],
+            stage_date=dt.datetime.now() - dt.timedelta(days=30))
+        call = create_activity(crm, opportunity=opportunities[0].id,
+            party=customers[0].id)
+        set_columns(Activity, [call.id],
+            due=dt.datetime.now() - dt.timedelta(hours=3))
+        Party.write([customers[1]], {'crm_lifecycle': 'customer'})
+        set_columns(Party, [customers[1].id],
+            crm_last_activity=dt.datetime.now() - dt.timedelta(days=31))
+
+        Rule.check_alerts()
+        started = Alert.search([('state', '=', 'active')])
+        self.assertEqual(len(started), 6)
+        notification, = notifications(crm.rep)
+        self.assertEqual(notification.label, "New alerts")
+        self.assertEqual(notification.description,
+            "6 new alerts: Quesos Ribera, Frutas Sol, Vinos Duero…")
+        # The worst rule's icon; the alerts to open: of deals and
+        # customers, so the alerts themselves.
+        self.assertEqual(notification.icon, 'tryton-date')
+        self.assertEqual(notification.model, 'crm.alert')
+        self.assertEqual(sorted(json.loads(notification.records)),
+            sorted(a.id for a in started))
+        # The next pass starts nothing: nobody is told again.
+        Rule.check_alerts()
+        self.assertEqual(len(notifications(crm.rep)), 1)
+
+    @with_transaction()
+    def test_spanish_summary(self):
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        Party = pool.get('party.party')
+        Rule = pool.get('crm.alert.rule')
+        User = pool.get('res.user')
+        Lang = pool.get('ir.lang')
+        load_spanish('crm_kit_alert')
+        crm = setup_crm()
+        only_rules('rule_stuck_in_stage', 'rule_high_value_unassigned')
+        Rule.write([rule('rule_high_value_unassigned')],
+            {'notify_owner': True})
+        spanish, = Lang.search([('code', '=', 'es')])
+        User.write([crm.manager], {'language': spanish.id})
+        customer = Party(name="Quesos Ribera")
+        customer.save()
+        stuck = create_opportunity(crm, party=customer)
+        set_columns(Opportunity, [stuck.id],
+            stage_date=dt.datetime.now() - dt.timedelta(days=30))
+        big = create_opportunity(crm, amount=Decimal('25000'))
+        Opportunity.write([big], {'owner': None})
+        set_columns(Opportunity, [big.id],
+            create_date=dt.datetime.now() - dt.timedelta(hours=2))
+
+        Rule.check_alerts()
+        notification, = notifications(crm.manager)
+        self.assertEqual(notification.label, "Alertas nuevas")
+        self.assertEqual(notification.description,
+            "2 alertas nuevas: Quesos Ribera, Talleres Gómez S.L.")
+        # The rep, owner of one: told of it alone, in English.
+        told, = notifications(crm.rep)
+        self.assertEqual(told.label, "Stuck in a stage for 21 days")
+        self.assertTrue(told.description.startswith(
+                "Quesos Ribera (CRM para el taller) has been in the stage"),
+            told.description)
 
     @with_transaction()
     def test_audience(self):
