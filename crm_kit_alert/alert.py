@@ -13,6 +13,9 @@ import datetime as dt
 import json
 import logging
 from collections import defaultdict
+from pathlib import Path
+
+import polib
 
 from sql import Literal, Null
 from sql.aggregate import Count
@@ -67,6 +70,27 @@ ALERTED_MODELS = {model for model, _ in MODELS}
 SEVERITY_LEVELS = {'danger': 0, 'warning': 1, 'info': 2}
 # How many records a summary of new alerts names
 SUMMARY_NAMES = 3
+# The messages of the shipped rules that named a deal or a quote by its
+# number, in English and Spanish, by XML id: an update rewords those still
+# unchanged (see reword_shipped_messages)
+NUMBERED_MESSAGES = {
+    'rule_overdue_activity': (
+        "An activity of {rec_name} is overdue",
+        "Una actividad de {rec_name} está vencida"),
+    'rule_stuck_in_stage': (
+        "{rec_name} has been in the stage {stage.rec_name} since "
+        "{stage_date}",
+        "{rec_name} lleva en la etapa {stage.rec_name} desde {stage_date}"),
+    'rule_quote_expiring': (
+        "The quote {rec_name} for {party.rec_name} expires on "
+        "{quote_valid_until}",
+        "El presupuesto {rec_name} para {party.rec_name} caduca el "
+        "{quote_valid_until}"),
+    'rule_high_value_unassigned': (
+        "The lead {rec_name} ({amount}) has had no owner for an hour",
+        "La oportunidad {rec_name} ({amount}) lleva una hora sin "
+        "responsable"),
+    }
 
 
 class AlertError(ValidationError):
@@ -154,6 +178,59 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
             })
 
     _model_rules_cache = Cache('crm.alert.rule.model_rules', context=False)
+
+    @classmethod
+    def __register__(cls, module):
+        super().__register__(module)
+        cls.reword_shipped_messages(module)
+
+    @classmethod
+    def reword_shipped_messages(cls, module):
+        """Give the shipped rules whose message still names the record by
+        its number (NUMBERED_MESSAGES) the message of this release, in
+        English and Spanish: the rules are data the administrators may
+        edit (noupdate), which an update leaves alone, so the messages
+        they changed are kept"""
+        pool = Pool()
+        ModelData = pool.get('ir.model.data')
+        Translation = pool.get('ir.translation')
+        cursor = Transaction().connection.cursor()
+        data = ModelData.__table__()
+        table = cls.__table__()
+        translation = Translation.__table__()
+        cursor.execute(*data.select(data.fs_id, data.db_id,
+                where=(data.module == module)
+                & (data.model == cls.__name__)
+                & data.fs_id.in_(list(NUMBERED_MESSAGES))))
+        rows = cursor.fetchall()
+        if not rows:
+            return
+        # This release's messages: the source strings of its es.po
+        po = polib.pofile(str(Path(__file__).parent / 'locale' / 'es.po'))
+        context = 'model:%s,message:' % cls.__name__
+        messages = {e.msgctxt[len(context):]: (e.msgid, e.msgstr)
+            for e in po if (e.msgctxt or '').startswith(context)}
+        name = '%s,message' % cls.__name__
+        for fs_id, db_id in rows:
+            old, old_es = NUMBERED_MESSAGES[fs_id]
+            new, new_es = messages[fs_id]
+            cursor.execute(*table.select(table.id,
+                    where=(table.id == db_id) & (table.message == old)))
+            if not cursor.fetchall():
+                continue
+            cursor.execute(*table.update([table.message], [new],
+                    where=table.id == db_id))
+            where = ((translation.name == name)
+                & (translation.res_id == db_id)
+                & (translation.type == 'model'))
+            cursor.execute(*translation.update(
+                    [translation.src, translation.value], [new, new],
+                    where=where & (translation.lang == 'en')
+                    & (translation.value == old)))
+            cursor.execute(*translation.update(
+                    [translation.src, translation.value], [new, new_es],
+                    where=where & (translation.lang == 'es')
+                    & (translation.value == old_es)))
 
     @classmethod
     def __setup__(cls):

@@ -17,6 +17,7 @@ from trytond.transaction import Transaction, check_access
 from crm_kit_activity.tests.tools import create_activity
 
 from crm_kit.tests.tools import api_key, run_queued
+from crm_kit_alert.alert import NUMBERED_MESSAGES
 
 from .tools import (
     AlertTestCase, CrmRouteTestCase, create_opportunity, load_spanish,
@@ -98,6 +99,56 @@ class AlertRuleTestCase(AlertTestCase):
                 ("High-value lead unassigned for 1 hour", 'sale.opportunity',
                     'unassigned', 'danger', True),
                 ])
+
+    @with_transaction()
+    def test_update_rewords_numbered_messages(self):
+        "Shipped messages that showed a number are reworded, edited kept"
+        pool = Pool()
+        Rule = pool.get('crm.alert.rule')
+        Translation = pool.get('ir.translation')
+        load_spanish('crm_kit_alert')
+        table = Rule.__table__()
+        translation = Translation.__table__()
+        cursor = Transaction().connection.cursor()
+        # As a database of the previous release has them
+        for xml_id, (old, old_es) in NUMBERED_MESSAGES.items():
+            id_ = rule(xml_id).id
+            cursor.execute(*table.update([table.message], [old],
+                    where=table.id == id_))
+            for lang, value in [('en', old), ('es', old_es)]:
+                cursor.execute(*translation.update(
+                        [translation.src, translation.value], [old, value],
+                        where=(translation.name == 'crm.alert.rule,message')
+                        & (translation.res_id == id_)
+                        & (translation.lang == lang)))
+        # Edited by the administrator
+        edited = rule('rule_stuck_in_stage').id
+        cursor.execute(*table.update([table.message], ["Parada: {rec_name}"],
+                where=table.id == edited))
+        cursor.execute(*translation.update(
+                [translation.src, translation.value],
+                ["Parada: {rec_name}", "Parada: {rec_name}"],
+                where=(translation.name == 'crm.alert.rule,message')
+                & (translation.res_id == edited)
+                & (translation.lang == 'en')))
+
+        Rule.reword_shipped_messages('crm_kit_alert')
+        Rule.reword_shipped_messages('crm_kit_alert')  # the next update
+        Translation._translation_cache.clear()
+
+        overdue = rule('rule_overdue_activity').id
+        self.assertEqual(Rule(overdue).message,
+            "Overdue activity with {crm_title}")
+        with Transaction().set_context(language='es'):
+            self.assertEqual(Rule(overdue).message,
+                "Actividad vencida con {crm_title}")
+            self.assertEqual(
+                Rule(rule('rule_quote_expiring').id).message,
+                "El presupuesto para {party.rec_name} caduca el "
+                "{quote_valid_until}")
+        self.assertEqual(Rule(edited).message, "Parada: {rec_name}")
+        self.assertEqual(Rule(rule('rule_customer_no_contact').id).message,
+            "No contact with {rec_name} since {crm_last_activity}")
 
     @with_transaction()
     def test_overdue_activity(self):
