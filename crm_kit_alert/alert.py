@@ -13,6 +13,9 @@ import datetime as dt
 import json
 import logging
 from collections import defaultdict
+from pathlib import Path
+
+import polib
 
 from sql import Literal, Null
 from sql.aggregate import Count
@@ -30,6 +33,7 @@ from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
+from crm_kit.pipeline import OPEN_STATES
 from crm_kit.savepoint import savepoint
 from crm_kit_activity.last_activity import ACTIVITIES, LAST_ACTIVITY
 from crm_kit_activity.rule import (
@@ -62,6 +66,31 @@ KIND_MODELS = {
     }
 # The models whose records have alerts
 ALERTED_MODELS = {model for model, _ in MODELS}
+# The worst first
+SEVERITY_LEVELS = {'danger': 0, 'warning': 1, 'info': 2}
+# How many records a summary of new alerts names
+SUMMARY_NAMES = 3
+# The messages of the shipped rules that named a deal or a quote by its
+# number, in English and Spanish, by XML id: an update rewords those still
+# unchanged (see reword_shipped_messages)
+NUMBERED_MESSAGES = {
+    'rule_overdue_activity': (
+        "An activity of {rec_name} is overdue",
+        "Una actividad de {rec_name} está vencida"),
+    'rule_stuck_in_stage': (
+        "{rec_name} has been in the stage {stage.rec_name} since "
+        "{stage_date}",
+        "{rec_name} lleva en la etapa {stage.rec_name} desde {stage_date}"),
+    'rule_quote_expiring': (
+        "The quote {rec_name} for {party.rec_name} expires on "
+        "{quote_valid_until}",
+        "El presupuesto {rec_name} para {party.rec_name} caduca el "
+        "{quote_valid_until}"),
+    'rule_high_value_unassigned': (
+        "The lead {rec_name} ({amount}) has had no owner for an hour",
+        "La oportunidad {rec_name} ({amount}) lleva una hora sin "
+        "responsable"),
+    }
 
 
 class AlertError(ValidationError):
@@ -123,6 +152,14 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         help="Shown on the record and in the notification; "
         "{field} or {field.subfield} is replaced by the record's value, "
         "for example {party.name}.")
+    include_closed = fields.Boolean(
+        "Include Closed Deals",
+        states={
+            'invisible': ((Eval('model') == 'party.party')
+                & (Eval('kind') != 'overdue_activity')),
+            },
+        help="Also alert on won, lost and cancelled deals, "
+        "and on the activities and quotes of those deals.")
     notify_owner = fields.Boolean(
         "Owner", help="Tell the owner of the record.")
     notify_team_manager = fields.Boolean(
@@ -141,6 +178,59 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
             })
 
     _model_rules_cache = Cache('crm.alert.rule.model_rules', context=False)
+
+    @classmethod
+    def __register__(cls, module):
+        super().__register__(module)
+        cls.reword_shipped_messages(module)
+
+    @classmethod
+    def reword_shipped_messages(cls, module):
+        """Give the shipped rules whose message still names the record by
+        its number (NUMBERED_MESSAGES) the message of this release, in
+        English and Spanish: the rules are data the administrators may
+        edit (noupdate), which an update leaves alone, so the messages
+        they changed are kept"""
+        pool = Pool()
+        ModelData = pool.get('ir.model.data')
+        Translation = pool.get('ir.translation')
+        cursor = Transaction().connection.cursor()
+        data = ModelData.__table__()
+        table = cls.__table__()
+        translation = Translation.__table__()
+        cursor.execute(*data.select(data.fs_id, data.db_id,
+                where=(data.module == module)
+                & (data.model == cls.__name__)
+                & data.fs_id.in_(list(NUMBERED_MESSAGES))))
+        rows = cursor.fetchall()
+        if not rows:
+            return
+        # This release's messages: the source strings of its es.po
+        po = polib.pofile(str(Path(__file__).parent / 'locale' / 'es.po'))
+        context = 'model:%s,message:' % cls.__name__
+        messages = {e.msgctxt[len(context):]: (e.msgid, e.msgstr)
+            for e in po if (e.msgctxt or '').startswith(context)}
+        name = '%s,message' % cls.__name__
+        for fs_id, db_id in rows:
+            old, old_es = NUMBERED_MESSAGES[fs_id]
+            new, new_es = messages[fs_id]
+            cursor.execute(*table.select(table.id,
+                    where=(table.id == db_id) & (table.message == old)))
+            if not cursor.fetchall():
+                continue
+            cursor.execute(*table.update([table.message], [new],
+                    where=table.id == db_id))
+            where = ((translation.name == name)
+                & (translation.res_id == db_id)
+                & (translation.type == 'model'))
+            cursor.execute(*translation.update(
+                    [translation.src, translation.value], [new, new],
+                    where=where & (translation.lang == 'en')
+                    & (translation.value == old)))
+            cursor.execute(*translation.update(
+                    [translation.src, translation.value], [new, new_es],
+                    where=where & (translation.lang == 'es')
+                    & (translation.value == old_es)))
 
     @classmethod
     def __setup__(cls):
@@ -167,6 +257,10 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
     @classmethod
     def default_icon(cls):
         return 'tryton-warning'
+
+    @classmethod
+    def default_include_closed(cls):
+        return False
 
     @classmethod
     def default_notify_owner(cls):
@@ -238,12 +332,23 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
 
     def get_domain(self, now):
         "The records that must have this rule's alert at now"
-        domain = open_domain(self.model)
+        if self.model == 'sale.opportunity' and self.include_closed:
+            domain = []
+        else:
+            domain = open_domain(self.model)
         if self.kind == 'overdue_activity':
-            domain.append((ACTIVITIES[self.model], 'where', [
-                        ('state', '=', 'planned'),
-                        ('due', '<', now),
-                        ]))
+            overdue = [
+                ('state', '=', 'planned'),
+                ('due', '<', now),
+                ]
+            if self.model != 'sale.opportunity' and not self.include_closed:
+                # The calls still planned of a deal won or lost are
+                # nobody's work any more.
+                overdue.append(['OR',
+                        ('opportunity', '=', None),
+                        ('opportunity.state', 'in', OPEN_STATES),
+                        ])
+            domain.append((ACTIVITIES[self.model], 'where', overdue))
         elif self.kind == 'no_activity':
             domain.append((LAST_ACTIVITY[self.model], '<=',
                     now - dt.timedelta(days=self.days)))
@@ -258,6 +363,13 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                     ('owner', '=', None),
                     ('create_date', '<=',
                         now - dt.timedelta(hours=self.hours)),
+                    ])
+        if self.model == 'sale.sale' and not self.include_closed:
+            # A quote left open on a deal won or lost is not followed up.
+            domain.append(['OR',
+                    ('origin', '=', None),
+                    ('origin', 'not like', 'sale.opportunity,%'),
+                    ('origin.state', 'in', OPEN_STATES, 'sale.opportunity'),
                     ])
         domain.extend(self.get_condition())
         return domain
@@ -289,6 +401,7 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         pool = Pool()
         Dismissal = pool.get('crm.alert.dismissal')
         now = now or dt.datetime.now()
+        started = []
         with without_check_access():
             if rules is None:
                 rules = cls.search([], order=[('sequence', 'ASC')])
@@ -296,7 +409,7 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                 rule.last_check = now
                 try:
                     with savepoint():
-                        rule.refresh(now=now)
+                        started.extend(rule.refresh(now=now))
                 except Exception as exception:
                     # A rule that fails is told on its form and skipped:
                     # the other rules go on.
@@ -305,6 +418,7 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                 else:
                     rule.last_error = None
             cls.save(rules)
+            cls.queue_tell(started)
             Dismissal.bring_back(now)
 
     @classmethod
@@ -336,19 +450,22 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         if not ids or not rule_ids:
             return
         now = dt.datetime.now()
+        started = []
         with without_check_access():
             for rule in cls.browse(rule_ids):
                 try:
                     with savepoint():
-                        rule.refresh(ids=ids, now=now)
+                        started.extend(rule.refresh(ids=ids, now=now))
                 except Exception:
                     # The user's save goes on; the scheduler's pass tells
                     # the failure on the rule.
                     logger.exception("alert rule %d failed", rule.id)
+            cls.queue_tell(started)
 
     def refresh(self, ids=None, now=None):
         """Start the alerts of the records (among ids) that match the rule
-        and have none, end the active ones of those that no longer match"""
+        and have none, end the active ones of those that no longer match;
+        return the alerts started"""
         pool = Pool()
         Alert = pool.get('crm.alert')
         now = now or dt.datetime.now()
@@ -367,19 +484,19 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         if ended:
             Alert.write(ended, {'state': 'ended', 'end': now})
         started = sorted(matching - active.keys())
+        alerts = []
         for sub in grouped_slice(started, 1000):
-            self.start(list(sub), now)
+            alerts.extend(self.start(list(sub), now))
+        return alerts
 
     def start(self, ids, now):
-        """Create the alerts of the records ids, shown at once; their
-        audience is told by the queue worker, once the change or the pass
-        that started them is committed"""
+        "Create and return the alerts of the records ids, shown at once"
         pool = Pool()
         Alert = pool.get('crm.alert')
         Model = pool.get(self.model)
         records = Model.browse(ids)
         recipients = {r.id: self.get_audience(r) for r in records}
-        alerts = Alert.create([{
+        return Alert.create([{
                     'rule': self.id,
                     'record_model': self.model,
                     'record_id': r.id,
@@ -387,7 +504,15 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                     'start': now,
                     'recipients': [('add', [u.id for u in recipients[r.id]])],
                     } for r in records])
-        self.__class__.__queue__.tell_started([self], [a.id for a in alerts])
+
+    @classmethod
+    def queue_tell(cls, alerts):
+        """Have the queue worker tell the audience of alerts, once the
+        change or the pass that started them is committed: one task for
+        them all, so that each user is told once (see notify)"""
+        if alerts:
+            rules = sorted({a.rule for a in alerts}, key=lambda r: r.id)
+            cls.__queue__.tell_started(rules, [a.id for a in alerts])
 
     @classmethod
     def tell_started(cls, rules, alert_ids):
@@ -395,15 +520,13 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         are still active (see notify)"""
         pool = Pool()
         Alert = pool.get('crm.alert')
-        rule, = rules
         with without_check_access():
             alerts = Alert.search([
                     ('id', 'in', alert_ids),
                     ('state', '=', 'active'),
                     ], order=[('id', 'ASC')])
             if alerts:
-                rule.notify(alerts, Batch(pool.get(rule.model),
-                        [a.record_id for a in alerts]))
+                cls.notify(alerts)
 
     def get_audience(self, record):
         "The active users this rule tells about record"
@@ -418,40 +541,85 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         return sorted((u for u in users if u and u.active),
             key=lambda u: u.id)
 
-    def notify(self, alerts, batch):
+    @classmethod
+    def notify(cls, alerts):
         """Tell each recipient, in their language, with a pop-up and an
-        entry in their notifications: one per alert, or one for them all
-        when a pass starts many at once"""
+        entry in their notifications: the rule and its message for one
+        alert, a summary naming the first records when a pass or a change
+        starts several for them"""
         pool = Pool()
         Notification = pool.get('res.notification')
         by_user = defaultdict(list)
         for alert in alerts:
             for user in alert.recipients:
                 by_user[user].append(alert)
+        # The texts of each rule, filled at once for the records of the
+        # alerts told alone
+        alone = defaultdict(list)
+        for user_alerts in by_user.values():
+            if len(user_alerts) == 1:
+                alert, = user_alerts
+                alone[alert.rule].append(alert.record_id)
+        batches = {rule: Batch(pool.get(rule.model), ids)
+            for rule, ids in alone.items()}
         notifications = []
-        for user, user_alerts in by_user.items():
+        for user, user_alerts in sorted(
+                by_user.items(), key=lambda i: i[0].id):
             language = user.language.code if user.language else None
-            texts = batch.texts(self, language, names=('name', 'message'))
-            if len(user_alerts) <= 3:
-                for alert in user_alerts:
-                    label, description = texts[alert.record_id]
-                    notifications.append(Notification(
-                            user=user, label=label,
-                            description=description[:250],
-                            icon=self.icon, model=self.model,
-                            records=json.dumps([alert.record_id])))
-            else:
-                label, _ = texts[user_alerts[0].record_id]
-                with Transaction().set_context(language=language):
-                    description = gettext(
-                        'crm_kit_alert.msg_alert_started_many',
-                        count=len(user_alerts))
+            if len(user_alerts) == 1:
+                alert, = user_alerts
+                rule = alert.rule
+                label, description = batches[rule].texts(
+                    rule, language, names=('name', 'message'))[
+                    alert.record_id]
                 notifications.append(Notification(
-                        user=user, label=label, description=description,
-                        icon=self.icon, model=self.model,
-                        records=json.dumps(
-                            [a.record_id for a in user_alerts])))
+                        user=user, label=label,
+                        description=description[:250],
+                        icon=rule.icon, model=alert.record_model,
+                        records=json.dumps([alert.record_id])))
+            else:
+                notifications.append(
+                    cls._summary(user, user_alerts, language))
         Notification.save(notifications)
+
+    @classmethod
+    def _summary(cls, user, alerts, language):
+        """The one notification that tells user of alerts: how many, the
+        names of the first records, and all of them to open"""
+        pool = Pool()
+        Lang = pool.get('ir.lang')
+        Notification = pool.get('res.notification')
+        rules = sorted({a.rule for a in alerts},
+            key=lambda r: (SEVERITY_LEVELS[r.severity], r.sequence or 0,
+                r.id))
+        models = {a.record_model for a in alerts}
+        names = []
+        with Transaction().set_context(language=language):
+            for alert in alerts:
+                record = pool.get(alert.record_model)(alert.record_id)
+                name = record_name(record)
+                if name not in names:
+                    names.append(name)
+                if len(names) > SUMMARY_NAMES:
+                    break
+            names = ', '.join(names[:SUMMARY_NAMES]) + (
+                '…' if len(names) > SUMMARY_NAMES else '')
+            if len(rules) == 1:
+                label = rules[0].__class__(rules[0].id).rec_name
+            else:
+                label = gettext('crm_kit_alert.msg_alert_new_alerts')
+            description = gettext('crm_kit_alert.msg_alert_started_many',
+                count=Lang.get().format('%d', len(alerts), grouping=True),
+                names=names)
+        if len(models) == 1:
+            # The records themselves, with their alerts' icons
+            model, = models
+            records = list(dict.fromkeys(a.record_id for a in alerts))
+        else:
+            model, records = 'crm.alert', [a.id for a in alerts]
+        return Notification(
+            user=user, label=label, description=description[:250],
+            icon=rules[0].icon, model=model, records=json.dumps(records))
 
     @classmethod
     def on_modification(cls, mode, rules, field_names=None):
@@ -463,7 +631,7 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
             # What the rule looks at has changed: its alerts start afresh
             # at the next pass.
             changed = {'model', 'kind', 'days', 'hours', 'field', 'condition',
-                'active'}
+                'include_closed', 'active'}
             if field_names is None or changed & set(field_names):
                 with without_check_access():
                     Alert.write(Alert.search([
@@ -481,6 +649,22 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         default.setdefault('last_check')
         default.setdefault('last_error')
         return super().copy(rules, default=default)
+
+
+def record_name(record):
+    """How people call the record an alert is about: its customer (before
+    there is one, the lead's company or contact, else what the deal is
+    about), not its number"""
+    if record.__name__ == 'party.party':
+        return record.rec_name
+    if record.party:
+        return record.party.rec_name
+    # lead_company and lead_name: crm_kit_lead's, when it is activated
+    for name in ['lead_company', 'lead_name', 'description']:
+        value = getattr(record, name, None)
+        if value:
+            return value
+    return record.rec_name
 
 
 def record_party(record):
@@ -902,7 +1086,6 @@ def alert_summary(record):
     "The messages of the record's alerts the user has not dismissed"
     pool = Pool()
     Alert = pool.get('crm.alert')
-    levels = {'danger': 0, 'warning': 1, 'info': 2}
     with without_check_access():
         alerts = Alert.search([
                 ('record_model', '=', record.__name__),
@@ -910,7 +1093,7 @@ def alert_summary(record):
                 ('state', '=', 'active'),
                 ('dismissed', '=', False),
                 ])
-        alerts.sort(key=lambda a: (levels[a.rule.severity],
+        alerts.sort(key=lambda a: (SEVERITY_LEVELS[a.rule.severity],
                 a.rule.sequence or 0, a.id))
         return ' · '.join(a.message for a in alerts)
 

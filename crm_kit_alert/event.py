@@ -50,6 +50,9 @@ class Event(metaclass=PoolMeta):
                 + [change.after[r.id] for r in moved])
         elif change.model in ALERTED_MODELS:
             _refresh(change.model, [r.id for r in change.records])
+            if (change.model == 'sale.opportunity'
+                    and 'state' in change.field_names):
+                _refresh_deal_links(change.records)
 
     @classmethod
     def deleted(cls, change):
@@ -71,6 +74,21 @@ def _refresh(model, ids, kinds=None):
     pool = Pool()
     Rule = pool.get('crm.alert.rule')
     Rule.refresh_records(model, ids, kinds=kinds)
+
+
+def _refresh_deal_links(opportunities):
+    """Refresh the alerts that look at whether the deals opportunities
+    are closed: the overdue activities of their customers and their
+    quotes"""
+    pool = Pool()
+    Sale = pool.get('sale.sale')
+    _refresh('party.party', {o.party.id for o in opportunities if o.party},
+        kinds={'overdue_activity'})
+    with without_check_access():
+        sales = Sale.search([
+                ('origin', 'in', [str(o) for o in opportunities]),
+                ], order=[])
+    _refresh('sale.sale', [s.id for s in sales])
 
 
 def _activity_rules():

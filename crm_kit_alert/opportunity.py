@@ -4,7 +4,7 @@ from trytond.model import fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, Eval, If
 
-from .alert import AlertedMixin, row_visual
+from .alert import AlertedMixin, record_name, row_visual
 from .flag import COLOURS, top_flag_column
 
 
@@ -17,6 +17,12 @@ class SaleOpportunity(AlertedMixin, metaclass=PoolMeta):
         fields.Selection(COLOURS, "Customer Flag Colour"))
     party_flag_summary = fields.Function(
         fields.Char("Customer Flags"), 'get_party_flag_summary')
+    crm_title = fields.Function(
+        fields.Char(
+            "Title",
+            help="The customer and what the deal is about, "
+            "as alert messages name it: {crm_title}."),
+        'get_crm_title')
 
     @classmethod
     def list_flag_icons(cls):
@@ -36,6 +42,12 @@ class SaleOpportunity(AlertedMixin, metaclass=PoolMeta):
 
     def get_party_flag_summary(self, name):
         return self.party.crm_flag_summary if self.party else None
+
+    def get_crm_title(self, name):
+        title = record_name(self)
+        if self.description and self.description != title:
+            title = '%s (%s)' % (title, self.description)
+        return title
 
     @classmethod
     def view_attributes(cls):

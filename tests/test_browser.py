@@ -623,7 +623,8 @@ def test_alerts(crm_server, page, viewport):
 
     screenshot = numbered_screenshots(page, f'alerts-{viewport}')
     opportunity = crm_server.opportunities[1 if viewport == 'phone' else 2]
-    message = f"An activity of {opportunity['number']}"
+    message = (f"Overdue activity with {opportunity['party']} "
+        f"({opportunity['description']})")
     record_popups(page)
     try:
         login(page, crm_server)

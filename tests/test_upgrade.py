@@ -119,10 +119,47 @@ ROW_TOO_LONG_ES = (
     "%(columns)s.",
     "La fila %(row)s tiene %(cells)s celdas, pero la cabecera tiene "
     "%(columns)s: se ignoran las celdas que pasan de la última columna.")
+# crm_kit_alert: the summary of a pass names the first records.
+ALERTS_STARTED = (
+    "%(count)s new alerts: open them to see which records.",
+    "%(count)s new alerts: %(names)s")
+ALERTS_STARTED_ES = (
+    "%(count)s alertas nuevas: ábralas para ver qué registros.",
+    "%(count)s alertas nuevas: %(names)s")
+# crm_kit_alert: the shipped rules' messages name the customer or the deal,
+# not its number (AlertRule.reword_shipped_messages), in English and Spanish.
+RULE_MESSAGES = [
+    (("An activity of {rec_name} is overdue",
+            "Overdue activity with {crm_title}"),
+        ("Una actividad de {rec_name} está vencida",
+            "Actividad vencida con {crm_title}")),
+    (("{rec_name} has been in the stage {stage.rec_name} since "
+            "{stage_date}",
+            "{crm_title} has been in the stage {stage.rec_name} since "
+            "{stage_date}"),
+        ("{rec_name} lleva en la etapa {stage.rec_name} desde {stage_date}",
+            "{crm_title} lleva en la etapa {stage.rec_name} desde "
+            "{stage_date}")),
+    (("The quote {rec_name} for {party.rec_name} expires on "
+            "{quote_valid_until}",
+            "The quote for {party.rec_name} expires on {quote_valid_until}"),
+        ("El presupuesto {rec_name} para {party.rec_name} caduca el "
+            "{quote_valid_until}",
+            "El presupuesto para {party.rec_name} caduca el "
+            "{quote_valid_until}")),
+    (("The lead {rec_name} ({amount}) has had no owner for an hour",
+            "The lead of {amount} from {crm_title} has had no owner for an "
+            "hour"),
+        ("La oportunidad {rec_name} ({amount}) lleva una hora sin "
+            "responsable",
+            "La oportunidad de {amount} de {crm_title} lleva una hora sin "
+            "responsable")),
+    ]
 EXPECTED_CHANGES = {
     'ir_message': {
         ('text', MAPPED_TWICE[0]): {'text': MAPPED_TWICE},
         ('text', ROW_TOO_LONG[0]): {'text': ROW_TOO_LONG},
+        ('text', ALERTS_STARTED[0]): {'text': ALERTS_STARTED},
         },
     'ir_translation': {
         ('value', MAPPED_TWICE[0]): {
@@ -133,7 +170,18 @@ EXPECTED_CHANGES = {
             'src': ROW_TOO_LONG, 'value': ROW_TOO_LONG},
         ('value', ROW_TOO_LONG_ES[0]): {
             'src': ROW_TOO_LONG, 'value': ROW_TOO_LONG_ES},
+        ('value', ALERTS_STARTED[0]): {
+            'src': ALERTS_STARTED, 'value': ALERTS_STARTED},
+        ('value', ALERTS_STARTED_ES[0]): {
+            'src': ALERTS_STARTED, 'value': ALERTS_STARTED_ES},
+        **{('value', english[0]): {'src': english, 'value': english}
+            for english, _ in RULE_MESSAGES},
+        **{('value', spanish[0]): {'src': english, 'value': spanish}
+            for english, spanish in RULE_MESSAGES},
         },
+    'crm_alert_rule': {
+        ('message', english[0]): {'message': english}
+        for english, _ in RULE_MESSAGES},
     # crm_kit_activity/configuration.xml: reminders every minute.
     'ir_cron': {('method', 'crm.activity|send_reminders'): {
             'interval_number': (5, 1)}},

@@ -17,6 +17,7 @@ from trytond.transaction import Transaction, check_access
 from crm_kit_activity.tests.tools import create_activity
 
 from crm_kit.tests.tools import api_key, run_queued
+from crm_kit_alert.alert import NUMBERED_MESSAGES
 
 from .tools import (
     AlertTestCase, CrmRouteTestCase, create_opportunity, load_spanish,
@@ -100,6 +101,56 @@ class AlertRuleTestCase(AlertTestCase):
                 ])
 
     @with_transaction()
+    def test_update_rewords_numbered_messages(self):
+        "Shipped messages that showed a number are reworded, edited kept"
+        pool = Pool()
+        Rule = pool.get('crm.alert.rule')
+        Translation = pool.get('ir.translation')
+        load_spanish('crm_kit_alert')
+        table = Rule.__table__()
+        translation = Translation.__table__()
+        cursor = Transaction().connection.cursor()
+        # As a database of the previous release has them
+        for xml_id, (old, old_es) in NUMBERED_MESSAGES.items():
+            id_ = rule(xml_id).id
+            cursor.execute(*table.update([table.message], [old],
+                    where=table.id == id_))
+            for lang, value in [('en', old), ('es', old_es)]:
+                cursor.execute(*translation.update(
+                        [translation.src, translation.value], [old, value],
+                        where=(translation.name == 'crm.alert.rule,message')
+                        & (translation.res_id == id_)
+                        & (translation.lang == lang)))
+        # Edited by the administrator
+        edited = rule('rule_stuck_in_stage').id
+        cursor.execute(*table.update([table.message], ["Parada: {rec_name}"],
+                where=table.id == edited))
+        cursor.execute(*translation.update(
+                [translation.src, translation.value],
+                ["Parada: {rec_name}", "Parada: {rec_name}"],
+                where=(translation.name == 'crm.alert.rule,message')
+                & (translation.res_id == edited)
+                & (translation.lang == 'en')))
+
+        Rule.reword_shipped_messages('crm_kit_alert')
+        Rule.reword_shipped_messages('crm_kit_alert')  # the next update
+        Translation._translation_cache.clear()
+
+        overdue = rule('rule_overdue_activity').id
+        self.assertEqual(Rule(overdue).message,
+            "Overdue activity with {crm_title}")
+        with Transaction().set_context(language='es'):
+            self.assertEqual(Rule(overdue).message,
+                "Actividad vencida con {crm_title}")
+            self.assertEqual(
+                Rule(rule('rule_quote_expiring').id).message,
+                "El presupuesto para {party.rec_name} caduca el "
+                "{quote_valid_until}")
+        self.assertEqual(Rule(edited).message, "Parada: {rec_name}")
+        self.assertEqual(Rule(rule('rule_customer_no_contact').id).message,
+            "No contact with {rec_name} since {crm_last_activity}")
+
+    @with_transaction()
     def test_overdue_activity(self):
         "Starts when an activity is late, ends when it is done"
         pool = Pool()
@@ -115,7 +166,7 @@ class AlertRuleTestCase(AlertTestCase):
         self.assertEqual(alert.party, crm.customer)
         self.assertEqual(list(alert.recipients), [crm.rep])
         self.assertEqual(alert.message,
-            "An activity of %s is overdue" % opportunity.rec_name)
+            "Overdue activity with Talleres Gómez S.L. (CRM para el taller)")
         self.assertEqual(row(opportunity, crm.rep),
             ('tryton-date', 'danger', 1, alert.message))
         # A colleague's activity on time does not start another one.
@@ -196,6 +247,38 @@ class AlertRuleTestCase(AlertTestCase):
         self.assertEqual(alerts(stuck), [])
 
     @with_transaction()
+    def test_messages_name_the_records(self):
+        "A placeholder of a record shows its name; a deal, its customer"
+        pool = Pool()
+        Rule = pool.get('crm.alert.rule')
+        crm = setup_crm()
+        only_rules()
+        Rule.create([{
+                'name': "Grande",
+                'model': 'sale.opportunity',
+                'condition': '[["amount", ">=", 5000]]',
+                'message': "{party} / {owner} / {stage} / {crm_title}",
+                }])
+        deal = create_opportunity(crm, amount=Decimal('9000'))
+        lead = create_opportunity(crm, party=None, amount=Decimal('9000'),
+            description="Tienda online para la quesería")
+        bare = create_opportunity(crm, party=None, amount=Decimal('9000'),
+            description=None)
+
+        alert, = alerts(deal)
+        self.assertEqual(alert.message,
+            "Talleres Gómez S.L. / %s / %s / "
+            "Talleres Gómez S.L. (CRM para el taller)"
+            % (crm.rep.name, deal.stage.name))
+        # A lead without a customer yet: what it is about.
+        alert, = alerts(lead)
+        self.assertEqual(alert.message.split(' / ')[-1],
+            "Tienda online para la quesería")
+        # Nothing else to call it by: its number.
+        alert, = alerts(bare)
+        self.assertEqual(alert.message.split(' / ')[-1], bare.number)
+
+    @with_transaction()
     def test_quote_expiring(self):
         pool = Pool()
         Sale = pool.get('sale.sale')
@@ -218,8 +301,9 @@ class AlertRuleTestCase(AlertTestCase):
         alert, = alerts(quotes[0])
         self.assertEqual(alerts(quotes[1]), [])
         self.assertEqual(list(alert.recipients), [crm.rep])
-        self.assertIn("for %s expires on" % crm.customer.rec_name,
-            alert.message)
+        self.assertEqual(alert.message,
+            "The quote for %s expires on %s" % (crm.customer.rec_name,
+                (today + dt.timedelta(days=2)).strftime('%m/%d/%Y')))
         self.assertEqual(row(Sale(quotes[0].id), crm.rep)[1], 'warning')
 
     @with_transaction()
@@ -273,7 +357,7 @@ class AlertRuleTestCase(AlertTestCase):
         self.assertEqual(message['type'], 'user-notification')
         self.assertEqual(message['count'], 1)
         self.assertIn(
-            "An activity of %s is overdue" % opportunity.rec_name,
+            "Overdue activity with %s" % opportunity.crm_title,
             message['content'][0])
 
     @with_transaction()
@@ -291,10 +375,95 @@ class AlertRuleTestCase(AlertTestCase):
 
         Rule.check_alerts()
         notification, = notifications(crm.rep)
+        self.assertEqual(notification.label, "Stuck in a stage for 21 days")
+        # The same customer five times: named once.
         self.assertEqual(notification.description,
-            "5 new alerts: open them to see which records.")
+            "5 new alerts: %s" % crm.customer.name)
+        # All of one kind of record: they open as such, with their icons.
+        self.assertEqual(notification.model, 'sale.opportunity')
         self.assertEqual(sorted(json.loads(notification.records)),
             sorted(o.id for o in opportunities))
+
+    @with_transaction()
+    def test_one_notification_per_pass(self):
+        "Many new alerts of several rules for one user: told once, by name"
+        pool = Pool()
+        Activity = pool.get('crm.activity')
+        Alert = pool.get('crm.alert')
+        Opportunity = pool.get('sale.opportunity')
+        Party = pool.get('party.party')
+        Rule = pool.get('crm.alert.rule')
+        crm = setup_crm()
+        only_rules('rule_overdue_activity', 'rule_customer_no_contact',
+            'rule_stuck_in_stage')
+        Rule.write([rule('rule_stuck_in_stage')],
+            {'notify_team_manager': False})
+        names = ["Quesos Ribera", "Frutas Sol", "Vinos Duero", "Aceites Sur"]
+        customers = Party.create([{'name': n} for n in names])
+        opportunities = [create_opportunity(crm, party=c) for c in customers]
+        set_columns(Opportunity, [o.id for o in opportunities],
+            stage_date=dt.datetime.now() - dt.timedelta(days=30))
+        call = create_activity(crm, opportunity=opportunities[0].id,
+            party=customers[0].id)
+        set_columns(Activity, [call.id],
+            due=dt.datetime.now() - dt.timedelta(hours=3))
+        Party.write([customers[1]], {'crm_lifecycle': 'customer'})
+        set_columns(Party, [customers[1].id],
+            crm_last_activity=dt.datetime.now() - dt.timedelta(days=31))
+
+        Rule.check_alerts()
+        started = Alert.search([('state', '=', 'active')])
+        self.assertEqual(len(started), 6)
+        notification, = notifications(crm.rep)
+        self.assertEqual(notification.label, "New alerts")
+        self.assertEqual(notification.description,
+            "6 new alerts: Quesos Ribera, Frutas Sol, Vinos Duero…")
+        # The worst rule's icon; the alerts to open: of deals and
+        # customers, so the alerts themselves.
+        self.assertEqual(notification.icon, 'tryton-date')
+        self.assertEqual(notification.model, 'crm.alert')
+        self.assertEqual(sorted(json.loads(notification.records)),
+            sorted(a.id for a in started))
+        # The next pass starts nothing: nobody is told again.
+        Rule.check_alerts()
+        self.assertEqual(len(notifications(crm.rep)), 1)
+
+    @with_transaction()
+    def test_spanish_summary(self):
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        Party = pool.get('party.party')
+        Rule = pool.get('crm.alert.rule')
+        User = pool.get('res.user')
+        Lang = pool.get('ir.lang')
+        load_spanish('crm_kit_alert')
+        crm = setup_crm()
+        only_rules('rule_stuck_in_stage', 'rule_high_value_unassigned')
+        Rule.write([rule('rule_high_value_unassigned')],
+            {'notify_owner': True})
+        spanish, = Lang.search([('code', '=', 'es')])
+        User.write([crm.manager], {'language': spanish.id})
+        customer = Party(name="Quesos Ribera")
+        customer.save()
+        stuck = create_opportunity(crm, party=customer)
+        set_columns(Opportunity, [stuck.id],
+            stage_date=dt.datetime.now() - dt.timedelta(days=30))
+        big = create_opportunity(crm, amount=Decimal('25000'))
+        Opportunity.write([big], {'owner': None})
+        set_columns(Opportunity, [big.id],
+            create_date=dt.datetime.now() - dt.timedelta(hours=2))
+
+        Rule.check_alerts()
+        notification, = notifications(crm.manager)
+        self.assertEqual(notification.label, "Alertas nuevas")
+        self.assertEqual(notification.description,
+            "2 alertas nuevas: Quesos Ribera, Talleres Gómez S.L.")
+        # The rep, owner of one: told of it alone, in English.
+        told, = notifications(crm.rep)
+        self.assertEqual(told.label, "Stuck in a stage for 21 days")
+        self.assertTrue(told.description.startswith(
+                "Quesos Ribera (CRM para el taller) has been in the stage"),
+            told.description)
 
     @with_transaction()
     def test_audience(self):
@@ -344,7 +513,8 @@ class AlertRuleTestCase(AlertTestCase):
         self.assertEqual(notification.label,
             "Atascada en una etapa 21 días")
         self.assertTrue(notification.description.startswith(
-                "%s lleva en la etapa" % opportunity.rec_name))
+                "Talleres Gómez S.L. (CRM para el taller) lleva en la etapa"),
+            notification.description)
         manager, = notifications(crm.manager)
         self.assertEqual(manager.label, "Stuck in a stage for 21 days")
 
