@@ -88,6 +88,8 @@ DEFINITIONS = {
     'ir_module_dependency': dict(ignore=STAMPS, new=True),
     'ir_ui_menu': dict(ignore=STAMPS, new=True),
     'ir_ui_view': dict(ignore=STAMPS, new=True),
+    # crm_kit_desk's pipeline board.
+    'ir_action_wizard': dict(ignore=STAMPS, new=True),
     # The quote e-mail attaches crm_kit_quote's PDF, whose id the database
     # gives (test_release_changes checks it).
     'ir_email_template-ir_action_report': dict(ignore=STAMPS | {'report'}),
@@ -182,6 +184,13 @@ EXPECTED_CHANGES = {
     'crm_alert_rule': {
         ('message', english[0]): {'message': english}
         for english, _ in RULE_MESSAGES},
+    # crm_kit_desk: the pipeline board replaces the list of stages in the
+    # menu.
+    'ir_ui_menu': {('name', 'Pipeline'): {'active': (1, 0)}},
+    'ir_model_data': {('fs_id', 'menu_stage_pipeline'): {
+            'field_names': (
+                '["action","icon","name","parent","sequence"]',
+                '["action","active","icon","name","parent","sequence"]')}},
     # crm_kit_activity/configuration.xml: reminders every minute.
     'ir_cron': {('method', 'crm.activity|send_reminders'): {
             'interval_number': (5, 1)}},
