@@ -70,7 +70,7 @@ class Pipeline(metaclass=PoolMeta):
                     ], order=[], query=True)
         cursor = Transaction().connection.cursor()
         cursor.execute(*opportunity.select(
-                opportunity.pipeline, Count(Literal('*')),
+                opportunity.pipeline, Count(Literal(1)),
                 where=opportunity.id.in_(visible),
                 group_by=[opportunity.pipeline]))
         counts = dict(cursor)
@@ -196,16 +196,19 @@ class Pipeline(metaclass=PoolMeta):
         visible = Opportunity.search(domain, order=[], query=True)
         # As crm.report.pipeline: summed by currency and rate date, then
         # converted, so that a one-currency business converts nothing.
-        by_rate = opportunity.select(
+        row = opportunity.select(
             opportunity.stage.as_('stage'),
-            Count(Literal('*')).as_('count'),
-            Sum(Coalesce(opportunity.amount, 0)).as_('amount'),
             opportunity.currency.as_('currency'),
             rate_date(opportunity, opportunity.start_date).as_('date'),
-            where=opportunity.id.in_(visible),
-            group_by=[
-                opportunity.stage, opportunity.currency,
-                rate_date(opportunity, opportunity.start_date)])
+            Coalesce(opportunity.amount, 0).as_('amount'),
+            where=opportunity.id.in_(visible))
+        by_rate = row.select(
+            row.stage.as_('stage'),
+            Count(Literal(1)).as_('count'),
+            Sum(row.amount).as_('amount'),
+            row.currency.as_('currency'),
+            row.date.as_('date'),
+            group_by=[row.stage, row.currency, row.date])
         query = by_rate.select(
             by_rate.stage,
             Sum(by_rate.count),

@@ -249,3 +249,38 @@ class BoardTestCase(CrmRouteTestCase):
         self.assertEqual(body['solution'], 'crm-kit')
         self.assertEqual(body['name'], "Pruebas CRM S.L.")
         self.assertEqual(set(body), {'solution', 'name', 'logo'})
+
+    def test_rep_lands_on_home_and_board(self):
+        "At login a CRM user opens CRM › Home, then the board in front"
+        def actions():
+            ModelData = Pool().get('ir.model.data')
+            return [ModelData.get_id('crm_kit_desk', 'act_home'),
+                ModelData.get_id('crm_kit_desk', 'wizard_pipeline_board')]
+        expected = in_transaction(actions)
+        for login in ['rep', 'manager']:
+            with self.subTest(login=login):
+                preferences = self.rpc(
+                    login, 'model.res.user.get_preferences', False)
+                self.assertEqual(preferences['actions'], expected)
+
+    def test_home_panels_follow_the_rules(self):
+        "The home's panels show a rep their own activities, not another's"
+        def home():
+            pool = Pool()
+            ModelData = pool.get('ir.model.data')
+            Action = pool.get('ir.action.act_window')
+            action = Action(ModelData.get_id(
+                    'crm_kit_desk', 'act_home_activities'))
+            return action.pyson_domain
+        domain = in_transaction(home)
+        from trytond.protocols.jsonrpc import JSONEncoder
+        from trytond.pyson import PYSONDecoder
+        # As sao sends it: the dates encoded as JSON-RPC encodes them.
+        domain = json.loads(json.dumps(
+                PYSONDecoder({}).decode(domain), cls=JSONEncoder))
+        for login, subject in [('rep', "Llamar a Ana")]:
+            answer = self.rpc(login, 'model.crm.activity.search_read',
+                domain, 0, None, None, ['subject'], company=self.company)
+            self.assertEqual([a['subject'] for a in answer], [subject])
+        self.assertEqual(self.rpc('rep2', 'model.crm.activity.search_read',
+                domain, 0, None, None, ['subject'], company=self.company), [])
