@@ -621,6 +621,17 @@
         },
     });
 
+    // The board is a tab that stays open: what opened it (the actions run
+    // at login, before sao draws the menu) does not wait for it to end.
+    var create_wizard = Sao.Wizard.create;
+    Sao.Wizard.create = function(attributes) {
+        var prm = create_wizard.apply(this, arguments);
+        if (attributes.action === 'crm.pipeline.board') {
+            return jQuery.when();
+        }
+        return prm;
+    };
+
     Sao.View.FormXMLViewParser.WIDGETS.pipeline_board =
         Sao.View.Form.PipelineBoard;
     // Tryton's view schema takes only its own widgets: crm_kit_desk's
