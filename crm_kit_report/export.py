@@ -149,9 +149,7 @@ class ReportExport(Report):
         writer = csv.writer(output)
         writer.writerow(header)
         for row in rows:
-            writer.writerow(
-                ['' if c is None else neutralise(cls._csv_value(c))
-                    for c in row])
+            writer.writerow([cls._csv_value(c) for c in row])
         # With a BOM, spreadsheets read the accents right.
         return output.getvalue().encode('utf-8-sig')
 
@@ -183,9 +181,12 @@ class ReportExport(Report):
 
     @classmethod
     def _csv_value(cls, value):
+        if value is None:
+            return ''
         if isinstance(value, Figure):
+            # A number, never a formula: -12.5 stays -12.5.
             return value.text
-        return value
+        return neutralise(value)
 
     @classmethod
     def _xlsx_value(cls, value):

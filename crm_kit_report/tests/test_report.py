@@ -736,6 +736,20 @@ class ExportTestCase(ReportTestCase):
         february = dict(zip(rows[0], rows[2]))
         self.assertEqual(february["Attainment (%)"], '113.3')
         self.assertEqual(february["Average Deal"], '850.00')
+        # A negative figure is a number, not a formula to make inert.
+        Export = pool.get('crm.report.export', type='report')
+        from ..export import Figure
+        self.assertEqual(
+            Export.csv(["Change (%)"], [[Figure(-12.5, 1, False)]]),
+            '\ufeffChange (%)\r\n-12.5\r\n'.encode('utf-8'))
+        # Amounts have the digits of their currency.
+        Currency = pool.get('currency.currency')
+        Currency.write([crm.company.currency],
+            {'digits': 0, 'rounding': Decimal(1)})
+        _, content, _, _ = self.export(
+            crm.boss, 'crm.report.month', 'csv', date=date)
+        rows = list(csv.reader(io.StringIO(content.decode('utf-8-sig'))))
+        self.assertEqual(dict(zip(rows[0], rows[2]))["Average Deal"], '850')
 
         # Probabilities are fractions the list shows as percentages.
         _, content, _, _ = self.export(
