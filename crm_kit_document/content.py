@@ -16,6 +16,7 @@ from trytond.i18n import gettext
 from trytond.pool import Pool
 
 from crm_kit.archive import read_start
+from crm_kit.formats import human_size
 
 from .exceptions import DocumentFileError
 
@@ -303,10 +304,3 @@ def check_file(data, file_name):
                 file=file_name, type=type_label(mimetype)))
     return mimetype
 
-
-def human_size(size):
-    size = float(size or 0)
-    for unit in ['B', 'KB', 'MB', 'GB']:
-        if size < 1024 or unit == 'GB':
-            return ('%d %s' if unit == 'B' else '%.1f %s') % (size, unit)
-        size /= 1024

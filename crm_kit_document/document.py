@@ -16,9 +16,10 @@ from trytond.pyson import Eval, If
 from trytond.transaction import Transaction, without_check_access
 
 from crm_kit.event import EventSource
+from crm_kit.formats import format_date, human_size
 from crm_kit.public import is_web_url
 
-from .content import check_file, checksum, human_size, safe_file_name
+from .content import check_file, checksum, safe_file_name
 from .content import TYPE_LABELS
 from .content import type_label as mime_label
 from .exceptions import (
@@ -453,7 +454,7 @@ class Document(EventSource, ModelSQL, ModelView):
                         description=gettext(
                             'crm_kit_document.msg_expiring_description',
                             document=document.name,
-                            date=document.expiry_date.isoformat(),
+                            date=format_date(document.expiry_date),
                             days=(document.expiry_date - today).days),
                         icon='tryton-warning', model=cls.__name__,
                         records=json.dumps([document.id])))

@@ -20,10 +20,11 @@ from trytond.protocols.wrappers import (
 from trytond.transaction import Transaction
 from trytond.wsgi import app
 
+from crm_kit.formats import format_date, human_size
 from crm_kit.public import (
     best_language, company_and_language, languages, match_language, page)
 
-from .content import check_file, human_size, safe_file_name
+from .content import check_file, safe_file_name
 from .exceptions import DocumentFileError
 
 logger = logging.getLogger(__name__)
@@ -156,7 +157,7 @@ def _form(link, config, lang, codes, status=HTTPStatus.OK,
     esc = html.escape
     notes = [gettext('crm_kit_document.msg_upload_page_limits',
             size=human_size(config.max_size_bytes),
-            date=link.expiry_date.isoformat())]
+            date=format_date(link.expiry_date))]
     if link.max_files:
         notes.append(gettext('crm_kit_document.msg_upload_page_remaining',
                 count=max(link.max_files - link.received, 0)))

@@ -17,6 +17,7 @@ from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
 
+from crm_kit.formats import format_date
 from crm_kit.mail import send_background_email
 from crm_kit.public import base_url
 
@@ -200,7 +201,7 @@ class UploadLink(ModelSQL, ModelView):
         record = self.opportunity or self.party
         return gettext('crm_kit_document.msg_upload_link_name',
             record=record.rec_name if record else '',
-            date=self.expiry_date.isoformat() if self.expiry_date else '')
+            date=format_date(self.expiry_date))
 
     def get_url(self, name):
         database = Transaction().database.name
@@ -279,7 +280,7 @@ class UploadLink(ModelSQL, ModelView):
                     company=company)
                 body = gettext('crm_kit_document.msg_upload_email_body',
                     company=company, url='{url}',
-                    date=link.expiry_date.isoformat())
+                    date=format_date(link.expiry_date))
             esc = html.escape
             paragraphs = [esc(p) for p in body.split('\n') if p.strip()]
             if link.message:

@@ -27,6 +27,7 @@ from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from crm_kit import archive
+from crm_kit.formats import plain_number
 from crm_kit.spreadsheet import FORMULA_STARTS, neutralise
 
 from .identity import (
@@ -266,7 +267,7 @@ def _key(value):
 
 
 def _mb(size):
-    return '%.1f' % (size / 1024 / 1024)
+    return plain_number(size / 1024 / 1024)
 
 
 def neutralise_cell(value):

@@ -9,6 +9,8 @@ from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
+from crm_kit.formats import format_month
+
 from .report import (
     CompanyCurrencyMixin, ReportMixin, bucket, business_months,
     company_amount, context_date, filtered, ratio, visible, zero)
@@ -22,6 +24,9 @@ class MonthlyReport(CompanyCurrencyMixin, ReportMixin, ModelView):
     __string__ = "Monthly Sales"
 
     month = fields.Date("Month")
+    month_name = fields.Function(fields.Char(
+            "Month", help="The month as the user's language names it."),
+        'get_month_name')
     leads = fields.Integer("New Leads")
     leads_previous = fields.Integer("New Leads Last Year")
     won = fields.Integer("Won Deals")
@@ -62,6 +67,15 @@ class MonthlyReport(CompanyCurrencyMixin, ReportMixin, ModelView):
     def __setup__(cls):
         super().__setup__()
         cls._order = [('month', 'ASC'), ('id', 'ASC')]
+
+    def get_month_name(self, name):
+        # The date stays the field to sort and search by.
+        return format_month(self.month)
+
+    @classmethod
+    def order_month_name(cls, tables):
+        table, _ = tables[None]
+        return [table.month]
 
     @classmethod
     def report_query(cls):

@@ -468,9 +468,13 @@ def missing_translations(module, language='es'):
     missing = [f'{ctxt} {msgid!r}'
         for ctxt, msgid in current_strings(module)
         if not translated.get((ctxt, msgid))]
+
+    def placeholders(text):
+        # A translation may take a value in the case its language writes
+        # it in: %(Month)s in English, %(month)s in Spanish (enero 2026).
+        return sorted(p.lower() for p in placeholder.findall(text))
     mismatched = [ctxt for (ctxt, msgid), msgstr in translated.items()
-        if sorted(placeholder.findall(msgid))
-        != sorted(placeholder.findall(msgstr))]
+        if placeholders(msgid) != placeholders(msgstr)]
     return missing, mismatched
 
 

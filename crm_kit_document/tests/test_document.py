@@ -262,7 +262,7 @@ class LibraryTestCase(DocumentTestCase):
         with self.assertRaises(ValidationError) as cm:
             create_document(crm.rep, crm.company,
                 data=PDF + b'0' * (1024 * 1024), file_name='big.pdf')
-        self.assertIn('1.0 MB', cm.exception.message)
+        self.assertIn('1 MB', cm.exception.message)
 
         # Names are made safe.
         document = create_document(crm.rep, crm.company,
@@ -364,6 +364,23 @@ class LibraryTestCase(DocumentTestCase):
         Document.write([soon], {
                 'expiry_date': Date.today() + dt.timedelta(days=5)})
         self.assertEqual(Document.notify_expiring(), [soon])
+
+    @with_transaction()
+    def test_sizes_and_dates_as_people_write_them(self):
+        "25 MB, not 25.0 MB; with the language's decimal point and dates"
+        from crm_kit.formats import format_date, human_size
+        for size, lang, text in [
+                (25 * 2 ** 20, 'es', '25 MB'),
+                (25 * 2 ** 20, 'en', '25 MB'),
+                (int(1.5 * 2 ** 20), 'es', '1,5 MB'),
+                (int(1.5 * 2 ** 20), 'en', '1.5 MB'),
+                (2 ** 20 - 20, 'en', '1 MB'),
+                (512, 'es', '512 B'),
+                (2048, 'es', '2 KB'),
+                ]:
+            self.assertEqual(human_size(size, lang), text, (size, lang))
+        self.assertEqual(
+            format_date(dt.date(2026, 12, 16), 'es'), '16/12/2026')
 
     @with_transaction()
     def test_errors_in_spanish(self):

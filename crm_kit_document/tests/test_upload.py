@@ -99,7 +99,8 @@ class UploadPageTestCase(CrmRouteTestCase):
         cls.company = crm.company.id
         cls.opportunity = opportunity.id
         cls.rep = crm.rep.id
-        cls.token = create_link(crm, opportunity).token
+        link = create_link(crm, opportunity)
+        cls.token, cls.token_expiry = link.token, link.expiry_date
         cls.two = create_link(crm, opportunity, max_files=2).token
         cls.expired = create_link(crm, opportunity,
             expiry_date=Date.today() - dt.timedelta(days=1)).token
@@ -151,6 +152,19 @@ class UploadPageTestCase(CrmRouteTestCase):
             headers={'Accept-Language': 'es-ES,es;q=0.9'})
         self.assertIn('lang="es"', response.text)
         self.assertIn('Enviar', response.text)
+
+    def test_dates_and_sizes_as_people_write_them(self):
+        "dd/mm/yyyy and 25 MB in Spanish, not 2026-12-16 and 25.0 MB"
+        expiry = self.token_expiry
+        response = self.client().get(self.url(self.token, 'es'))
+        self.assertEqual(response.status_code, 200)
+        self.assertIn(
+            'Cada archivo puede ocupar hasta 25 MB. Este enlace funciona '
+            'hasta el %s.' % expiry.strftime('%d/%m/%Y'), response.text)
+        self.assertNotIn(expiry.isoformat(), response.text)
+        response = self.client().get(self.url(self.token, 'en'))
+        self.assertIn('Each file may have up to 25 MB. This link works '
+            'until %s.' % expiry.strftime('%m/%d/%Y'), response.text)
 
     def test_upload_stores_links_and_notifies(self):
         # Files of their own (the others' tests link theirs to the same
@@ -282,7 +296,7 @@ class UploadPageTestCase(CrmRouteTestCase):
             big = PDF + b'0' * (1024 * 1024 + 10)
             response = self.upload(self.token, ('big.pdf', big))
             self.assertEqual(response.status_code, 413)
-            self.assertIn('1.0 MB', response.text)
+            self.assertIn('1 MB', response.text)
         finally:
             self.set_max_size(25)
 
@@ -314,7 +328,7 @@ class UploadPageTestCase(CrmRouteTestCase):
                 headers={'Transfer-Encoding': 'chunked'},
                 environ_overrides={'wsgi.input_terminated': True})
             self.assertEqual(response.status_code, 413, response.text)
-            self.assertIn('1.0 MB', response.text)
+            self.assertIn('1 MB', response.text)
             self.assertLess(sum(read), 2.5 * 1024 * 1024)
             with Transaction().start(DB_NAME, 0):
                 self.assertEqual(self.documents(token), [])

@@ -616,7 +616,7 @@ class ExportTestCase(ReportTestCase):
         self.assertEqual(rows[0][:3], ["Month", "New Leads",
                 "New Leads Last Year"])
         self.assertEqual(len(rows), 13)
-        self.assertEqual(rows[2][0], '2026-02-01')
+        self.assertEqual(rows[2][0], "February 2026")
         won_amount = rows[0].index("Won Amount")
         self.assertEqual(
             sum(Decimal(r[won_amount]) for r in rows[1:]), Decimal(2600))
@@ -671,6 +671,149 @@ class ExportTestCase(ReportTestCase):
             crm.boss, 'crm.report.channel', 'csv', date=date, language='es')
         rows = list(csv.reader(io.StringIO(content.decode('utf-8-sig'))))
         self.assertEqual(rows[0][0], "Canal")
+
+
+    @with_transaction()
+    def test_figures_rounded_to_what_they_mean(self):
+        "Days to 1 decimal, amounts to the currency's, percentages as such"
+        import csv
+        import io
+
+        from openpyxl import load_workbook
+        pool = Pool()
+        StageLog = pool.get('crm.stage.log')
+        crm = dataset()
+        for moves in [
+                [('stage_new', '2026-03-01T00:00'),
+                    ('stage_analysis', '2026-03-11T00:00'),
+                    ('stage_offer', '2026-03-14T05:00')],
+                [('stage_new', '2026-03-05T00:00'),
+                    ('stage_analysis', '2026-03-25T07:00')],
+                ]:
+            opportunity = deal(crm, crm.rep, moves[0][1][:10],
+                moves[-1][0], 100)
+            StageLog.delete(StageLog.search(
+                    [('opportunity', '=', opportunity.id)]))
+            StageLog.create([{
+                        'opportunity': opportunity.id,
+                        'pipeline': opportunity.pipeline.id,
+                        'to_stage': stage(xml_id).id,
+                        'to_state': stage(xml_id).state,
+                        'date': dt.datetime.fromisoformat(date)}
+                    for xml_id, date in moves])
+        date = dt.date(2026, 6, 15)
+
+        # (10 days + 20 days 7 hours) / 2 = 15.1458333... days
+        _, content, _, _ = self.export(
+            crm.rep, 'crm.report.stage_time', 'xlsx', date=date)
+        sheet = load_workbook(io.BytesIO(content)).active
+        header = [c.value for c in sheet[1]]
+        column = header.index("Average Days Before Moving On")
+        rows = {r[1].value: r for r in sheet.iter_rows(min_row=2)}
+        self.assertEqual(rows["New lead"][column].value, 15.1)
+        self.assertEqual(rows["New lead"][column].number_format, '#,##0.0')
+        # 3 days 5 hours
+        self.assertEqual(rows["Under analysis"][column].value, 3.2)
+        _, content, _, _ = self.export(
+            crm.rep, 'crm.report.stage_time', 'csv', date=date)
+        rows = {r[1]: r for r in csv.reader(
+                io.StringIO(content.decode('utf-8-sig')))}
+        self.assertEqual(rows["New lead"][column], '15.1')
+
+        # February 2026: 1,700 won of a 1,500 target, 2 deals.
+        _, content, _, _ = self.export(
+            crm.boss, 'crm.report.month', 'xlsx', date=date)
+        sheet = load_workbook(io.BytesIO(content)).active
+        header = [c.value for c in sheet[1]]
+        february = {h: c for h, c in zip(header, sheet[3])}
+        self.assertEqual(february["Month"].value, "February 2026")
+        self.assertEqual(february["Attainment (%)"].value, 113.3)
+        self.assertEqual(february["Won Amount"].value, 1700)
+        self.assertEqual(february["Won Amount"].number_format, '#,##0.00')
+        _, content, _, _ = self.export(
+            crm.boss, 'crm.report.month', 'csv', date=date)
+        rows = list(csv.reader(io.StringIO(content.decode('utf-8-sig'))))
+        february = dict(zip(rows[0], rows[2]))
+        self.assertEqual(february["Attainment (%)"], '113.3')
+        self.assertEqual(february["Average Deal"], '850.00')
+        # A negative figure is a number, not a formula to make inert.
+        Export = pool.get('crm.report.export', type='report')
+        from ..export import Figure
+        self.assertEqual(
+            Export.csv(["Change (%)"], [[Figure(-12.5, 1, False)]]),
+            '\ufeffChange (%)\r\n-12.5\r\n'.encode('utf-8'))
+        # Amounts have the digits of their currency.
+        Currency = pool.get('currency.currency')
+        Currency.write([crm.company.currency],
+            {'digits': 0, 'rounding': Decimal(1)})
+        _, content, _, _ = self.export(
+            crm.boss, 'crm.report.month', 'csv', date=date)
+        rows = list(csv.reader(io.StringIO(content.decode('utf-8-sig'))))
+        self.assertEqual(dict(zip(rows[0], rows[2]))["Average Deal"], '850')
+
+        # Probabilities are fractions the list shows as percentages.
+        _, content, _, _ = self.export(
+            crm.boss, 'crm.report.pipeline', 'xlsx', date=date)
+        sheet = load_workbook(io.BytesIO(content)).active
+        header = [c.value for c in sheet[1]]
+        column = header.index("Probability")
+        cells = [r[column] for r in sheet.iter_rows(min_row=2)
+            if r[column].value is not None]
+        self.assertTrue(cells)
+        for cell in cells:
+            self.assertIn(cell.number_format, {'0%', '0.0%', '0.00%'})
+        _, content, _, _ = self.export(
+            crm.boss, 'crm.report.pipeline', 'csv', date=date)
+        rows = list(csv.reader(io.StringIO(content.decode('utf-8-sig'))))
+        self.assertTrue(all(r[column].endswith('%') for r in rows[1:]
+                if r[column]))
+
+
+class MonthNameTestCase(ReportTestCase):
+
+    @with_transaction()
+    def test_month_named_in_the_users_language(self):
+        "enero 2026 in Spanish, January 2026 in English; sorted as dates"
+        from pathlib import Path
+
+        import trytond
+        pool = Pool()
+        Translation = pool.get('ir.translation')
+        Month = pool.get('crm.report.month')
+        crm = dataset()
+        # The month names are ir's, as trytond-admin -l es loads them.
+        Translation.translation_import('es', 'ir', str(
+                Path(trytond.__file__).parent / 'ir' / 'locale' / 'es.po'))
+        from .tools import load_spanish
+        load_spanish('crm_kit')
+        date = dt.date(2026, 6, 15)
+        for language, january in [
+                ('en', "January 2026"), ('es', "enero 2026")]:
+            rows = report('crm.report.month', crm.boss,
+                ['month', 'month_name'], date=date, language=language)
+            self.assertEqual(rows[0]['month_name'], january, language)
+            self.assertEqual(rows[0]['month'], dt.date(2026, 1, 1))
+        rows = report('crm.report.month', crm.boss, ['month_name'],
+            date=date, language='es')
+        self.assertEqual([r['month_name'] for r in rows[:3]],
+            ["enero 2026", "febrero 2026", "marzo 2026"])
+        # Sorting by the name sorts by the date.
+        Month = pool.get('crm.report.month')
+        with Transaction().set_user(crm.boss.id), \
+                Transaction().set_context(company=crm.company.id, date=date,
+                    language='es'), check_access():
+            months = Month.search([], order=[('month_name', 'DESC')])
+            self.assertEqual(months[0].month, dt.date(2026, 12, 1))
+            self.assertEqual(months[0].month_name, "diciembre 2026")
+
+    @with_transaction()
+    def test_month_of_a_business_year_off_the_calendar(self):
+        "A month from 15 July is named by its first day"
+        from crm_kit.formats import format_month
+        self.assertEqual(format_month(dt.date(2026, 7, 15), 'en'),
+            "07/15/2026")
+        self.assertEqual(format_month(dt.date(2026, 7, 1), 'en'),
+            "July 2026")
 
 
 class BusinessMonthsTestCase(ReportTestCase):
