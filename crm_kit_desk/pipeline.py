@@ -23,7 +23,8 @@ from trytond.pool import Pool, PoolMeta
 from trytond.wizard import Button, StateView, Wizard
 from trytond.rpc import RPC
 from trytond.tools.timezone import UTC, get_tzinfo
-from trytond.transaction import Transaction, check_access
+from trytond.transaction import (
+    Transaction, check_access, without_check_access)
 
 from crm_kit.pipeline import OPEN_STATES
 from crm_kit_report.report import (
@@ -263,57 +264,97 @@ class Pipeline(metaclass=PoolMeta):
         pool = Pool()
         Lang = pool.get('ir.lang')
         Activity = pool.get('crm.activity')
+        Currency = pool.get('currency.currency')
+        Opportunity = pool.get('sale.opportunity')
         lang = Lang.get()
         now = dt.datetime.now()
         # Due times are stored in UTC and shown in the user's time zone.
         timezone = get_tzinfo(Transaction().context.get('timezone') or 'UTC')
+        ids = [o.id for o in opportunities]
+        # Only the fields a card shows, in one read: the records' other
+        # fields (a deal has many) cost more than the cards.
+        rows = Opportunity.read(ids, [
+                'number', 'description', 'amount', 'currency',
+                'party.rec_name', 'lead_company', 'lead_name',
+                'owner.rec_name', 'expected_close_date',
+                'crm_alert_icon', 'crm_alert_severity'])
+        currencies = {c.id: c for c in Currency.browse(
+                {r['currency'] for r in rows if r['currency']})}
         next_activities = {}
-        if opportunities:
+        if ids:
             # The first planned activity of each deal, from one search.
-            for activity in Activity.search([
-                        ('opportunity', 'in', [o.id for o in opportunities]),
+            for activity in Activity.search_read([
+                        ('opportunity', 'in', ids),
                         ('state', '=', 'planned'),
-                        ], order=[('due', 'DESC'), ('id', 'DESC')]):
-                next_activities[activity.opportunity.id] = activity
+                        ], order=[('due', 'DESC'), ('id', 'DESC')],
+                    fields_names=['opportunity', 'subject', 'due']):
+                next_activities[activity['opportunity']] = activity
+        alerts = cls.board_alerts(opportunities)
         cards = []
-        for opportunity in opportunities:
-            owner = opportunity.owner
-            activity = next_activities.get(opportunity.id)
+        for row in rows:
+            party = row.get('party.') or {}
+            owner = (row.get('owner.') or {}).get('rec_name') or ''
+            currency = currencies.get(row['currency'])
+            activity = next_activities.get(row['id'])
             card = {
-                'id': opportunity.id,
-                'number': opportunity.number,
-                'customer': (opportunity.party.rec_name if opportunity.party
-                    else opportunity.lead_company or opportunity.lead_name
-                    or ''),
-                'description': opportunity.description or '',
+                'id': row['id'],
+                'number': row['number'],
+                'customer': (party.get('rec_name') or row['lead_company']
+                    or row['lead_name'] or ''),
+                'description': row['description'] or '',
                 'amount': (lang.currency(
-                        opportunity.amount, opportunity.currency,
-                        grouping=True)
-                    if opportunity.amount is not None
-                    and opportunity.currency else ''),
-                'owner': owner.rec_name if owner else '',
-                'owner_initials': initials(owner.rec_name) if owner else '',
+                        row['amount'], currency, grouping=True)
+                    if row['amount'] is not None and currency else ''),
+                'owner': owner,
+                'owner_initials': initials(owner),
                 'expected_close_date': (
-                    lang.strftime(opportunity.expected_close_date)
-                    if opportunity.expected_close_date else ''),
+                    lang.strftime(row['expected_close_date'])
+                    if row['expected_close_date'] else ''),
                 'alert': None,
                 'next_activity': None,
                 }
-            if opportunity.crm_alert_icon:
+            if row['crm_alert_icon']:
                 card['alert'] = {
-                    'icon': opportunity.crm_alert_icon,
-                    'severity': opportunity.crm_alert_severity or 'info',
-                    'summary': opportunity.crm_alert_summary or '',
+                    'icon': row['crm_alert_icon'],
+                    'severity': row['crm_alert_severity'] or 'info',
+                    'summary': ' · '.join(alerts.get(row['id'], [])),
                     }
             if activity:
-                due = activity.due.replace(tzinfo=UTC).astimezone(timezone)
+                due = activity['due'].replace(tzinfo=UTC).astimezone(timezone)
                 card['next_activity'] = {
-                    'subject': activity.subject,
+                    'subject': activity['subject'],
                     'due': lang.strftime(due, format=lang.date + ' %H:%M'),
-                    'overdue': activity.due < now,
+                    'overdue': activity['due'] < now,
                     }
             cards.append(card)
         return cards
+
+    @classmethod
+    def board_alerts(cls, opportunities):
+        """{opportunity id: [rule name]} of the alerts on opportunities
+        the user has not dismissed, worst first: the card's icon says how
+        bad, its tooltip what (the rules' names, read in one search; each
+        alert's own message would cost a query per card)"""
+        pool = Pool()
+        Alert = pool.get('crm.alert')
+        levels = {'danger': 0, 'warning': 1, 'info': 2}
+        if not opportunities:
+            return {}
+        with without_check_access():
+            alerts = Alert.search([
+                    ('record_model', '=', 'sale.opportunity'),
+                    ('record_id', 'in', [o.id for o in opportunities]),
+                    ('state', '=', 'active'),
+                    ('dismissed', '=', False),
+                    ])
+            alerts.sort(key=lambda a: (levels.get(a.rule.severity, 3),
+                    a.rule.sequence or 0, a.id))
+            names = defaultdict(list)
+            for alert in alerts:
+                name = alert.rule.rec_name
+                if name not in names[alert.record_id]:
+                    names[alert.record_id].append(name)
+        return names
 
     @classmethod
     def board_column(cls, stage, totals, cards):

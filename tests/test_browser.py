@@ -90,11 +90,13 @@ def login(page, server):
 
 def expect_ready_desk(page):
     """After login the CRM menu is there at once: crm-kit init closed
-    Tryton's first-login configuration wizard (company and chart are set)."""
+    Tryton's first-login configuration wizard (company and chart are set);
+    the tabs opened are the user's day and the pipeline board."""
     crm = page.locator('#menu div.column-char[title="CRM"]')
-    wizard = page.locator('#tabcontent .tab-wizard')
-    crm.or_(wizard).first.wait_for(state='attached')
-    assert not wizard.count(), "the configuration wizard opened at login"
+    crm.wait_for(state='attached')
+    assert not page.locator('#tablist li').filter(
+        has_text='Module Configuration').count(), (
+        "the configuration wizard opened at login")
 
 
 def numbered_screenshots(page, prefix):
@@ -1264,6 +1266,47 @@ def test_pipeline_board(crm_server, page, viewport):
         expect(form.locator('input[name="description"]')).to_have_value(
             f"Move me {viewport}")
         screenshot('opened')
+        assert not page.locator('.error-dialog:visible').count(), (
+            page.locator('.error-dialog').all_inner_texts())
+        assert not page.problems, page.problems
+    finally:
+        screenshot('end')
+
+
+@pytest.mark.parametrize('viewport', list(VIEWPORTS))
+def test_identity_and_home(crm_server, page, viewport):
+    """The login dialog and the header say crm-kit and the company; after
+    login the pipeline board is in front and the user's day one tap
+    away"""
+    from playwright.sync_api import expect
+
+    screenshot = numbered_screenshots(page, f'desk-{viewport}')
+    try:
+        page.goto(crm_server.url)
+        company = page.request.get(
+            f'{crm_server.url}{crm_server.database}/crm/identity').json()
+        assert company['solution'] == 'crm-kit' and company['name']
+        brand = page.locator('.login-dialog .crm-login-brand')
+        expect(brand).to_contain_text('crm-kit')
+        expect(brand).to_contain_text(company['name'])
+        screenshot('login')
+
+        login(page, crm_server)
+        expect_ready_desk(page)
+        expect(page).to_have_title(re.compile(
+                re.escape(f"crm-kit · {company['name']}")))
+        expect(page.locator('#title')).to_have_text(
+            f"crm-kit · {company['name']}")
+        active = page.locator('#tabcontent .tab-pane.active')
+        expect(active.locator('.crm-board-column').first).to_be_visible()
+        screenshot('board')
+
+        if viewport == 'phone':
+            page.locator('.navbar-toggle').first.click()
+        page.locator('#tablist a').filter(has_text='Home').first.click()
+        for panel in ["Overdue and Today", "Alerts for Me", "Open Pipeline"]:
+            expect(active.get_by_text(panel, exact=True).first).to_be_visible()
+        screenshot('home')
         assert not page.locator('.error-dialog:visible').count(), (
             page.locator('.error-dialog').all_inner_texts())
         assert not page.problems, page.problems

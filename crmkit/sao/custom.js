@@ -67,11 +67,16 @@
                 .text(SOLUTION));
         dialog.find('.modal-body').prepend(brand);
         var database = dialog.find('[name="database"]');
+        var shown = null;
         var show = function() {
-            var name = database.val();
-            if (!name) {
+            // sao has a list and an entry: the one it filled in.
+            var name = database.map(function() {
+                return jQuery(this).val();
+            }).get().find((value) => value);
+            if (!name || name === shown) {
                 return;
             }
+            shown = name;
             identity(name).done(function(identity) {
                     brand.find('.crm-login-company, img').remove();
                     if (identity.logo) {
@@ -85,8 +90,15 @@
                     }).text(identity.name || ''));
                 });
         };
-        database.on('change', show);
-        show();
+        database.on('change input', show);
+        // sao fills the database in once it has the list of them.
+        var tries = 0;
+        var poll = setInterval(function() {
+            show();
+            if (shown || (++tries > 20) || !jQuery.contains(document, dialog[0])) {
+                clearInterval(poll);
+            }
+        }, 250);
     }
 
     jQuery(function() {
