@@ -11,10 +11,9 @@ from collections import defaultdict
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from sql import Literal, Window
+from sql import Literal
 from sql.aggregate import Count, Sum
 from sql.conditionals import Coalesce
-from sql.functions import RowNumber
 
 from trytond.i18n import gettext
 from trytond.model import ModelView, fields
@@ -112,7 +111,9 @@ class Pipeline(metaclass=PoolMeta):
                         stage=stage_id, pipeline=pipeline.rec_name))
             cards = cls.board_cards(domain, [stage_id], offset)
             return {'cards': cards.get(stage_id, [])}
-        totals = cls.board_totals(domain)
+        totals, owners = cls.board_totals(domain)
+        unfiltered = not any(value for key, value in (filters or {}).items()
+            if not (key == 'scope' and value == 'all'))
         # A retired stage shows while visible deals still sit in it.
         stages = [s for s in stages if s.active or s.id in totals]
         cards = cls.board_cards(domain, [s.id for s in stages], 0)
@@ -120,7 +121,10 @@ class Pipeline(metaclass=PoolMeta):
             'pipeline': {'id': pipeline.id, 'name': pipeline.rec_name},
             'columns': [cls.board_column(s, totals.get(s.id), cards)
                 for s in stages],
-            'owners': cls.board_owners(pipeline),
+            # The owners to filter by: those of the deals shown, unless
+            # a filter hides some.
+            'owners': cls.owner_names(owners if unfiltered
+                else cls.board_owners(pipeline)),
             'channels': [[c.id, c.rec_name]
                 for c in Channel.search([], order=[('name', 'ASC')])],
             'labels': cls.board_labels(),
@@ -187,45 +191,53 @@ class Pipeline(metaclass=PoolMeta):
 
     @classmethod
     def board_totals(cls, domain):
-        """{stage id: (count, amount, weighted amount)} of the deals of
-        domain, amounts in the company's currency as the reports sum
-        them"""
+        """({stage id: (count, amount, weighted amount)}, {owner ids}) of
+        the deals of domain, amounts in the company's currency as the
+        reports sum them"""
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
         Stage = pool.get('crm.stage')
         opportunity = Opportunity.__table__()
         visible = Opportunity.search(domain, order=[], query=True)
         # As crm.report.pipeline: summed by currency and rate date, then
-        # converted, so that a one-currency business converts nothing.
+        # converted, so that a one-currency business converts nothing; by
+        # owner too, as the owners are the filter's choices (one pass over
+        # the deals instead of two).
         row = opportunity.select(
             opportunity.stage.as_('stage'),
+            opportunity.owner.as_('owner'),
             opportunity.currency.as_('currency'),
             rate_date(opportunity, opportunity.start_date).as_('date'),
             Coalesce(opportunity.amount, 0).as_('amount'),
             where=opportunity.id.in_(visible))
         by_rate = row.select(
             row.stage.as_('stage'),
+            row.owner.as_('owner'),
             Count(Literal(1)).as_('count'),
             Sum(row.amount).as_('amount'),
             row.currency.as_('currency'),
             row.date.as_('date'),
-            group_by=[row.stage, row.currency, row.date])
+            group_by=[row.stage, row.owner, row.currency, row.date])
         query = by_rate.select(
-            by_rate.stage,
+            by_rate.stage, by_rate.owner,
             Sum(by_rate.count),
             Sum(company_amount(by_rate, by_rate.amount, by_rate.date)),
-            group_by=[by_rate.stage])
+            group_by=[by_rate.stage, by_rate.owner])
         cursor = Transaction().connection.cursor()
         cursor.execute(*query)
-        totals = {}
         rows = list(cursor)
-        probabilities = {s.id: s.probability for s in Stage.browse(
-                [r[0] for r in rows])}
-        for stage_id, count, amount in rows:
-            amount = Decimal(str(amount or 0))
-            weighted = amount * Decimal(str(probabilities[stage_id]))
-            totals[stage_id] = (int(count), amount, weighted)
-        return totals
+        probabilities = {s.id: Decimal(str(s.probability))
+            for s in Stage.browse({r[0] for r in rows})}
+        totals, owners = {}, set()
+        for stage_id, owner, count, amount in rows:
+            if owner is not None:
+                owners.add(owner)
+            total_count, total_amount = totals.get(stage_id, (0, 0))
+            totals[stage_id] = (
+                total_count + int(count),
+                total_amount + Decimal(str(amount or 0)))
+        return {stage_id: (count, amount, amount * probabilities[stage_id])
+            for stage_id, (count, amount) in totals.items()}, owners
 
     @classmethod
     def board_cards(cls, domain, stage_ids, offset):
@@ -233,30 +245,20 @@ class Pipeline(metaclass=PoolMeta):
         page of CARDS_PER_PAGE cards from offset"""
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
-        opportunity = Opportunity.__table__()
-        visible = Opportunity.search(
-            domain + [('stage', 'in', stage_ids)], order=[], query=True)
-        # The deals closing first come first, then the newest.
-        window = Window([opportunity.stage], order_by=[
-                Coalesce(opportunity.expected_close_date,
-                    dt.date.max).asc, opportunity.id.desc])
-        ranked = opportunity.select(
-            opportunity.id.as_('id'), opportunity.stage.as_('stage'),
-            RowNumber(window=window).as_('rank'),
-            where=opportunity.id.in_(visible))
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*ranked.select(
-                ranked.id, ranked.stage,
-                where=(ranked.rank > offset)
-                & (ranked.rank <= offset + CARDS_PER_PAGE),
-                order_by=[ranked.stage, ranked.rank]))
-        rows = list(cursor)
+        # A search a column: each takes the top of its stage from the
+        # stage's index (ranking every deal of the pipeline at once sorted
+        # them all: 0.4 s at 100,000).  The deals closing first come
+        # first, then the newest.
+        pages = {stage_id: Opportunity.search(
+                domain + [('stage', '=', stage_id)],
+                offset=offset, limit=CARDS_PER_PAGE,
+                order=[('expected_close_date', 'ASC NULLS LAST'),
+                    ('id', 'DESC')])
+            for stage_id in stage_ids}
         cards = {c['id']: c for c in cls.board_card_values(
-                Opportunity.browse([r[0] for r in rows]))}
-        by_stage = defaultdict(list)
-        for id_, stage_id in rows:
-            by_stage[stage_id].append(cards[id_])
-        return by_stage
+                [o for page in pages.values() for o in page])}
+        return {stage_id: [cards[o.id] for o in page]
+            for stage_id, page in pages.items()}
 
     @classmethod
     def board_card_values(cls, opportunities):
@@ -385,10 +387,9 @@ class Pipeline(metaclass=PoolMeta):
 
     @classmethod
     def board_owners(cls, pipeline):
-        "The owners of the deals of the pipeline the user sees: (id, name)"
+        "The ids of the owners of the deals of the pipeline the user sees"
         pool = Pool()
         Opportunity = pool.get('sale.opportunity')
-        User = pool.get('res.user')
         opportunity = Opportunity.__table__()
         visible = Opportunity.search(
             [('pipeline', '=', pipeline.id)], order=[], query=True)
@@ -398,9 +399,15 @@ class Pipeline(metaclass=PoolMeta):
                 where=opportunity.id.in_(visible)
                 & (opportunity.owner != None),  # noqa: E711
                 group_by=[opportunity.owner]))
-        users = User.browse([r[0] for r in cursor])
+        return {owner for owner, in cursor}
+
+    @classmethod
+    def owner_names(cls, owners):
+        "[id, name] of the users owners, by name"
+        User = Pool().get('res.user')
         return sorted(
-            ([u.id, u.rec_name] for u in users), key=lambda u: u[1])
+            ([u.id, u.rec_name] for u in User.browse(owners)),
+            key=lambda u: u[1])
 
     @classmethod
     def board_labels(cls):

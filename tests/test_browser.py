@@ -1312,3 +1312,121 @@ def test_identity_and_home(crm_server, page, viewport):
         assert not page.problems, page.problems
     finally:
         screenshot('end')
+
+
+# The CRM's forms, each opened on a record of the test server (model, how
+# to find or make one).
+LAYOUT_FORMS = [
+    'sale.opportunity', 'party.party', 'crm.activity', 'sale.sale',
+    'crm.document', 'crm.automation.rule', 'crm.alert.rule',
+    'crm.assignment.rule']
+
+
+def call(page, method, *params):
+    """Call the server with sao's session; an error raises here instead of
+    waiting for somebody to close sao's dialog"""
+    answer = page.evaluate("""([method, params]) => new Promise(
+            (resolve) => Sao.rpc({
+                'method': method,
+                'params': params.concat([{}]),
+            }, Sao.Session.current_session, true, false).then(
+                (result) => resolve({result}),
+                (error) => resolve({error: JSON.stringify(error)})))""",
+        [method, list(params)])
+    assert 'error' not in answer, (method, answer['error'])
+    return answer['result']
+
+
+def layout_records(page, crm_server):
+    "{model: id} of a record of each form LAYOUT_FORMS checks"
+    import base64
+    rpc = call
+    opportunity = crm_server.opportunities[0]
+    deal, = rpc(page, 'model.sale.opportunity.read', [opportunity['id']],
+        ['party', 'company'])
+    records = {'sale.opportunity': opportunity['id'],
+        'party.party': deal['party']}
+    types = rpc(page, 'model.crm.activity.type.search',
+        [], 0, 1, None)
+    records['crm.activity'], = page.evaluate("""([values]) => new Promise(
+            (resolve, reject) => Sao.rpc({
+                'method': 'model.crm.activity.create',
+                'params': [[{...values,
+                    'due': Sao.DateTime(2030, 0, 2, 10, 0, 0)}], {}],
+            }, Sao.Session.current_session, true, false).then(
+                resolve, reject))""", [{
+                'type': types[0], 'subject': "Layout call",
+                'opportunity': opportunity['id'],
+                'party': deal['party']}])
+    records['sale.sale'], = rpc(page, 'model.sale.sale.create', [{
+                'party': deal['party'], 'company': deal['company']}])
+    records['crm.document'], = rpc(page, 'model.crm.document.create', [{
+                'name': "layout.txt",
+                'data': {'__class__': 'bytes', 'base64': base64.b64encode(
+                        f"layout at {page.viewport_size}".encode()).decode()},
+                }])
+    # The rules shipped, switched on or not.
+    for model in LAYOUT_FORMS[5:]:
+        records[model], = rpc(page, f'model.{model}.search',
+            [('active', 'in', [True, False])], 0, 1, None) or [None]
+    return records
+
+
+@pytest.mark.parametrize('viewport', list(VIEWPORTS))
+def test_forms_fit(crm_server, page, viewport):
+    """Every CRM form shows all its fields within the window: at 1280 px
+    with the menu open, and on a phone"""
+    from playwright.sync_api import expect
+
+    screenshot = numbered_screenshots(page, f'layout-{viewport}')
+    login(page, crm_server)
+    expect_ready_desk(page)
+    records = layout_records(page, crm_server)
+    cut = {}
+    for model in LAYOUT_FORMS:
+        if records[model] is None:
+            continue  # none shipped: a rule the administrator writes
+        tabs = page.locator('#tablist li').count()
+        page.evaluate(
+            "([database, model, id]) => { window.location.hash = "
+            "`#${database}/model/${model}/${id}`; }",
+            [crm_server.database, model, records[model]])
+        expect(page.locator('#tablist li')).to_have_count(tabs + 1)
+        form = page.locator('#tabcontent .tab-pane.active .form')
+        form.locator('input:visible, select:visible').first.wait_for(
+            state='visible')
+        page.wait_for_timeout(500)
+        if viewport == 'desktop':
+            assert page.locator('#menu').is_visible()
+        # The entries, selections and their labels right of the window.
+        outside = page.evaluate("""() => {
+            const width = document.documentElement.clientWidth;
+            const pane = document.querySelector(
+                '#tabcontent .tab-pane.active');
+            return Array.from(pane.querySelectorAll(
+                    'label, input, select, textarea, .form-item button'))
+                .filter(e => e.offsetParent !== null)
+                .filter(e => {
+                    const box = e.getBoundingClientRect();
+                    return box.width > 0 && box.right > width + 1;
+                })
+                // A list's columns scroll in the list, within the window.
+                .filter(e => {
+                    for (let p = e.parentElement; p; p = p.parentElement) {
+                        const overflow = getComputedStyle(p).overflowX;
+                        if (['auto', 'scroll'].includes(overflow)
+                            && p.getBoundingClientRect().right
+                                <= width + 1) {
+                            return false;
+                        }
+                    }
+                    return true;
+                })
+                .map(e => e.getAttribute('name') || e.textContent.trim()
+                    || e.tagName);
+        }""")
+        if outside:
+            cut[model] = outside
+        screenshot(model)
+    assert not cut, f"cut off at the right: {cut}"
+    assert not page.problems, page.problems
