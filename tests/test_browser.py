@@ -1259,6 +1259,29 @@ def test_pipeline_board(crm_server, page, viewport):
             ['stage'])
         assert deal['stage'] == analysis
 
+        # Lost asks why, and keeps the reason on the deal.
+        lost = stages["Lost"]['id']
+        card = board_column(board, analysis).locator(
+            f'.crm-card[data-id="{refused}"]')
+        card.hover()
+        card.locator('.crm-card-move').click()
+        page.locator('.crm-board-move-dialog').locator(
+            f'button[data-stage="{lost}"]').click()
+        why = page.locator('.crm-board-lost-dialog')
+        why.locator('select[name="lost_reason"]').select_option(index=1)
+        reason = why.locator('select[name="lost_reason"]').input_value()
+        screenshot('lost-reason')
+        why.get_by_role('button', name='OK').click()
+        expect(board_column(board, analysis).locator(
+                f'.crm-card[data-id="{refused}"]')).to_have_count(0)
+        deal, = rpc(page, 'model.sale.opportunity.read', [refused],
+            ['state', 'lost_reason_type'])
+        assert (deal['state'], deal['lost_reason_type']) == (
+            'lost', int(reason))
+        if viewport == 'phone':
+            board.locator('.crm-board-tabs').get_by_role(
+                'tab', name=re.compile("^Under analysis")).click()
+
         # A card opens its deal's form.
         board_column(board, analysis).locator(
             f'.crm-card[data-id="{moved}"] .crm-card-description').click()
