@@ -68,12 +68,19 @@
         dialog.find('.modal-body').prepend(brand);
         var database = dialog.find('[name="database"]');
         var shown = null;
-        var show = function() {
+        var show = function(evt) {
             // sao has a list and an entry: the one it filled in.
-            var name = database.map(function() {
+            var field = database.filter(function() {
                 return jQuery(this).val();
-            }).get().find((value) => value);
+            }).first();
+            var name = field.val();
             if (!name || name === shown) {
+                return;
+            }
+            // A server of several databases: the one the user chooses,
+            // not the list's first (asking for another database's company
+            // would load that database on the server).
+            if (field.is('select') && !evt) {
                 return;
             }
             shown = name;
