@@ -26,6 +26,7 @@ from trytond.transaction import (
     Transaction, check_access, without_check_access)
 
 from crm_kit.pipeline import OPEN_STATES
+from crm_kit_alert.alert import SEVERITY_LEVELS
 from crm_kit_report.report import (
     company_amount, rate_date)
 
@@ -339,7 +340,6 @@ class Pipeline(metaclass=PoolMeta):
         alert's own message would cost a query per card)"""
         pool = Pool()
         Alert = pool.get('crm.alert')
-        levels = {'danger': 0, 'warning': 1, 'info': 2}
         if not opportunities:
             return {}
         with without_check_access():
@@ -349,7 +349,7 @@ class Pipeline(metaclass=PoolMeta):
                     ('state', '=', 'active'),
                     ('dismissed', '=', False),
                     ])
-            alerts.sort(key=lambda a: (levels.get(a.rule.severity, 3),
+            alerts.sort(key=lambda a: (SEVERITY_LEVELS[a.rule.severity],
                     a.rule.sequence or 0, a.id))
             names = defaultdict(list)
             for alert in alerts:
