@@ -117,7 +117,10 @@ class Pipeline(metaclass=PoolMeta):
             if not (key == 'scope' and value == 'all'))
         # A retired stage shows while visible deals still sit in it.
         stages = [s for s in stages if s.active or s.id in totals]
-        cards = cls.board_cards(domain, [s.id for s in stages], 0)
+        # The closed columns (won, lost, cancelled) start folded: their
+        # cards are read when the user unfolds one (a call with its stage).
+        cards = cls.board_cards(
+            domain, [s.id for s in stages if not s.closed], 0)
         return {
             'pipeline': {'id': pipeline.id, 'name': pipeline.rec_name},
             'columns': [cls.board_column(s, totals.get(s.id), cards)
@@ -377,6 +380,8 @@ class Pipeline(metaclass=PoolMeta):
             'name': stage.rec_name,
             'state': stage.state,
             'closed': stage.closed,
+            # Shown folded, without its cards, until the user unfolds it.
+            'folded': bool(stage.closed),
             'color': stage.color or '',
             'probability': stage.probability,
             'count': count,

@@ -94,12 +94,19 @@ class SaleOpportunity(metaclass=PoolMeta):
     duplicate_candidates = fields.Function(fields.Many2Many(
             'sale.opportunity', None, None, "Possible Duplicates",
             help="Open leads and opportunities with the same identity, "
-            "as the duplicate policy compares them."),
+            "as the duplicate policy compares them.",
+            # An empty list would take a phone's screen for nothing.
+            states={
+                'invisible': ~Eval('duplicate_candidates'),
+                }),
         'get_duplicate_candidates')
     customer_candidates = fields.Function(fields.Many2Many(
             'party.party', None, None, "Matching Customers",
             context={
                 'company': Eval('company', -1),
+                },
+            states={
+                'invisible': ~Eval('customer_candidates'),
                 },
             depends={'company'}),
         'get_duplicate_candidates')

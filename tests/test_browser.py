@@ -4,15 +4,15 @@ Runs headless Debian chromium through Playwright against the trytond of
 the ``crm_server`` fixture, once with a phone viewport and once with a
 desktop one, and saves a screenshot of each to test-artifacts/."""
 import re
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
 
 try:
-    from server import sao_installed, sao_root
+    from server import jsonrpc, sao_installed, sao_root
 except ImportError:
-    from tests.server import sao_installed, sao_root
+    from tests.server import jsonrpc, sao_installed, sao_root
 
 CHROMIUM = Path('/usr/bin/chromium')
 CHROMIUM_ARGS = [
@@ -299,12 +299,17 @@ def field_value(content, name):
 
 def rpc(page, method, *params):
     "Call the server with the session sao logged in"
+    return rpc_in(page, {}, method, *params)
+
+
+def rpc_in(page, context, method, *params):
+    "Call the server with the session sao logged in, in context"
     return page.evaluate("""([method, params]) => new Promise(
             (resolve, reject) => Sao.rpc({
                 'method': method,
-                'params': params.concat([{}]),
+                'params': params,
             }, Sao.Session.current_session).then(resolve, reject))""",
-        [method, list(params)])
+        [method, list(params) + [context]])
 
 
 @pytest.mark.parametrize('viewport', ['phone'])
@@ -1150,6 +1155,13 @@ def cents(text):
     return int(re.sub(r'\D', '', text))
 
 
+def expect_settled(board):
+    """Wait until the board has saved a move and read itself again (a
+    dragged card shows in its new column before the write is done)"""
+    from playwright.sync_api import expect
+    expect(board).not_to_have_class(re.compile(r'\bcrm-board-loading\b'))
+
+
 def drag(page, card, target):
     "Drag card onto target with the mouse, as a rep does"
     box, goal = card.bounding_box(), target.bounding_box()
@@ -1160,15 +1172,49 @@ def drag(page, card, target):
     page.mouse.up()
 
 
+@contextmanager
+def admin_language(server, code):
+    """The administrator's sao in language code (set in their preferences
+    before they log in), back in English at the end"""
+    session = jsonrpc(server, 'common.db.login', [
+            server.admin_login, {'password': server.admin_password},
+            'en'])[:2]
+
+    def set_language(code):
+        jsonrpc(server, 'model.res.user.set_preferences',
+            [{'language': code}, {}], session=session)
+    set_language(code)
+    try:
+        yield
+    finally:
+        set_language('en')
+
+
+# The pipeline board's test: in English on a desktop, in Spanish on a
+# phone (the words it checks, as each language shows them).
+BOARD_WORDS = {
+    'desktop': {'language': 'en', 'menu': "Pipeline", 'amount': "1,234.50",
+        'analysis': "Under analysis", 'refused': "create its quote first"},
+    'phone': {'language': 'es', 'menu': "Embudo", 'amount': "1.234,50",
+        'analysis': "En análisis", 'refused': "cree primero su presupuesto"},
+    }
+
+
 @pytest.mark.parametrize('viewport', list(VIEWPORTS))
 def test_pipeline_board(crm_server, page, viewport):
     """CRM > Pipeline: columns that add up as the pipeline report, a card
     moved to the next stage (dragged on a desktop, "Move to…" on a phone)
     with its stage history, a move the workflow refuses going back with its
-    message, and a card that opens its deal"""
-    from playwright.sync_api import expect
-
+    message, a lost deal that keeps its reason, and a card that opens its
+    deal; in English on a desktop, in Spanish on a phone"""
     screenshot = numbered_screenshots(page, f'board-{viewport}')
+    words = BOARD_WORDS[viewport]
+    with admin_language(crm_server, words['language']):
+        _test_pipeline_board(crm_server, page, viewport, words, screenshot)
+
+
+def _test_pipeline_board(crm_server, page, viewport, words, screenshot):
+    from playwright.sync_api import expect
     try:
         login(page, crm_server)
         expect_ready_desk(page)
@@ -1181,7 +1227,8 @@ def test_pipeline_board(crm_server, page, viewport):
                     'company': company, 'amount': '1234.50'}, {
                     'description': f"Refuse me {viewport}", 'party': party,
                     'company': company}])
-        stages = {s['name']: s for s in rpc(page,
+        # The stages by their English names, whatever the user's language.
+        stages = {s['name']: s for s in rpc_in(page, {'language': 'en'},
                 'model.crm.stage.search_read', [], 0, None, None,
                 ['name', 'state'])}
         new, analysis, offer = (stages[n]['id'] for n in [
@@ -1189,7 +1236,7 @@ def test_pipeline_board(crm_server, page, viewport):
         rpc(page, 'model.sale.opportunity.write', [refused],
             {'stage': analysis})
 
-        content = open_crm_entry(page, 'Pipeline')
+        content = open_crm_entry(page, words['menu'])
         board = content.locator('.crm-board')
         board.locator('.crm-board-column').first.wait_for(state='attached')
         expect(board.locator(f'.crm-card[data-id="{moved}"]')).to_have_count(1)
@@ -1214,7 +1261,7 @@ def test_pipeline_board(crm_server, page, viewport):
 
         card = board.locator(f'.crm-card[data-id="{moved}"]')
         expect(card).to_contain_text(f"Board {viewport} S.L.")
-        expect(card).to_contain_text("1,234.50")
+        expect(card).to_contain_text(words['amount'])
         if viewport == 'phone':
             assert not board_column(board, analysis).is_visible()
             card.locator('.crm-card-move').click()
@@ -1226,6 +1273,7 @@ def test_pipeline_board(crm_server, page, viewport):
                     '.crm-board-cards'))
         expect(board_column(board, analysis).locator(
                 f'.crm-card[data-id="{moved}"]')).to_have_count(1)
+        expect_settled(board)
         screenshot('moved')
         deal, = rpc(page, 'model.sale.opportunity.read', [moved],
             ['stage', 'state'])
@@ -1240,7 +1288,7 @@ def test_pipeline_board(crm_server, page, viewport):
         # back, with the workflow's message.
         if viewport == 'phone':
             board.locator('.crm-board-tabs').get_by_role(
-                'tab', name=re.compile("^Under analysis")).click()
+                'tab', name=re.compile(f"^{words['analysis']}")).click()
         card = board.locator(f'.crm-card[data-id="{refused}"]')
         if viewport == 'phone':
             card.locator('.crm-card-move').click()
@@ -1250,11 +1298,12 @@ def test_pipeline_board(crm_server, page, viewport):
             drag(page, card, board_column(board, offer).locator(
                     '.crm-board-cards'))
         warning = page.locator('.warning-dialog:visible')
-        expect(warning).to_contain_text("create its quote first")
+        expect(warning).to_contain_text(words['refused'])
         screenshot('refused')
-        warning.get_by_role('button', name='OK').click()
+        warning.locator('.modal-footer button').first.click()
         expect(board_column(board, analysis).locator(
                 f'.crm-card[data-id="{refused}"]')).to_have_count(1)
+        expect_settled(board)
         deal, = rpc(page, 'model.sale.opportunity.read', [refused],
             ['stage'])
         assert deal['stage'] == analysis
@@ -1271,16 +1320,17 @@ def test_pipeline_board(crm_server, page, viewport):
         why.locator('select[name="lost_reason"]').select_option(index=1)
         reason = why.locator('select[name="lost_reason"]').input_value()
         screenshot('lost-reason')
-        why.get_by_role('button', name='OK').click()
+        why.locator('button[type="submit"]').click()
         expect(board_column(board, analysis).locator(
                 f'.crm-card[data-id="{refused}"]')).to_have_count(0)
+        expect_settled(board)
         deal, = rpc(page, 'model.sale.opportunity.read', [refused],
             ['state', 'lost_reason_type'])
         assert (deal['state'], deal['lost_reason_type']) == (
             'lost', int(reason))
         if viewport == 'phone':
             board.locator('.crm-board-tabs').get_by_role(
-                'tab', name=re.compile("^Under analysis")).click()
+                'tab', name=re.compile(f"^{words['analysis']}")).click()
 
         # A card opens its deal's form.
         board_column(board, analysis).locator(
@@ -1410,7 +1460,7 @@ def test_forms_fit(crm_server, page, viewport):
     login(page, crm_server)
     expect_ready_desk(page)
     records = layout_records(page, crm_server)
-    cut = {}
+    cut, unreachable = {}, {}
     for model in LAYOUT_FORMS:
         if records[model] is None:
             continue  # none shipped: a rule the administrator writes
@@ -1455,6 +1505,30 @@ def test_forms_fit(crm_server, page, viewport):
         }""")
         if outside:
             cut[model] = outside
+        if viewport == 'phone':
+            # The form's actions are at hand without scrolling to its end.
+            actions = page.evaluate("""() => Array.from(
+                    document.querySelectorAll('#tabcontent .tab-pane.active '
+                        + 'fieldset.crm-form-buttons button'))
+                .filter(e => e.offsetParent !== null)
+                .map(e => [e.textContent.trim(),
+                    e.getBoundingClientRect().top,
+                    e.getBoundingClientRect().bottom])""")
+            height = page.viewport_size['height']
+            out_of_reach = [name for name, top, bottom in actions
+                if top < 0 or bottom > height]
+            if out_of_reach:
+                unreachable[model] = out_of_reach
+            if model == 'sale.opportunity':
+                assert actions, "the lead's actions are not shown"
+                # Its lists of possible duplicates are empty: not shown.
+                for title in ["Possible Duplicates", "Matching Customers"]:
+                    shown = page.locator(
+                        '#tabcontent .tab-pane.active').get_by_text(
+                        title, exact=True).evaluate_all(
+                        "els => els.filter(e => e.offsetParent).length")
+                    assert not shown, f"an empty {title} list is shown"
         screenshot(model)
     assert not cut, f"cut off at the right: {cut}"
+    assert not unreachable, f"actions out of reach: {unreachable}"
     assert not page.problems, page.problems

@@ -18,6 +18,8 @@ from crm_kit_activity.tests.tools import create_activity
 
 # More deals than a column's first page, in the rep's analysis stage.
 MANY = 53
+# The rep's deals: those, the fair's and a lost one.
+REPS = MANY + 2
 
 
 class BoardTestCase(CrmRouteTestCase):
@@ -49,6 +51,13 @@ class BoardTestCase(CrmRouteTestCase):
             channel=channel).id
         cls.other = create_opportunity(crm, owner=crm.rep2, lines=False,
             description="Flota de furgonetas", amount=Decimal('9000')).id
+        lost_deal = create_opportunity(crm, owner=crm.rep, lines=False,
+            description="Perdida por precio", amount=Decimal('300'))
+        with Transaction().set_user(crm.rep.id), \
+                Transaction().set_context(company=crm.company.id):
+            Opportunity.write([lost_deal], {'stage': stage('stage_lost')})
+        cls.lost_deal = lost_deal.id
+        cls.lost = stage('stage_lost').id
         cls.outsider_deal = create_opportunity(crm, owner=crm.outsider,
             lines=False, description="Otra oficina",
             amount=Decimal('700')).id
@@ -134,7 +143,7 @@ class BoardTestCase(CrmRouteTestCase):
         self.assertNotIn("Flota de furgonetas", deals)
         self.assertNotIn("Otra oficina", deals)
         self.assertEqual(
-            sum(c['count'] for c in board['columns']), MANY + 1)
+            sum(c['count'] for c in board['columns']), REPS)
         self.assertEqual(board['owners'], [[self.users['rep'], "Rep"]])
 
         other = self.board('rep2')
@@ -174,13 +183,12 @@ class BoardTestCase(CrmRouteTestCase):
         self.assertEqual(self.deals(self.board('rep',
                     {'text': 'feria'})), {"Stand en la feria"})
         # The customer's name finds the deals too.
-        self.assertEqual(count(self.board('rep', {'text': 'gómez'})),
-            MANY + 1)
+        self.assertEqual(count(self.board('rep', {'text': 'gómez'})), REPS)
         closing = self.board('rep', {'closing_this_month': True})
         self.assertEqual(count(closing), MANY)
         self.assertEqual(count(self.board('rep', {
                         'owner': self.users['rep'], 'scope': 'mine'})),
-            MANY + 1)
+            REPS)
 
     def test_cards_page_by_column(self):
         "A column shows its first 50 cards; the next page gives the rest"
@@ -191,6 +199,18 @@ class BoardTestCase(CrmRouteTestCase):
         self.assertEqual(len(rest['cards']), MANY - len(first))
         ids = [c['id'] for c in first + rest['cards']]
         self.assertEqual(len(set(ids)), MANY)
+
+    def test_closed_columns_come_folded(self):
+        "Won, lost and cancelled come folded and counted, their cards asked"
+        board = self.board('rep')
+        for column in board['columns']:
+            self.assertEqual(column['folded'], column['closed'])
+            if column['folded']:
+                self.assertEqual(column['cards'], [])
+        self.assertEqual(self.column(board, self.lost)['count'], 1)
+        cards = self.board('rep', stage=self.lost)['cards']
+        self.assertEqual([c['id'] for c in cards], [self.lost_deal])
+        self.assertEqual(self.board('rep2', stage=self.lost)['cards'], [])
 
     def test_card(self):
         "Customer, amount, owner's initials and the next activity, overdue"

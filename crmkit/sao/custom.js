@@ -108,13 +108,10 @@
         }, 250);
     }
 
-    jQuery(function() {
-        new MutationObserver(function() {
-            var dialog = jQuery('.login-dialog:visible');
-            if (dialog.length) {
-                brand_login(dialog);
-            }
-        }).observe(document.body, {'childList': true, 'subtree': true});
+    // Bootstrap tells when a dialog shows (watching every change of the
+    // page for it made the browser lay the page out again at each one).
+    jQuery(document).on('shown.bs.modal', '.login-dialog', function() {
+        brand_login(jQuery(this));
     });
 
     /* The pipeline board: one column per stage, deals as cards moved by
@@ -196,6 +193,8 @@
                 var el = this.render_column(column, labels);
                 if (this.phone && i !== this.current) {
                     el.addClass('crm-board-column-hidden');
+                } else {
+                    this.fill(el);
                 }
                 container.append(el);
             });
@@ -304,11 +303,20 @@
             this.current = index;
             columns.addClass('crm-board-column-hidden');
             columns.eq(index).removeClass('crm-board-column-hidden');
+            this.fill(columns.eq(index));
             var tabs = this.el.find('.crm-board-tabs > li');
             tabs.removeClass('active');
             var tab = tabs.eq(index).addClass('active');
             if (tab.length) {
                 tab[0].scrollIntoView({'block': 'nearest', 'inline': 'center'});
+            }
+        },
+        fill: function(el) {
+            // A column the server sent folded has its figures but not its
+            // cards: they are read when it shows.
+            var more = el.data('more');
+            if (more) {
+                more();
             }
         },
         swipe: function(container, columns) {
@@ -334,7 +342,7 @@
             var collapsed = this.collapsed[column.id];
             if (collapsed === undefined) {
                 // Won and lost deals are history: folded until asked.
-                collapsed = column.closed;
+                collapsed = column.folded;
             }
             if (this.phone) {
                 collapsed = false;
@@ -396,11 +404,12 @@
             for (const card of column.cards) {
                 cards.append(this.render_card(card, labels));
             }
-            if (!column.cards.length) {
+            if (!column.count) {
                 jQuery('<p/>', {'class': 'crm-board-empty text-muted'})
                     .text(labels.no_deals).appendTo(cards);
             }
             var loaded = column.cards.length;
+            var button = null;
             var more = () => {
                 if (loaded >= column.count || cards.data('loading')) {
                     return;
@@ -417,8 +426,14 @@
                     if (!answer.cards.length) {
                         loaded = column.count;
                     }
+                    if (button && loaded >= column.count) {
+                        button.remove();
+                    }
                 }).always(() => cards.data('loading', false));
             };
+            if (column.folded && !loaded) {
+                el.data('more', more);
+            }
             cards.on('scroll', () => {
                 if (cards[0].scrollTop + cards[0].clientHeight
                     >= cards[0].scrollHeight - 40) {
@@ -426,7 +441,7 @@
                 }
             });
             if (loaded < column.count) {
-                jQuery('<button/>', {
+                button = jQuery('<button/>', {
                     'type': 'button',
                     'class': 'btn btn-link btn-sm crm-board-more',
                 }).text(labels.more).click(function() {
@@ -621,6 +636,9 @@
             return dfd.promise();
         },
         move: function(id, stage) {
+            // Dimmed from the drop until the board is read again: the card
+            // already shows in its new column while the write is on its way.
+            this.el.addClass('crm-board-loading');
             var column = this.column(stage);
             var values = {'stage': stage};
             var prm = jQuery.when(values);
@@ -639,6 +657,17 @@
                 .always(() => this.load());
         },
     });
+
+    // A form's actions (the group Tryton's modules name "buttons") are
+    // marked so that on a phone they stay in reach at the bottom of the
+    // screen instead of after every field and list (custom.css).
+    var group_init = Sao.View.Form.Group.prototype.init;
+    Sao.View.Form.Group.prototype.init = function(attributes) {
+        group_init.apply(this, arguments);
+        if (attributes.id === 'buttons') {
+            this.el.addClass('crm-form-buttons');
+        }
+    };
 
     // The board is a tab that stays open: what opened it (the actions run
     // at login, before sao draws the menu) does not wait for it to end.
