@@ -94,6 +94,7 @@ def pytest_configure(config):
     cache = os.environ['DB_CACHE']
     if cache.startswith('postgresql://'):
         _remove_stale_pg_templates()
+        _drop_put_aside(alive_only=True)
     elif cache.startswith(str(ROOT / 'var' / 'test-cache')):
         _remove_stale_sqlite_copies(cache)
 
@@ -113,3 +114,102 @@ def _look_up_modules_once():
 
 
 _look_up_modules_once()
+
+
+# What trytond asks information_schema for a table's foreign keys, asked of
+# pg_catalog: (name, column, delete rule) of each foreign key of a table.
+PG_FOREIGN_KEYS = (
+    "SELECT c.conname, a.attname, "
+    "CASE c.confdeltype WHEN 'a' THEN 'NO ACTION' "
+    "WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' "
+    "WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' END "
+    "FROM pg_constraint AS c "
+    "JOIN pg_class AS r ON r.oid = c.conrelid "
+    "JOIN pg_namespace AS n ON n.oid = r.relnamespace "
+    "JOIN pg_attribute AS a "
+    "ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey) "
+    "WHERE c.contype = 'f' AND r.relname = %s AND n.nspname = %s")
+
+
+def _read_foreign_keys_from_the_catalog():
+    """trytond's PostgreSQL table handler reads a table's foreign keys from
+    information_schema, whose views PostgreSQL evaluates over every
+    constraint of the database: up to a second a call while the suites
+    run side by side, and activating a test database's modules asks once
+    per foreign key it adds.  The tests ask pg_catalog the same question
+    (crm_kit/tests/test_catalog.py checks the answers are the same)."""
+    from trytond.backend.postgresql.table import TableHandler
+    from trytond.transaction import Transaction
+
+    def _fk_deltypes(self):
+        cached = self._TableHandler__fk_deltypes
+        if cached is None:
+            cursor = Transaction().connection.cursor()
+            cursor.execute(
+                PG_FOREIGN_KEYS, (self.table_name, self.table_schema))
+            cached = self._TableHandler__fk_deltypes = {
+                r[:2]: r[2] for r in cursor}
+        return cached
+    TableHandler._fk_deltypes_from_information_schema = (
+        TableHandler._fk_deltypes)
+    TableHandler._fk_deltypes = property(_fk_deltypes)
+
+
+if not SQLITE:
+    _read_foreign_keys_from_the_catalog()
+
+
+# The test databases put aside instead of dropped (_put_aside_drops).
+PUT_ASIDE = '_put_aside_'
+
+
+def _put_aside_drops():
+    """A test class drops the test database when it ends and restores a
+    copy when the next one starts; on PostgreSQL, DROP DATABASE forces a
+    checkpoint of the whole server, seconds while the suites run side by
+    side.  The test database is renamed aside instead (no checkpoint) and
+    those put aside are dropped once, at the end of the run."""
+    from psycopg.sql import SQL, Identifier
+    from trytond.backend.postgresql.database import Database
+
+    drop = Database.drop.__func__
+    name = os.environ['DB_NAME']
+    count = iter(range(1, 1_000_000))
+
+    def put_aside(cls, connection, database_name):
+        if database_name != name:
+            return drop(cls, connection, database_name)
+        connection.cursor().execute(SQL('ALTER DATABASE {} RENAME TO {}')
+            .format(Identifier(database_name),
+                Identifier(f'{database_name}{PUT_ASIDE}{next(count)}')))
+        cls.clear_cache()
+    Database.drop = classmethod(put_aside)
+
+
+def _drop_put_aside(alive_only):
+    """Drop the databases put aside by this run (alive_only False) or by
+    runs whose process is gone (alive_only True)"""
+    import psycopg
+    with psycopg.connect(URI.rstrip('/') + '/postgres',
+            autocommit=True) as connection:
+        names = [n for n, in connection.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s",
+                ('test\\_crm\\_kit\\_%' + PUT_ASIDE.replace('_', '\\_')
+                    + '%',))]
+        for database in names:
+            pid = int(database[len('test_crm_kit_'):].split('_')[0])
+            ours = pid == os.getpid()
+            if alive_only and (ours or Path(f'/proc/{pid}').exists()):
+                continue
+            if not alive_only and not ours:
+                continue
+            connection.execute(f'DROP DATABASE IF EXISTS "{database}"')
+
+
+if not SQLITE and os.environ['DB_NAME'] == f'test_crm_kit_{os.getpid()}':
+    _put_aside_drops()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not SQLITE and not hasattr(session.config, 'workerinput'):
+        _drop_put_aside(alive_only=False)
