@@ -11,7 +11,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from sql import Literal
+from sql import Column, Literal, Table
 from sql.aggregate import Count, Sum
 from sql.conditionals import Coalesce
 
@@ -203,17 +203,31 @@ class Pipeline(metaclass=PoolMeta):
         Stage = pool.get('crm.stage')
         opportunity = Opportunity.__table__()
         visible = Opportunity.search(domain, order=[], query=True)
+
+        def columns(table):
+            return [
+                table.stage.as_('stage'),
+                table.owner.as_('owner'),
+                table.currency.as_('currency'),
+                rate_date(table, table.start_date).as_('date'),
+                Coalesce(table.amount, 0).as_('amount'),
+                ]
         # As crm.report.pipeline: summed by currency and rate date, then
         # converted, so that a one-currency business converts nothing; by
         # owner too, as the owners are the filter's choices (one pass over
-        # the deals instead of two).
-        row = opportunity.select(
-            opportunity.stage.as_('stage'),
-            opportunity.owner.as_('owner'),
-            opportunity.currency.as_('currency'),
-            rate_date(opportunity, opportunity.start_date).as_('date'),
-            Coalesce(opportunity.amount, 0).as_('amount'),
-            where=opportunity.id.in_(visible))
+        # the deals instead of two).  The search's own query gives the
+        # columns when it reads the deals' table (the usual case): an
+        # "id IN (search)" read the table twice (100 ms at 100,000).
+        id_column = getattr(visible.columns[0], 'expression', None)
+        table = getattr(id_column, 'table', None)
+        if (isinstance(id_column, Column) and isinstance(table, Table)
+                and table._name == Opportunity._table
+                and not visible.group_by):
+            visible.columns = columns(table)
+            row = visible
+        else:
+            row = opportunity.select(*columns(opportunity),
+                where=opportunity.id.in_(visible))
         by_rate = row.select(
             row.stage.as_('stage'),
             row.owner.as_('owner'),

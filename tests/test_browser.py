@@ -1513,10 +1513,13 @@ def test_forms_fit(crm_server, page, viewport):
                 .filter(e => e.offsetParent !== null)
                 .map(e => [e.textContent.trim(),
                     e.getBoundingClientRect().top,
-                    e.getBoundingClientRect().bottom])""")
+                    e.getBoundingClientRect().bottom,
+                    e.getBoundingClientRect().left,
+                    e.getBoundingClientRect().right])""")
+            width = page.viewport_size['width']
             height = page.viewport_size['height']
-            out_of_reach = [name for name, top, bottom in actions
-                if top < 0 or bottom > height]
+            out_of_reach = [name for name, top, bottom, left, right in actions
+                if top < 0 or bottom > height or left < 0 or right > width]
             if out_of_reach:
                 unreachable[model] = out_of_reach
             if model == 'sale.opportunity':
