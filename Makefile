@@ -17,7 +17,7 @@ LINTED = crm_kit* crmkit tests bench scripts conftest.py
 SWAGGER_UI_VERSION = 5.35.0
 API_DOCS = $(SAO)/api-docs
 
-.PHONY: run install install-fuzz sao pdf-libs lint test test-fast test-sqlite test-postgresql bench clean
+.PHONY: run install install-fuzz sao pdf-libs mail-server lint test test-fast test-sqlite test-postgresql bench clean
 
 run: install sao pdf-libs
 	$(BIN)/crm-kit init
@@ -43,6 +43,17 @@ pdf-libs: install
 	  else \
 	    echo "Quotes need Pango for their PDF: sudo apt-get install $(PDF_PACKAGES)" \
 	      "(or your system's Pango >= 1.44 and a font)."; \
+	  fi; }
+
+# The e-mail tests' IMAP server (crm_kit_email/tests/mailservers.py runs
+# its own Dovecot): installed with apt-get when missing and make runs as
+# root, else said how.
+mail-server:
+	@test -x /usr/sbin/dovecot || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; \
+	  else \
+	    echo "The e-mail tests need Dovecot: sudo apt-get install dovecot-imapd"; \
 	  fi; }
 
 install-fuzz: $(FUZZ)/.installed
@@ -87,11 +98,11 @@ $(VENV)/.lint-$(FLAKE8_VERSION): $(VENV)/.installed
 # The suite runs on SQLite unless TRYTOND_DATABASE__URI names a server;
 # conftest.py keeps the activated test databases (var/test-cache on SQLite,
 # template databases on PostgreSQL).
-test: install sao install-fuzz
+test: install sao install-fuzz mail-server
 	CRM_KIT_SAO=$(CURDIR)/$(SAO) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The modules' own tests: no server, no browser, no demo.
-test-fast: install
+test-fast: install mail-server
 	$(BIN)/python -m pytest $(PYTEST_ARGS) crm_kit*/tests
 
 test-sqlite:

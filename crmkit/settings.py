@@ -13,7 +13,7 @@ DEFAULT_DATABASE = 'crm'
 MODULES = [
     'crm_kit', 'crm_kit_lead', 'crm_kit_activity', 'crm_kit_alert',
     'crm_kit_document', 'crm_kit_report', 'crm_kit_api', 'crm_kit_quote',
-    'crm_kit_desk']
+    'crm_kit_desk', 'crm_kit_email']
 LANGUAGES = ['es']
 
 

@@ -84,6 +84,7 @@ def current_strings(module):
 EXTRAS = {
     'crm_kit_document': ['crm_kit_activity'],
     'crm_kit_api': ['crm_kit_activity', 'crm_kit_document'],
+    'crm_kit_email': ['crm_kit_api'],
     }
 
 
