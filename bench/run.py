@@ -39,7 +39,7 @@ from bench import data  # noqa: E402
 
 BENCHMARKS = [
     'opportunity_list', 'pipeline_board', 'alert_list', 'automation',
-    'lead_import', 'reports', 'server']
+    'lead_import', 'email_import', 'reports', 'server']
 SIZES = [10_000, 100_000]
 DOC = ROOT / 'docs' / 'performance.md'
 BEGIN = '<!-- bench results: begin (written by bench/run.py) -->'

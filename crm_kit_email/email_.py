@@ -13,9 +13,9 @@ from sql.functions import Lower
 
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
-from trytond.model.exceptions import ValidationError
+from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool
-from trytond.pyson import Eval
+from trytond.pyson import Bool, Eval
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
@@ -62,7 +62,11 @@ class Email(EventSource, ModelSQL, ModelView):
     uid = BigInteger("UID", readonly=True)
     direction = fields.Selection(
         DIRECTIONS, "Direction", required=True, readonly=True)
-    kind = fields.Selection(KINDS, "Kind", required=True, readonly=True)
+    kind = fields.Selection(
+        KINDS, "Kind", required=True, readonly=True,
+        states={
+            'invisible': Eval('kind') == 'personal',
+            })
     message_id = fields.Char("Message-ID", readonly=True)
     in_reply_to = fields.Char("In-Reply-To", readonly=True)
     references = fields.Text("References", readonly=True)
@@ -71,11 +75,20 @@ class Email(EventSource, ModelSQL, ModelView):
     from_name = fields.Char("From Name", readonly=True)
     from_address = fields.Char("From", readonly=True)
     sender = fields.Function(fields.Char("From"), 'get_sender')
-    to = fields.Text("To", readonly=True)
-    cc = fields.Text("Cc", readonly=True)
+    to = fields.Char("To", readonly=True)
+    cc = fields.Char(
+        "Cc", readonly=True,
+        states={
+            'invisible': ~Eval('cc'),
+            })
     date = fields.DateTime("Date", readonly=True)
     snippet = fields.Char("Beginning", readonly=True)
-    body_text = fields.Text("Text", readonly=True)
+    body_text = fields.Text(
+        "Text", readonly=True,
+        states={
+            # The formatted text, when the mail has one, is the mail.
+            'invisible': Bool(Eval('body_html')),
+            })
     body_html = fields.Text(
         "Formatted Text", readonly=True,
         states={
@@ -181,6 +194,19 @@ class Email(EventSource, ModelSQL, ModelView):
         pass
 
     @classmethod
+    def write(cls, *args):
+        # A user changes what a mail is linked to, never the mail.
+        transaction = Transaction()
+        if transaction.user and transaction.check_access:
+            for values in args[1::2]:
+                changed = set(values) - {'links'}
+                if changed:
+                    raise AccessError(gettext(
+                            'crm_kit_email.msg_email_readonly',
+                            fields=', '.join(sorted(changed))))
+        super().write(*args)
+
+    @classmethod
     def copy(cls, emails, default=None):
         # A copy is no mail of the mailbox.
         default = default.copy() if default is not None else {}
@@ -196,11 +222,19 @@ class Email(EventSource, ModelSQL, ModelView):
         mailbox, link them and tell who listens; return how many were
         new.  A mail that can not be stored is logged and skipped."""
         values_list, attachments = [], []
+        # Stored meanwhile by another reader of the mailbox
+        with without_check_access():
+            stored_uids = {e.uid for e in cls.search([
+                        ('mailbox', '=', mailbox.id),
+                        ('folder', '=', folder),
+                        ('uid', 'in', [m[0] for m in messages]),
+                        ])} if messages else set()
+        messages = [m for m in messages if m[0] not in stored_uids]
         for uid, raw, truncated in messages:
             try:
                 values, parts = parse.parse(raw)
             except Exception as exc:
-                mailbox.log(gettext('crm_kit_email.msg_mail_unreadable',
+                mailbox.note(gettext('crm_kit_email.msg_mail_unreadable',
                         folder=folder, uid=uid, error=str(exc)))
                 continue
             values.update({
@@ -240,7 +274,7 @@ class Email(EventSource, ModelSQL, ModelView):
                         stored += cls._store(mailbox, [item])
                 except Exception as exc:
                     logger.exception('mailbox %s', mailbox.id)
-                    mailbox.log(gettext('crm_kit_email.msg_mail_not_stored',
+                    mailbox.note(gettext('crm_kit_email.msg_mail_not_stored',
                             folder=folder, uid=item[0]['uid'],
                             error=str(exc)))
         return len(stored)

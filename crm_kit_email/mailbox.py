@@ -12,7 +12,9 @@ import smtplib
 import ssl
 from pathlib import Path
 
-from trytond import config
+from sql import For
+
+from trytond import backend, config
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields)
@@ -20,6 +22,8 @@ from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval
 from trytond.transaction import Transaction, without_check_access
+
+from crm_kit.savepoint import savepoint
 
 from .imap import BATCH, Connection, errors
 
@@ -186,6 +190,12 @@ class Mailbox(DeactivableMixin, ModelSQL, ModelView):
         return Transaction().context.get('company')
 
     @classmethod
+    def default_owner(cls):
+        # A user connects their own mailbox; an administrator empties the
+        # owner for a shared one.
+        return Transaction().user or None
+
+    @classmethod
     def default_imap_port(cls):
         return 993
 
@@ -274,7 +284,7 @@ class Mailbox(DeactivableMixin, ModelSQL, ModelView):
         return Connection(self.imap_host, self.imap_port,
             self.imap_security, self.login, password)
 
-    def log(self, message, level='error'):
+    def note(self, message, level='error'):
         pool = Pool()
         Log = pool.get('crm.mailbox.log')
         Log.create([{'mailbox': self.id, 'level': level, 'message': message}])
@@ -324,6 +334,8 @@ class Mailbox(DeactivableMixin, ModelSQL, ModelView):
         Mailbox = self.__class__
         error = None
         stored = 0
+        if not self.claim():
+            return 0
         try:
             with self.connect() as connection:
                 idle = 'IDLE' in connection.capabilities
@@ -334,12 +346,12 @@ class Mailbox(DeactivableMixin, ModelSQL, ModelView):
                     except errors() as exc:
                         error = gettext('crm_kit_email.msg_folder_failed',
                             folder=name, error=str(exc))
-                        self.log(error)
+                        self.note(error)
                         break
         except (MailboxError,) + errors() as exc:
             error = gettext('crm_kit_email.msg_connection_failed',
                 mailbox=self.rec_name, error=str(exc))
-            self.log(error)
+            self.note(error)
             idle = self.idle
         with without_check_access():
             Mailbox.write([self], {
@@ -348,6 +360,25 @@ class Mailbox(DeactivableMixin, ModelSQL, ModelView):
                     'idle': idle,
                     })
         return stored
+
+    def claim(self):
+        """Whether this transaction may read the mailbox: no other (the
+        scheduler's pass, the listener of a worker) is reading it now"""
+        if backend.name != 'postgresql':
+            # SQLite's writers go one at a time; a mail stored meanwhile
+            # by another is known by its UID (crm.email.receive).
+            return True
+        cursor = Transaction().connection.cursor()
+        table = self.__table__()
+        try:
+            with savepoint():
+                cursor.execute(*table.select(table.id,
+                        where=table.id == self.id,
+                        for_=For('UPDATE', nowait=True)))
+        except backend.DatabaseOperationalError:
+            logger.info("mailbox %s is being read by another", self.id)
+            return False
+        return True
 
     def smtp_server(self):
         "A logged-in SMTP session for replies, None when none is set"
@@ -440,7 +471,7 @@ class MailboxFolder(ModelSQL, ModelView):
         if self.uidvalidity and validity != self.uidvalidity:
             # The server numbered the folder anew: read it again; the
             # mail already stored is known by its Message-ID.
-            mailbox.log(gettext('crm_kit_email.msg_uidvalidity_changed',
+            mailbox.note(gettext('crm_kit_email.msg_uidvalidity_changed',
                     folder=self.name), level='info')
             last_uid = 0
         if validity == self.uidvalidity and uidnext - 1 <= last_uid:
@@ -459,7 +490,7 @@ class MailboxFolder(ModelSQL, ModelView):
             if large:
                 for uid, header in connection.fetch(large, headers_only=True):
                     fetched.append((uid, header))
-                    mailbox.log(gettext('crm_kit_email.msg_mail_too_large',
+                    mailbox.note(gettext('crm_kit_email.msg_mail_too_large',
                             folder=self.name, uid=uid,
                             size='%.1f' % (sizes[uid] / 1024 / 1024),
                             limit=mailbox.max_size))

@@ -6,7 +6,11 @@ SQLite (it selects on the database connection, and the query of
 ``ir.queue``'s pull fails there: "no such table").  This worker takes the
 next due task itself (marking it taken only if no other worker did), runs
 it with trytond's own ``run_task`` and, when there is none, waits POLL
-seconds or until the next scheduled one."""
+seconds or until the next scheduled one.
+
+Beside the work, it listens to the mailboxes whose server pushes new mail
+(IMAP IDLE, crm_kit_email.listener), so that a customer's mail is in the
+CRM as it arrives rather than at the scheduler's next pass."""
 import datetime as dt
 import logging
 import signal
@@ -22,17 +26,9 @@ def work(database_name, poll=POLL, stop=None, once=False):
     """Run the queued tasks of database_name until stop() is true (or,
     with once, until none is due); return how many ran"""
     from trytond import backend
-    from trytond.pool import Pool
-    from trytond.transaction import Transaction
     from trytond.worker import run_task
 
-    if not Pool._started:
-        Pool.start()
-    database_list = Pool.database_list()
-    pool = Pool(database_name)
-    if database_name not in database_list:
-        with Transaction().start(database_name, 0, readonly=True):
-            pool.init()
+    pool = load_pool(database_name)
     count = 0
     while not (stop and stop()):
         try:
@@ -49,6 +45,20 @@ def work(database_name, poll=POLL, stop=None, once=False):
             break
         time.sleep(min(poll, wait) if wait else poll)
     return count
+
+
+def load_pool(database_name):
+    "The pool of database_name, loaded"
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    if not Pool._started:
+        Pool.start()
+    database_list = Pool.database_list()
+    pool = Pool(database_name)
+    if database_name not in database_list:
+        with Transaction().start(database_name, 0, readonly=True):
+            pool.init()
+    return pool
 
 
 def take(pool):
@@ -89,6 +99,19 @@ def take(pool):
     return task_id, wait
 
 
+def mail_listener(database_name):
+    """Listen to the mailboxes whose server pushes new mail (IMAP IDLE),
+    beside the work: started once the pool is loaded"""
+    try:
+        from crm_kit_email.listener import Listener
+    except ImportError:
+        return None
+    load_pool(database_name)
+    listener = Listener(database_name)
+    listener.start()
+    return listener
+
+
 def main(database_name):
     "Work until SIGTERM or SIGINT"
     stopping = []
@@ -98,5 +121,8 @@ def main(database_name):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     logger.info("queue worker of %s started", database_name)
+    listener = mail_listener(database_name)
     work(database_name, stop=lambda: stopping)
+    if listener is not None:
+        listener.stop.set()
     logger.info("queue worker of %s stopped", database_name)

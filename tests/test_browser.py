@@ -778,7 +778,9 @@ def test_customer_upload(crm_server, page, viewport, tmp_path):
             [opportunity['id']], ['crm_documents'])
         assert [d['id'] for d in documents] == rows[0]['crm_documents'], rows
         # sao fills a list of a form when it comes into view.
-        content.locator('.form-many2many').last.scroll_into_view_if_needed()
+        # (The tab's list: the other tabs' are hidden.)
+        content.locator('.form-many2many:visible').last \
+            .scroll_into_view_if_needed()
         line = content.get_by_text('contrato firmado').first
         line.wait_for(state='attached')
         line.scroll_into_view_if_needed()
@@ -1535,3 +1537,123 @@ def test_forms_fit(crm_server, page, viewport):
     assert not cut, f"cut off at the right: {cut}"
     assert not unreachable, f"actions out of reach: {unreachable}"
     assert not page.problems, page.problems
+
+
+@pytest.mark.parametrize('viewport', ['phone'])
+def test_email_on_the_opportunity(crm_server, page, viewport):
+    """A customer's mail comes to the shared mailbox and shows on its
+    opportunity; on a phone the user opens it from the opportunity's
+    E-mails tab and replies; the reply leaves by SMTP, threaded on the
+    customer's mail, and is kept on the opportunity"""
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
+    from playwright.sync_api import expect
+
+    from crm_kit_email.tests.mailservers import mail_servers
+
+    servers = mail_servers()
+    servers.add_user('buzon', 'clave-del-buzon')
+    screenshot = numbered_screenshots(page, f'email-{viewport}')
+    opportunity = crm_server.opportunities[4]
+    subject = "¿Podemos adelantar la visita?"
+    try:
+        login(page, crm_server)
+        expect_ready_desk(page)
+        company, = call(page, 'model.company.company.search', [], 0, None,
+            None)
+        party = call(page, 'model.sale.opportunity.read',
+            [opportunity['id']], ['party'])[0]['party']
+        call(page, 'model.party.contact_mechanism.create', [{
+                    'party': party, 'type': 'email',
+                    'value': 'libros@quijote.test'}])
+        mailbox, = call(page, 'model.crm.mailbox.create', [{
+                    'company': company, 'name': "Ventas",
+                    'address': 'buzon@example.com', 'login': 'buzon',
+                    'owner': None,
+                    'password': 'clave-del-buzon',
+                    'imap_host': servers.host,
+                    'imap_port': servers.imap_port,
+                    'imap_security': 'none',
+                    'smtp_host': servers.host,
+                    'smtp_port': servers.smtp_port,
+                    'smtp_security': 'none'}])
+        msg = EmailMessage()
+        msg['From'] = "Librería El Quijote <libros@quijote.test>"
+        msg['To'] = 'buzon@example.com'
+        msg['Subject'] = subject
+        msg['Date'] = formatdate()
+        msg['Message-ID'] = make_msgid(domain='quijote.test')
+        msg.set_content("Buenos días,\n\n¿Podríamos vernos el martes "
+            "en lugar del jueves?\n\nUn saludo,\nMarta")
+        servers.deliver('buzon', msg.as_bytes())
+        call(page, 'model.crm.mailbox.poll', [mailbox])
+
+        # The opportunity's E-mails tab lists it.
+        content = open_crm_entry(page, 'Opportunities')
+        row = content.locator('table.tree > tbody > tr').filter(
+            has_text=opportunity['party'])
+        row.get_by_text(opportunity['number'], exact=True).first.click()
+        content.get_by_role('button', name='Switch').first.click()
+        content.locator('a[role="tab"], .nav-tabs a').filter(
+            has_text=re.compile('^E-mails$')).first.click()
+        content.locator('.form-many2many:visible').last \
+            .scroll_into_view_if_needed()
+        line = content.get_by_text(subject).first
+        line.wait_for(state='attached')
+        line.scroll_into_view_if_needed()
+        expect(line).to_be_visible()
+        assert page.evaluate('document.documentElement.scrollWidth') <= 390
+        screenshot('opportunity')
+
+        # Opened, the whole mail; Reply writes to its sender.
+        line.dblclick()
+        dialog = page.locator('.modal-dialog:visible').last
+        expect(dialog.locator('textarea[name="body_text"]')).to_have_value(
+            re.compile("¿Podríamos vernos el martes"))
+        screenshot('mail')
+        dialog.get_by_role('button', name='Reply').click()
+        wizard = page.locator('.modal-dialog:visible').filter(
+            has=page.locator('[name="body"]')).last
+        to = wizard.locator('input[name="to"]')
+        expect(to).to_have_value('libros@quijote.test')
+        expect(wizard.locator('input[name="subject"]')).to_have_value(
+            "Re: " + subject)
+        body = wizard.locator('textarea[name="body"]')
+        body.click()
+        body.press('Control+Home')
+        body.type("El martes a las 10 nos va bien. ")
+        screenshot('reply')
+        click_until_gone(wizard.get_by_role('button', name='Send'))
+
+        # The reply left by SMTP, threaded on the customer's mail.
+        for _ in range(100):
+            sent = [e for e in servers.outbound
+                if b'libros@quijote.test' in b' '.join(
+                    a.encode() for a in e.rcpt_tos)]
+            if sent:
+                break
+            page.wait_for_timeout(200)
+        assert sent, "the reply did not leave"
+        raw = sent[-1].data
+        raw = raw if isinstance(raw, bytes) else raw.encode()
+        assert msg['Message-ID'].encode() in raw
+        assert b'El martes a las 10 nos va bien.' in raw
+        # Marked sent once the server took it
+        for _ in range(50):
+            replies = call(page, 'model.crm.email.search_read', [
+                    ('direction', '=', 'out'),
+                    ('subject', '=', "Re: " + subject)], 0, None, None,
+                ['send_state', 'opportunities'])
+            if all(r['send_state'] == 'sent' for r in replies):
+                break
+            page.wait_for_timeout(200)
+        assert [(r['send_state'], r['opportunities']) for r in replies] == [
+            ('sent', [opportunity['id']])], replies
+        screenshot('sent')
+
+        assert not page.locator('.error-dialog:visible').count(), (
+            page.locator('.error-dialog').all_inner_texts())
+        assert not page.problems, page.problems
+    finally:
+        screenshot('last')

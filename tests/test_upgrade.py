@@ -90,6 +90,15 @@ DEFINITIONS = {
     'ir_ui_view': dict(ignore=STAMPS, new=True),
     # crm_kit_desk's pipeline board.
     'ir_action_wizard': dict(ignore=STAMPS, new=True),
+    # crm_kit_email's tabs, buttons, access, record rules and scheduler.
+    'ir_action_act_window_domain': dict(ignore=STAMPS, new=True),
+    'ir_cron': dict(ignore=STAMPS, new=True),
+    'ir_cron-company_company': dict(ignore=STAMPS, new=True),
+    'ir_model_button-res_group': dict(ignore=STAMPS, new=True),
+    'ir_model_field_access': dict(ignore=STAMPS, new=True),
+    'ir_rule': dict(ignore=STAMPS, new=True),
+    'ir_rule_group': dict(ignore=STAMPS, new=True),
+    'ir_rule_group-res_group': dict(ignore=STAMPS, new=True),
     # The quote e-mail attaches crm_kit_quote's PDF, whose id the database
     # gives (test_release_changes checks it).
     'ir_email_template-ir_action_report': dict(ignore=STAMPS | {'report'}),

@@ -7,12 +7,14 @@ CRM that reach the customer's mailbox and whose answer threads back,
 attachments to documents, who sees which mail, and bad input."""
 import json
 import smtplib
+import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool
+from trytond.tests.test_tryton import DB_NAME
 from trytond.transaction import Transaction, check_access
 
 from crm_kit.tests.tools import (
@@ -20,6 +22,8 @@ from crm_kit.tests.tools import (
     in_transaction, load_spanish, run_queued, setup_crm)
 from crm_kit_document.tests.tools import EXE, PDF
 
+from .. import imap
+from ..listener import Listener
 from .mailservers import mail_servers
 
 PASSWORD = 'clave-del-buzon'
@@ -78,6 +82,7 @@ class EmailTestCase(CrmRouteTestCase):
                         'name': "Ventas",
                         'address': 'ventas@example.com',
                         'login': 'ventas',
+                        'owner': None,
                         'create_leads': True,
                         'lead_senders': '!*@example.com',
                         **common,
@@ -358,6 +363,24 @@ class EmailTestCase(CrmRouteTestCase):
             {'shared': True}, company=self.company)
         self.assertEqual(result[0], 'error')
 
+        # A mail is kept as it came; the other rep changes nothing of it.
+        result = self.rpc('rep', 'model.crm.email.write',
+            [ids["Solo para Rep"]], {'subject': "Cambiado"},
+            company=self.company)
+        self.assertEqual(result[0], 'error')
+        self.assertIn("only what it is linked to", result[1])
+        result = self.rpc('rep2', 'model.crm.email.write',
+            [ids["Solo para Rep"]], {'links': [('create', [
+                            {'opportunity': self.other_deal}])]},
+            company=self.company)
+        self.assertEqual(result[0], 'error')
+        response = self.rest('put', f'crm.email/{ids["Solo para Rep"]}',
+            self.keys['rep'], company=self.company,
+            json={'subject': "Cambiado"})
+        self.assertGreaterEqual(response.status_code, 400, response.text)
+        self.assertLess(response.status_code, 500, response.text)
+        self.assertEqual(self.emails([('subject', '=', "Cambiado")]), [])
+
         # Unlinked by the rep, the mail leaves the customer's tab and stays.
         links = self.rpc('rep', 'model.crm.email.link.search',
             [('email', '=', ids["Consulta compartida"]),
@@ -516,3 +539,113 @@ class EmailTestCase(CrmRouteTestCase):
                     session_id, _, _ = Compose.create()
                     Compose.execute(session_id, {}, 'start')
         in_transaction(other)
+
+
+    def test_customer_reply_is_news_for_rules_and_webhooks(self):
+        "A reply on the deal starts a rule on Last E-mail Received, and a hook"
+        def setup():
+            pool = Pool()
+            Rule = pool.get('crm.automation.rule')
+            Field = pool.get('ir.model.field')
+            Webhook = pool.get('crm.webhook')
+            field, = Field.search([('model', '=', 'sale.opportunity'),
+                    ('name', '=', 'last_email_received')])
+            Rule.create([{
+                        'name': "El cliente ha respondido",
+                        'model': 'sale.opportunity',
+                        'trigger': 'field',
+                        'field': field.id,
+                        'actions': [('create', [{
+                                        'action': 'notify',
+                                        'subject': "Respuesta en {rec_name}",
+                                        'assignee': 'owner',
+                                        }])],
+                        }])
+            Webhook.create([{
+                        'name': "Correo entrante",
+                        'url': 'https://hooks.example.com/correo',
+                        'events': ['email.received'],
+                        }])
+        in_transaction(setup, user=0)
+        msg = message("¿Cuándo empezáis?", 'cliente@example.com',
+            'ventas@example.com')
+        self.send(msg)
+
+        with Transaction().start(DB_NAME, 0) as transaction:
+            pool = Pool()
+            Mailbox = pool.get('crm.mailbox')
+            Notification = pool.get('res.notification')
+            Email = pool.get('crm.email')
+            Queue = pool.get('ir.queue')
+            Opportunity = pool.get('sale.opportunity')
+            with transaction.set_context(company=self.company):
+                Mailbox(self.shared).read_new_mail()
+            email, = Email.search([('message_id', '=', msg['Message-ID'])])
+            # The hook's delivery is queued for the worker.
+            hooks = [t for t in Queue.browse(transaction.tasks)
+                if t.data['model'] == 'crm.webhook']
+            self.assertEqual(
+                [(t.data['args'][0], t.data['args'][1], t.data['args'][2])
+                    for t in hooks],
+                [('email.received', 'crm.email', [email.id])])
+            transaction.tasks[:] = [t for t in transaction.tasks
+                if t not in {h.id for h in hooks}]
+            run_queued()
+            deal = Opportunity(self.deal)
+            self.assertEqual(deal.last_email_received, email.date)
+            self.assertTrue(Notification.search([
+                        ('user', '=', self.users['rep']),
+                        ('label', '=', "Respuesta en %s" % deal.rec_name)]))
+            transaction.rollback()
+
+    def test_nothing_new_costs_one_round_trip(self):
+        "A pass on a mailbox with nothing new sends one STATUS"
+        self.poll(self.shared)
+        commands = []
+        original = imap.Connection.open
+
+        def open_(connection):
+            original(connection)
+            send = connection.imap.send
+
+            def counting(data):
+                if data.split(b' ', 2)[1:2] != [b'LOGOUT\r\n']:
+                    commands.append(data.split(b' ', 2)[1])
+                return send(data)
+            connection.imap.send = counting
+        imap.Connection.open = open_
+        try:
+            self.assertEqual(self.poll(self.shared), 0)
+        finally:
+            imap.Connection.open = original
+        self.assertEqual(commands, [b'STATUS'])
+
+    def test_new_mail_read_as_it_arrives(self):
+        "A server that pushes new mail (IDLE): the listener hears it at once"
+        heard = []
+
+        def on_mail(database, mailbox_id):
+            # The worker reads the mailbox here (listener.read_mailbox);
+            # the test's SQLite database is its own thread's.
+            heard.append((database, mailbox_id, time.monotonic()))
+        listener = Listener(DB_NAME, on_mail=on_mail)
+        try:
+            listener.refresh()
+            thread = listener.threads[self.shared]
+            self.assertTrue(thread.idling.wait(15), "not listening")
+            self.assertTrue(thread.pushes)
+            msg = message("Llega al momento", 'cliente@example.com',
+                'ventas@example.com')
+            sent = time.monotonic()
+            self.send(msg)
+            for _ in range(100):
+                if any(m == self.shared and t >= sent
+                        for _, m, t in heard):
+                    break
+                time.sleep(0.05)
+            else:
+                self.fail("the server's news was not heard")
+        finally:
+            listener.close()
+        self.assertEqual(self.poll(self.shared), 1)
+        self.assertTrue(self.emails([('message_id', '=', msg['Message-ID'])]))
