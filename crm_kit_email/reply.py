@@ -14,7 +14,6 @@ from trytond.model import ModelView, fields
 from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
-from trytond.report import html_to_text
 from trytond.sendmail import get_smtp_server
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
@@ -169,7 +168,7 @@ class ComposeStart(ModelView):
         if values.get('subject'):
             self.subject = values['subject']
         if values.get('body'):
-            self.body = html_to_text(values['body'])
+            self.body = parse.html_to_text(values['body'])
         if values.get('to') and not self.to:
             self.to = ', '.join(values['to'])
 
