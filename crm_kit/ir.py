@@ -59,3 +59,30 @@ def _with_language(format_):
             lang = Pool().get('ir.lang').get(lang)
         return format_(value, lang, *args, **kwargs)
     return wrapper
+
+
+class Session(metaclass=PoolMeta):
+    __name__ = 'ir.session'
+
+    @classmethod
+    def remove(cls, key, domain=None):
+        "A logout goes to the access log"
+        pool = Pool()
+        AccessLog = pool.get('crm.access.log')
+        User = pool.get('res.user')
+        name = super().remove(key, domain=domain)
+        if name:
+            users = User.search([('login', '=', name)], limit=1)
+            AccessLog.record('logout', login=name,
+                user=users[0].id if users else None)
+        return name
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.append(
+            ('crm.access.log|clean', "Forget the Oldest Access Log"))

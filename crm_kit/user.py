@@ -22,7 +22,8 @@ from sql.aggregate import Count
 
 from trytond import config
 from trytond.model import fields
-from trytond.pool import PoolMeta
+from trytond.exceptions import LoginException, RateLimitException
+from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction
 
 
@@ -51,6 +52,26 @@ class User(metaclass=PoolMeta):
             return self.crm_teams[0]
         if self.crm_managed_teams:
             return self.crm_managed_teams[0]
+
+    @classmethod
+    def get_login(cls, login, parameters):
+        "A login, and a failed one, go to the access log"
+        pool = Pool()
+        AccessLog = pool.get('crm.access.log')
+        try:
+            user_id = super().get_login(login, parameters)
+        except RateLimitException:
+            AccessLog.record('login_failed', login=login)
+            raise
+        except LoginException as exception:
+            # A password (or another factor) is asked: not tried yet.
+            if exception.name in parameters:
+                AccessLog.record('login_failed', login=login)
+            raise
+        AccessLog.record(
+            'login' if user_id else 'login_failed', login=login,
+            user=user_id)
+        return user_id
 
     @classmethod
     def check_password(cls, password, hash_):

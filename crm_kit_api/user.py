@@ -122,9 +122,12 @@ class UserApplication(metaclass=PoolMeta):
 
     @classmethod
     def check(cls, key, application):
+        pool = Pool()
+        AccessLog = pool.get('crm.access.log')
         record = super().check(hash_key(key or ''), application)
         if record:
             cls._note_use(record)
+            AccessLog.key_used(record)
         if record and application == 'rest' and record.user:
             cls._set_user_context(record.user)
             cls._set_timestamp()

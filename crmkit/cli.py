@@ -473,6 +473,38 @@ def cmd_work(options):
     worker.main(options.database)
 
 
+def export_access_log(name, start, end, path):
+    """Write the access log of the days start to end (dates, included) to
+    path: XLSX when its name ends with .xlsx, else CSV; return how many
+    lines"""
+    _trytond()
+
+    def export():
+        from trytond.pool import Pool
+        AccessLog = Pool().get('crm.access.log')
+        format = 'xlsx' if str(path).lower().endswith('.xlsx') else 'csv'
+        Path(path).write_bytes(AccessLog.export(start, end, format))
+        return len(AccessLog.rows(start, end))
+    return run_in_transaction(name, export)
+
+
+def cmd_access_log(options):
+    import datetime as dt
+    if not is_initialised(options.database):
+        sys.exit(f"Database {options.database!r} is not initialised: "
+            "run 'crm-kit init' first.")
+    try:
+        start = dt.date.fromisoformat(options.from_date)
+        end = dt.date.fromisoformat(options.to_date)
+    except ValueError as exception:
+        sys.exit(f"Dates are written YYYY-MM-DD: {exception}")
+    if end < start:
+        sys.exit("--to comes before --from.")
+    count = export_access_log(options.database, start, end, options.out)
+    print(f"{count} lines of the access log from {start} to {end} written "
+        f"to {options.out}.")
+
+
 def cmd_backup(options):
     from . import backup
     print(backup.backup(options.database, options.file))
@@ -568,6 +600,20 @@ def main(argv=None):
     work_parser = commands.add_parser(
         'work', help="run the queue worker alone (crm-kit serve runs one)")
     work_parser.set_defaults(func=cmd_work)
+
+    access_parser = commands.add_parser(
+        'access-log', help="write the access log of some days to a CSV or "
+        "XLSX file (logins, failed logins, logouts, API keys' use)")
+    access_parser.add_argument(
+        '--from', dest='from_date', required=True,
+        help="the first day, YYYY-MM-DD")
+    access_parser.add_argument(
+        '--to', dest='to_date', required=True,
+        help="the last day, YYYY-MM-DD")
+    access_parser.add_argument(
+        '--out', required=True,
+        help="the file to write: .xlsx for Excel, else CSV")
+    access_parser.set_defaults(func=cmd_access_log)
 
     backup_parser = commands.add_parser(
         'backup', help="write the database and its files to one archive")

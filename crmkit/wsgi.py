@@ -134,6 +134,10 @@ class PrivateContextFilter:
             config.set('bus', 'allow_subscribe', 'False')
 
     def __call__(self, environ, start_response):
+        from crm_kit.access_log import set_client
+        # The access log says with what client each login came.
+        set_client(environ.get('HTTP_USER_AGENT'),
+            environ.get('REMOTE_ADDR'))
         start_response = secure_headers(start_response)
         host = public_host()
         if host and environ.get('HTTP_HOST', '').lower() != host:

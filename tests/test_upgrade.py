@@ -99,6 +99,9 @@ DEFINITIONS = {
     'ir_rule': dict(ignore=STAMPS, new=True),
     'ir_rule_group': dict(ignore=STAMPS, new=True),
     'ir_rule_group-res_group': dict(ignore=STAMPS, new=True),
+    # crm_kit's access log: its menu and export for the administrators.
+    'ir_ui_menu-res_group': dict(ignore=STAMPS, new=True),
+    'ir_action-res_group': dict(ignore=STAMPS, new=True),
     # The quote e-mail attaches crm_kit_quote's PDF, whose id the database
     # gives (test_release_changes checks it).
     'ir_email_template-ir_action_report': dict(ignore=STAMPS | {'report'}),
