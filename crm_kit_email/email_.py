@@ -17,6 +17,7 @@ from trytond.model.exceptions import AccessError, ValidationError
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval
 from trytond.tools import grouped_slice
+from trytond.tools import timezone as tz
 from trytond.transaction import Transaction, without_check_access
 
 from crm_kit.event import EventSource
@@ -657,11 +658,24 @@ class EmailAttachment(ModelSQL, ModelView):
                             'crm_kit_email.msg_document_from_email',
                             subject=email.subject or '',
                             sender=email.from_address or '',
-                            date=str(email.date or '')),
+                            date=local_time(email.date, email.company)),
                         'links': [('create', links)],
                         }])
             with without_check_access():
                 cls.write([attachment], {'document': document.id})
+
+
+def local_time(date, company):
+    "date (UTC) as the user's language writes it, in the company's zone"
+    pool = Pool()
+    Lang = pool.get('ir.lang')
+    if not date:
+        return ''
+    lang = Lang.get()
+    zone = company.timezone if company else None
+    date = date.replace(tzinfo=tz.UTC).astimezone(
+        tz.get_tzinfo(zone) if zone else tz.UTC)
+    return lang.strftime(date, lang.date + ' %H:%M')
 
 
 def reply_token():

@@ -19,7 +19,7 @@ from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from . import parse
-from .email_ import reply_token
+from .email_ import local_time, reply_token
 
 logger = logging.getLogger(__name__)
 MAX_RECIPIENTS = 100
@@ -212,7 +212,7 @@ class Compose(Wizard):
             values['body'] = '\n\n%s\n%s' % (gettext(
                     'crm_kit_email.msg_reply_quote',
                     sender=record.from_address or '',
-                    date=str(record.date or '')), quoted)
+                    date=local_time(record.date, record.company)), quoted)
             if record.mailbox in mailboxes:
                 values['mailbox'] = record.mailbox.id
         elif self.model.__name__ == 'sale.opportunity':

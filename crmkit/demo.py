@@ -638,6 +638,8 @@ def load_demo(seed=DEFAULT_SEED):
         timer("alerts checked")
         _create_documents(seed)
         timer("documents created")
+        _create_emails(seed)
+        timer("e-mails created")
         _create_targets(users)
         timer("sales targets set")
     logger.info("demo: loaded in %.1fs", time.monotonic() - timer.start)
@@ -829,6 +831,89 @@ def _create_documents(seed):
                     "recibo, por favor.",
                     'max_files': 5,
                     }])
+
+
+# (customer's subject, customer's text, the rep's answer or None)
+DEMO_EMAILS = [
+    ("Duda sobre el presupuesto",
+        "Hola,\n\n¿El precio incluye la instalación y la formación del "
+        "equipo?\n\nGracias,",
+        "Hola,\n\nSí: la instalación y dos sesiones de formación están "
+        "incluidas. Le envío el detalle mañana.\n\nUn saludo,"),
+    ("¿Podemos vernos la semana que viene?",
+        "Buenos días,\n\nNos gustaría ver una demostración con el "
+        "gerente. ¿Tienen hueco el martes o el jueves?\n\nUn saludo,",
+        "Buenos días,\n\nEl jueves a las 10:00 nos va perfecto. Le "
+        "confirmo la dirección.\n\nSaludos,"),
+    ("Plazos de entrega",
+        "Hola,\n\n¿Cuánto tardarían en tenerlo funcionando si "
+        "firmamos este mes?\n\nGracias,", None),
+    ("Descuento por volumen",
+        "Buenas tardes,\n\nSi ampliamos a diez usuarios, ¿hay algún "
+        "descuento?\n\nAtentamente,", None),
+    ]
+
+
+def _create_emails(seed):
+    """A shared mailbox (switched off: it reads no server) with mail from
+    the customers of some open deals, and the owners' answers"""
+    from email.message import EmailMessage
+    from email.utils import format_datetime, make_msgid
+
+    pool = Pool()
+    Mailbox = pool.get('crm.mailbox')
+    Email = pool.get('crm.email')
+    Opportunity = pool.get('sale.opportunity')
+    Company = pool.get('company.company')
+    rng = random.Random(seed)
+    company = Company(Transaction().context['company'])
+    mailbox, = Mailbox.create([{
+                'company': company.id,
+                'name': "Ventas (demo)",
+                'address': 'ventas@crm-kit.example.com',
+                'owner': None,
+                'imap_host': 'imap.crm-kit.example.com',
+                'imap_security': 'ssl',
+                'imap_port': 993,
+                'login': 'ventas@crm-kit.example.com',
+                'active': False,
+                }])
+    deals = [o for o in Opportunity.search([('state', '=', 'opportunity')],
+            order=[('id', 'DESC')], limit=40)
+        if o.party and o.party.email][:len(DEMO_EMAILS) * 2]
+    now = utc_now()
+    messages = []
+    for index, opportunity in enumerate(deals):
+        subject, text, answer = DEMO_EMAILS[index % len(DEMO_EMAILS)]
+        sent = now - dt.timedelta(days=rng.randint(1, 9),
+            minutes=rng.randint(0, 600))
+        msg = EmailMessage()
+        msg['From'] = '%s <%s>' % (opportunity.party.rec_name,
+            opportunity.party.email)
+        msg['To'] = mailbox.address
+        msg['Subject'] = subject
+        msg['Date'] = format_datetime(sent.replace(tzinfo=dt.timezone.utc))
+        msg['Message-ID'] = make_msgid(domain='crm-kit.example.com')
+        msg.set_content(text + "\n" + opportunity.party.rec_name + "\n")
+        messages.append(msg)
+        if answer:
+            reply = EmailMessage()
+            reply['From'] = '%s <%s>' % (mailbox.name, mailbox.address)
+            reply['To'] = opportunity.party.email
+            reply['Subject'] = "Re: " + subject
+            reply['Date'] = format_datetime(
+                (sent + dt.timedelta(hours=2)).replace(
+                    tzinfo=dt.timezone.utc))
+            reply['Message-ID'] = make_msgid(domain='crm-kit.example.com')
+            reply['In-Reply-To'] = msg['Message-ID']
+            reply['References'] = msg['Message-ID']
+            reply.set_content(answer + "\n" + opportunity.owner.name + "\n")
+            messages.append(reply)
+    # Read as the mailbox reads them: linked by address and by thread.
+    for uid, msg in enumerate(messages, 1):
+        Email.receive(mailbox, 'INBOX', [(uid, msg.as_bytes(), False)])
+    Email.write(Email.search([('direction', '=', 'out')]),
+        {'send_state': 'sent'})
 
 
 def _switch_on_automation():
