@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import secrets
 from collections import defaultdict
+from email.utils import getaddresses
 
 from sql import Null
 from sql.functions import Lower
@@ -257,8 +258,13 @@ class Email(EventSource, ModelSQL, ModelView):
             values_list.append(values)
             attachments.append(parts)
         known = cls._known(mailbox, values_list)
-        new = [(v, a) for v, a in zip(values_list, attachments)
-            if not (v['message_id'] and v['message_id'] in known)]
+        new, seen = [], set()
+        for values, parts in zip(values_list, attachments):
+            message_id = values['message_id']
+            if message_id and (message_id in known or message_id in seen):
+                continue
+            seen.add(message_id)
+            new.append((values, parts))
         if len(new) < len(values_list):
             cls._shared_again(mailbox, [known[v['message_id']]
                     for v in values_list
@@ -302,8 +308,10 @@ class Email(EventSource, ModelSQL, ModelView):
             return
         emails = [e for e in emails if e.mailbox.private]
         if emails:
+            # Its UID was the personal mailbox's: no mail of the shared one.
             with without_check_access():
-                cls.write(emails, {'mailbox': mailbox.id})
+                cls.write(emails, {
+                        'mailbox': mailbox.id, 'folder': None, 'uid': None})
 
     @classmethod
     def _store(cls, mailbox, items):
@@ -346,7 +354,7 @@ class Email(EventSource, ModelSQL, ModelView):
         for opportunity, party, address in deals:
             if address is None:
                 deals_of[party].add(opportunity)
-        to_create = []
+        linked = {}
         for email in emails:
             email_parties, email_deals = set(), set()
             for party, opportunity in threads.get(email.id, []):
@@ -363,20 +371,27 @@ class Email(EventSource, ModelSQL, ModelView):
                 # A customer's only open deal is the one the mail is about.
                 if len(deals_of[party]) == 1:
                     email_deals.update(deals_of[party])
-            to_create.extend({'email': email.id, 'party': p}
-                for p in sorted(email_parties))
-            to_create.extend({'email': email.id, 'opportunity': o}
-                for o in sorted(email_deals))
-        unique = {(v['email'], v.get('party'), v.get('opportunity')): v
-            for v in to_create}
-        Link.create(list(unique.values()))
+            linked[email.id] = ({('party', p) for p in email_parties}
+                | {('opportunity', o) for o in email_deals})
+        # A reply read with the mail it answers (a mailbox's first read)
+        # follows it too.
+        by_message_id = {e.message_id: e for e in emails if e.message_id}
+        for email in emails:
+            for message_id in parse.message_ids(' '.join(filter(None,
+                            [email.in_reply_to, email.references]))):
+                answered = by_message_id.get(message_id)
+                if answered is not None and answered is not email:
+                    linked[email.id] |= linked[answered.id]
+        unique = [{'email': email_id, field: target}
+            for email_id, targets in linked.items()
+            for field, target in sorted(targets)]
+        Link.create(unique)
         cls.told(emails)
 
     def addresses(self):
         pairs = [(None, self.from_address)]
         for header in (self.to, self.cc):
             if header:
-                from email.utils import getaddresses
                 pairs.extend(getaddresses([header]))
         return {a.strip().lower() for _, a in pairs if a and '@' in a}
 

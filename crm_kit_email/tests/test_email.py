@@ -217,6 +217,26 @@ class EmailTestCase(CrmRouteTestCase):
             self.assertEqual(email.from_address, 'cliente@example.com')
         in_transaction(check, user=0)
 
+    def test_reply_read_with_the_mail_it_answers(self):
+        "Read in the same pass, a reply follows the mail it answers"
+        first = message("Cambio de fecha", 'cliente@example.com',
+            'ventas@example.com')
+        answer = message("Re: Cambio de fecha", 'asistente@gestoria.test',
+            'ventas@example.com', In_Reply_To=first['Message-ID'],
+            References=first['Message-ID'])
+        self.send(first)
+        self.send(answer)
+        self.assertEqual(self.poll(self.shared), 2)
+
+        def check():
+            Email = Pool().get('crm.email')
+            email, = Email.search([('message_id', '=', answer['Message-ID'])])
+            self.assertIn(self.deal,
+                [l.opportunity.id for l in email.links if l.opportunity])
+            # Not a lead: it answers a customer's mail.
+            self.assertIsNone(email.lead)
+        in_transaction(check, user=0)
+
     def test_lead_from_an_unknown_sender(self):
         "A stranger's mail is a lead, once; robots' mail is not"
         first = message("Quiero un presupuesto", "Luis Pérez <luis@nueva.test>",
