@@ -863,6 +863,7 @@ def _create_emails(seed):
     pool = Pool()
     Mailbox = pool.get('crm.mailbox')
     Email = pool.get('crm.email')
+    Link = pool.get('crm.email.link')
     Opportunity = pool.get('sale.opportunity')
     Company = pool.get('company.company')
     rng = random.Random(seed)
@@ -895,7 +896,7 @@ def _create_emails(seed):
         msg['Date'] = format_datetime(sent.replace(tzinfo=dt.timezone.utc))
         msg['Message-ID'] = make_msgid(domain='crm-kit.example.com')
         msg.set_content(text + "\n" + opportunity.party.rec_name + "\n")
-        messages.append(msg)
+        messages.append((msg, opportunity))
         if answer:
             reply = EmailMessage()
             reply['From'] = '%s <%s>' % (mailbox.name, mailbox.address)
@@ -908,10 +909,16 @@ def _create_emails(seed):
             reply['In-Reply-To'] = msg['Message-ID']
             reply['References'] = msg['Message-ID']
             reply.set_content(answer + "\n" + opportunity.owner.name + "\n")
-            messages.append(reply)
-    # Read as the mailbox reads them: linked by address and by thread.
-    for uid, msg in enumerate(messages, 1):
+            messages.append((reply, opportunity))
+    # Read as the mailbox reads them: linked by address and by thread;
+    # and to their deal, as its owner links a mail of a customer with
+    # several open deals.
+    for uid, (msg, opportunity) in enumerate(messages, 1):
         Email.receive(mailbox, 'INBOX', [(uid, msg.as_bytes(), False)])
+        email, = Email.search([('message_id', '=', msg['Message-ID'])])
+        if opportunity not in [l.opportunity for l in email.links]:
+            Link.create([{'email': email.id, 'opportunity': opportunity.id}])
+            Email.told([email])
     Email.write(Email.search([('direction', '=', 'out')]),
         {'send_state': 'sent'})
 
