@@ -7,6 +7,7 @@ at least 13 months.  The Kit Digital justification asks for this file."""
 import csv
 import datetime as dt
 import io
+import logging
 import threading
 import time
 
@@ -18,6 +19,8 @@ from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateView, Wizard
 
 from .spreadsheet import neutralise
+
+logger = logging.getLogger(__name__)
 
 EVENTS = [
     ('login', "Login"),
@@ -133,7 +136,11 @@ class AccessLog(ModelSQL, ModelView):
         if (time.monotonic() - _flushed[0]
                 >= config.getfloat('crm_kit', 'access_log_flush',
                     default=60)):
-            cls.flush_key_uses()
+            try:
+                cls.flush_key_uses()
+            except Exception:
+                # The log must not fail the request it counts.
+                logger.exception("API key uses not logged")
 
     @classmethod
     def flush_key_uses(cls):
@@ -176,6 +183,10 @@ class AccessLog(ModelSQL, ModelView):
                                 [[first, last, count, 'api_key', key, user,
                                         address, client, first, 0]]))
                 transaction.commit()
+        except backend.DatabaseIntegrityError:
+            # A key or user gone meanwhile (a database restored under the
+            # same name): those counts have nowhere to go.
+            logger.warning("API key uses not logged", exc_info=True)
         except backend.DatabaseOperationalError:
             # Busy (SQLite): counted again with the next ones.
             with _key_uses_lock:
