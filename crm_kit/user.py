@@ -44,6 +44,16 @@ class User(metaclass=PoolMeta):
         'crm.team-res.user', 'user', 'team', "Sales Teams")
     crm_managed_teams = fields.One2Many(
         'crm.team', 'manager', "Managed Sales Teams", readonly=True)
+    crm_role = fields.Function(fields.Selection([
+                (None, ""),
+                ('rep', "Sales Rep"),
+                ('manager', "Sales Manager"),
+                ('admin', "CRM Administrator"),
+                ], "CRM Role",
+            help="What the user may see and do in the CRM: a rep their own "
+            "customers and deals, a manager their teams', an administrator "
+            "everything and the configuration."),
+        'get_crm_role', setter='set_crm_role')
 
     @property
     def crm_team(self):
@@ -52,6 +62,33 @@ class User(metaclass=PoolMeta):
             return self.crm_teams[0]
         if self.crm_managed_teams:
             return self.crm_managed_teams[0]
+
+    @classmethod
+    def _crm_role_groups(cls):
+        "The CRM's groups by role, the most powerful first"
+        ModelData = Pool().get('ir.model.data')
+        return [(role, ModelData.get_id('crm_kit', 'group_crm_%s' % role))
+            for role in ['admin', 'manager', 'rep']]
+
+    @classmethod
+    def get_crm_role(cls, users, name):
+        roles = cls._crm_role_groups()
+        result = {}
+        for user in users:
+            groups = {g.id for g in user.groups}
+            result[user.id] = next(
+                (role for role, group in roles if group in groups), None)
+        return result
+
+    @classmethod
+    def set_crm_role(cls, users, name, value):
+        "Give the role's group instead of the other CRM groups"
+        roles = cls._crm_role_groups()
+        crm_groups = [group for _, group in roles]
+        actions = [('remove', crm_groups)]
+        if value:
+            actions.append(('add', [dict(roles)[value]]))
+        cls.write(list(users), {'groups': actions})
 
     @classmethod
     def get_login(cls, login, parameters):

@@ -130,6 +130,41 @@ class SecurityTestCase(CrmRouteTestCase):
             [self.users['rep']], ['password_hash'])
         self.assertEqual(result[0], 'error')
 
+    def test_crm_role_changed_by_administrators_only(self):
+        "Anyone reads a user's CRM role; an administrator alone sets it"
+        rep2 = self.users['rep2']
+        result = self.call('rep', 'model.res.user.read',
+            [rep2, self.users['admin']], ['crm_role'])
+        self.assertEqual([r['crm_role'] for r in result], ['rep', 'admin'])
+        for values in [{'crm_role': 'admin'}, {'groups': [('add', [1])]}]:
+            result = self.call('rep', 'model.res.user.write', [rep2], values)
+            self.assertEqual(result[0], 'error')
+            result = self.call('rep', 'model.res.user.write',
+                [self.users['rep']], values)
+            self.assertEqual(result[0], 'error')
+        response = self.rest('put', f'res.user/{self.users["rep"]}',
+            self.keys['rep'], self.company, json={'crm_role': 'admin'})
+        self.assertIn(response.status_code, {403, 404}, response.text)
+        self.call('rep', 'model.res.user.set_preferences',
+            {'crm_role': 'admin'})
+        result = self.call('rep', 'model.res.user.read',
+            [self.users['rep']], ['crm_role'])
+        self.assertEqual(result[0]['crm_role'], 'rep')
+
+        self.call('admin', 'model.res.user.write', [rep2],
+            {'crm_role': 'manager'})
+        with Transaction().start(DB_NAME, 0):
+            pool = Pool()
+            User = pool.get('res.user')
+            ModelData = pool.get('ir.model.data')
+            groups = {g.id for g in User(rep2).groups}
+            self.assertIn(
+                ModelData.get_id('crm_kit', 'group_crm_manager'), groups)
+            self.assertNotIn(
+                ModelData.get_id('crm_kit', 'group_crm_rep'), groups)
+            self.assertEqual(User(rep2).crm_role, 'manager')
+            User.write([User(rep2)], {'crm_role': 'rep'})
+
     def test_export_hides_other_reps_deals(self):
         domain = [('crm_history.opportunity.description', '=', HIDDEN)]
         response = self.export('rep', 'party.party', domain, ['name'])
