@@ -21,7 +21,8 @@ PAGE_STYLE = (
     'input,button{font-size:1rem;max-width:100%}'
     'button{padding:.6rem 1.2rem;margin-top:1rem}'
     '.error{color:#a00}.note{color:#555;font-size:.9rem}'
-    'nav{text-align:right;font-size:.9rem}')
+    'nav{text-align:right;font-size:.9rem}'
+    'footer{margin-top:2rem;color:#888;font-size:.8rem}')
 
 
 def is_web_url(value):
@@ -104,7 +105,8 @@ def page(title, paragraphs=(), lang=None, body='', nav=''):
         '<!DOCTYPE html>\n<html lang="%s"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, '
         'initial-scale=1"><title>%s</title><style>%s</style></head>'
-        '<body>%s<h1>%s</h1>%s%s</body></html>\n' % (
+        '<body>%s<h1>%s</h1>%s%s<footer>crm-kit</footer></body></html>\n'
+        % (
             esc((lang or 'en').replace('_', '-')), esc(title), PAGE_STYLE,
             nav, esc(title), '<ul>%s</ul>' % items if items else '', body))
 

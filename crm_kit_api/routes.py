@@ -38,11 +38,15 @@ def openapi(request, pool):
 @with_pool
 @with_transaction(readonly=True)
 def docs(request, pool):
-    _, company_lang = company_and_language()
+    company, company_lang = company_and_language()
     lang = best_language(request, languages(company_lang)) or company_lang
     with Transaction().set_context(language=lang):
+        title = gettext('crm_kit_api.msg_docs_title')
+        # Whose CRM it is, as sao's header says it.
+        if company:
+            title = '%s · %s' % (title, company.rec_name)
         texts = {
-            'title': gettext('crm_kit_api.msg_docs_title'),
+            'title': title,
             'key': gettext('crm_kit_api.msg_docs_key'),
             'load': gettext('crm_kit_api.msg_docs_load'),
             'hint': gettext('crm_kit_api.msg_docs_hint'),
