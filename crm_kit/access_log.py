@@ -253,10 +253,13 @@ class AccessLog(ModelSQL, ModelView):
                 'last', 'count']]
 
     @classmethod
-    def export(cls, start=None, end=None, format='csv'):
-        "The log of the days as a CSV or XLSX file (bytes)"
+    def export(cls, start=None, end=None, format='csv', rows=None):
+        """The log of the days as a CSV or XLSX file (bytes); rows, when
+        given, are those of rows(start, end) the caller read already"""
+        if rows is None:
+            rows = cls.rows(start, end)
         rows = [cls.header()] + [[neutralise(v) if isinstance(v, str) else v
-                for v in row] for row in cls.rows(start, end)]
+                for v in row] for row in rows]
         if format == 'xlsx':
             from openpyxl import Workbook
             workbook = Workbook(write_only=True)
