@@ -29,7 +29,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,evidence]'
 	touch $@
 
 # The quote's PDF (WeasyPrint) needs Pango and HarfBuzz from the system,

@@ -483,8 +483,9 @@ def export_access_log(name, start, end, path):
         from trytond.pool import Pool
         AccessLog = Pool().get('crm.access.log')
         format = 'xlsx' if str(path).lower().endswith('.xlsx') else 'csv'
-        Path(path).write_bytes(AccessLog.export(start, end, format))
-        return len(AccessLog.rows(start, end))
+        rows = AccessLog.rows(start, end)
+        Path(path).write_bytes(AccessLog.export(format=format, rows=rows))
+        return len(rows)
     return run_in_transaction(name, export)
 
 
@@ -503,6 +504,37 @@ def cmd_access_log(options):
     count = export_access_log(options.database, start, end, options.out)
     print(f"{count} lines of the access log from {start} to {end} written "
         f"to {options.out}.")
+
+
+def cmd_evidence(options):
+    import datetime as dt
+    if not is_initialised(options.database):
+        sys.exit(f"Database {options.database!r} is not initialised: "
+            "run 'crm-kit init' first.")
+    try:
+        from . import evidence
+        import playwright  # noqa: F401
+    except ImportError:
+        sys.exit("The evidence needs Playwright: pip install "
+            "'crm-kit[evidence]' (and apt-get install chromium).")
+    start = None
+    if options.from_date:
+        try:
+            start = dt.date.fromisoformat(options.from_date)
+        except ValueError as exception:
+            sys.exit(f"Dates are written YYYY-MM-DD: {exception}")
+    if options.hours is not None and options.hours <= 0:
+        sys.exit("--hours is a number of hours above 0.")
+    _trytond()
+    try:
+        paths = evidence.make(options.database, options.out,
+            beneficiary=options.beneficiary, lang=options.lang,
+            agent=options.agent, hours=options.hours, url=options.url,
+            start=start)
+    except evidence.EvidenceError as exception:
+        sys.exit(str(exception))
+    for path in paths:
+        print(f"Written: {path}")
 
 
 def cmd_backup(options):
@@ -614,6 +646,33 @@ def main(argv=None):
         '--out', required=True,
         help="the file to write: .xlsx for Excel, else CSV")
     access_parser.set_defaults(func=cmd_access_log)
+
+    evidence_parser = commands.add_parser(
+        'evidence', help="write the Kit Digital justification pack: a PDF "
+        "of screenshots of each required function taken in a browser, the "
+        "access log and the parameterisation done (changes no business "
+        "data)")
+    evidence_parser.add_argument(
+        '--out', required=True, help="the PDF to write (the CSV files go "
+        "beside it)")
+    evidence_parser.add_argument(
+        '--beneficiary', help="the beneficiary's name, checked against the "
+        "company's (default: the company's)")
+    evidence_parser.add_argument(
+        '--lang', choices=['es', 'en'], default='es',
+        help="the language of the pack and of the screenshots (default: es)")
+    evidence_parser.add_argument(
+        '--agent', help="the digitalising agent, for the cover")
+    evidence_parser.add_argument(
+        '--hours', type=int, help="the parameterisation hours declared "
+        "(default: 30, or 40 with 3 users or more)")
+    evidence_parser.add_argument(
+        '--from', dest='from_date', help="the first day of the access log, "
+        "YYYY-MM-DD (default: its first line)")
+    evidence_parser.add_argument(
+        '--url', help="a running crm-kit of this database to photograph "
+        "(default: one started for the run on the loopback)")
+    evidence_parser.set_defaults(func=cmd_evidence)
 
     backup_parser = commands.add_parser(
         'backup', help="write the database and its files to one archive")

@@ -558,3 +558,128 @@ def test_reports(demo_db):
                     sum(r.target_amount for r in rows))
         assert all(totals['rep']), totals
         assert totals['rep'][0] < totals['manager'][0], totals
+
+
+def _evidence(name, out, *options):
+    "Run crm-kit evidence on database name as an agent does"
+    import subprocess
+    import sys
+    try:
+        from server import _environ
+    except ImportError:
+        from tests.server import _environ
+    return subprocess.run(
+        [sys.executable, '-m', 'crmkit.cli', '-d', name, 'evidence',
+            '--out', str(out), *options],
+        env=_environ(os.environ['CRM_KIT_HOME']), capture_output=True,
+        text=True, timeout=900)
+
+
+def _pdf_pages(path):
+    from pypdf import PdfReader
+    return [' '.join(page.extract_text().split())
+        for page in PdfReader(str(path)).pages]
+
+
+def _check_pack(pages, company, nif, lang):
+    """The pack's pages: the cover, the contents, a page per screenshot in
+    the template's order, each naming its section and showing crm-kit and
+    the beneficiary in its header, then the parameterisation"""
+    from crmkit import evidence
+    texts = evidence.TEXTS[lang]
+    cover = pages[0]
+    for text in [texts['title'], 'crm-kit', company, nif, "Agencia Prueba"]:
+        assert text in cover, (text, cover)
+    shots = [(number, section, index, shot)
+        for number, section in enumerate(evidence.SECTIONS, 1)
+        for index, shot in enumerate(section.shots, 1)]
+    assert len(pages) >= 2 + len(shots) + 2
+    contents = pages[1]
+    positions = [contents.index(f'{n}. {s.title[lang]}')
+        for n, s in enumerate(evidence.SECTIONS, 1)]
+    assert positions == sorted(positions)
+    for page, (number, section, index, shot) in zip(pages[2:], shots):
+        assert page.startswith(f'{number}. {section.title[lang]}'), page
+        caption = f'{number}.{index} {shot.caption[lang]}'
+        assert caption in page, (caption, page)
+        header = page[page.index(caption):]
+        assert 'crm-kit' in header and company in header, page
+        width = shot.width['width']
+        assert f'{width} px' in header, page
+    rest = ' '.join(pages[2 + len(shots):])
+    assert texts['parameterisation'] in rest
+    assert texts['access_log'] in rest
+
+
+def test_evidence(demo_db, tmp_path):
+    """crm-kit evidence photographs the demo in a real browser (the
+    server it starts itself, in Spanish; a running one, in English),
+    writes the access log with the logins made and changes no business
+    data"""
+    try:
+        from server import (
+            sao_installed, start_web, stop_another, jsonrpc, _environ)
+    except ImportError:
+        from tests.server import (
+            sao_installed, start_web, stop_another, jsonrpc, _environ)
+    import csv
+    from trytond.transaction import Transaction
+    from crmkit.evidence import CHROMIUM, EVIDENCE_LOGIN
+    if not CHROMIUM.exists() or not sao_installed():
+        pytest.skip("chromium or sao is not installed")
+    name, _, _ = demo_db
+    home = os.environ['CRM_KIT_HOME']
+    with _transaction(name) as pool:
+        before = _counts(pool)
+        company, = pool.get('company.company').search([])
+        company_name = company.party.name
+        nif = company.party.tax_identifier.code.removeprefix('ES')
+
+    wrong = _evidence(name, tmp_path / 'wrong.pdf',
+        '--beneficiary', 'Otra Empresa S.L.')
+    assert wrong.returncode and company_name in wrong.stderr, wrong.stderr
+    assert not (tmp_path / 'wrong.pdf').exists()
+
+    # The users of the beneficiary log in: the access log has them.
+    web = start_web(name, home, _environ(home), tmp_path / 'web.log')
+    try:
+        for login in ['rep', 'manager']:
+            jsonrpc(web, 'common.db.login', [
+                    login, {'password': demo.DEMO_PASSWORD}, 'es'])
+        english = _evidence(name, tmp_path / 'kit-digital-en.pdf',
+            '--lang', 'en', '--url', web.url, '--agent', "Agencia Prueba")
+    finally:
+        stop_another(web)
+    assert english.returncode == 0, english.stderr
+    _check_pack(_pdf_pages(tmp_path / 'kit-digital-en.pdf'), company_name,
+        nif, 'en')
+
+    spanish = _evidence(name, tmp_path / 'kit-digital.pdf',
+        '--agent', "Agencia Prueba")
+    assert spanish.returncode == 0, spanish.stderr
+    pages = _pdf_pages(tmp_path / 'kit-digital.pdf')
+    _check_pack(pages, company_name, nif, 'es')
+    assert "Diseño responsive" in ' '.join(pages)
+
+    with open(tmp_path / 'kit-digital-accesos.csv',
+            encoding='utf-8-sig') as file:
+        rows = list(csv.reader(file))
+    logins = {row[2] for row in rows[1:]}
+    assert {'rep', 'manager', EVIDENCE_LOGIN} <= logins, rows
+    with open(tmp_path / 'kit-digital-parametrizacion.csv',
+            encoding='utf-8-sig') as file:
+        configuration = list(csv.reader(file))
+    assert {row[1] for row in configuration[1:]} >= {
+        'crm.stage', 'crm.channel', 'crm.assignment.rule', 'res.user'}
+    assert EVIDENCE_LOGIN not in str(configuration)
+
+    with _transaction(name) as pool:
+        assert _counts(pool) == before
+        User = pool.get('res.user')
+        assert not User.search([('login', '=', EVIDENCE_LOGIN)])
+        Application = pool.get('res.user.application')
+        with Transaction().set_context(active_test=False):
+            user, = User.search([('login', '=', EVIDENCE_LOGIN)])
+            assert not user.active
+        assert {a.state for a in Application.search([
+                    ('user', '=', user.id)])} == {'cancelled'}
