@@ -378,7 +378,11 @@ def cmd_import_leads(options):
         sys.exit(f"{options.file}: {exception.message}")
     except OSError as exception:
         sys.exit(str(exception))
-    print(f"{options.file}: {counts['total_rows']} rows, "
+    report_import(options.file, import_id, counts)
+
+
+def report_import(path, import_id, counts):
+    print(f"{path}: {counts['total_rows']} rows, "
         f"{counts['created']} created, {counts['updated']} updated, "
         f"{counts['skipped']} skipped as duplicate, "
         f"{counts['rejected']} rejected, "
@@ -504,6 +508,35 @@ def cmd_access_log(options):
     count = export_access_log(options.database, start, end, options.out)
     print(f"{count} lines of the access log from {start} to {end} written "
         f"to {options.out}.")
+
+
+def cmd_setup(options):
+    from . import scripted_setup
+    if not is_initialised(options.database):
+        sys.exit(f"Database {options.database!r} is not initialised: "
+            "run 'crm-kit init' first.")
+    try:
+        setup = scripted_setup.read(options.file)
+    except scripted_setup.SetupError as exception:
+        sys.exit(f"{options.file}: {exception}")
+    _trytond()
+    from trytond.exceptions import UserError
+    try:
+        passwords = run_in_transaction(
+            options.database, scripted_setup.apply, setup)
+    except UserError as exception:
+        sys.exit(f"{options.file}: nothing was changed: {exception.message}")
+    print(f"Database {options.database!r} set up from {options.file}.")
+    for login, password in passwords.items():
+        print(f"New user {login}, password {password} (to change at the "
+            "first login, in their preferences).")
+    for path in setup['leads']:
+        try:
+            import_id, counts = import_leads(
+                options.database, str(path), duplicates='skip')
+        except UserError as exception:
+            sys.exit(f"{path}: {exception.message}")
+        report_import(path, import_id, counts)
 
 
 def cmd_evidence(options):
@@ -646,6 +679,13 @@ def main(argv=None):
         '--out', required=True,
         help="the file to write: .xlsx for Excel, else CSV")
     access_parser.set_defaults(func=cmd_access_log)
+
+    setup_parser = commands.add_parser(
+        'setup', help="set the company, users and roles, stages, channels "
+        "up and import leads from one TOML file (see crmkit/scripted_setup"
+        ".py or the README; run again to update)")
+    setup_parser.add_argument('file', help="the TOML file")
+    setup_parser.set_defaults(func=cmd_setup)
 
     evidence_parser = commands.add_parser(
         'evidence', help="write the Kit Digital justification pack: a PDF "

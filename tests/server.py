@@ -14,6 +14,7 @@ configuration and pool for the module tests.
 """
 import base64
 import json
+from contextlib import contextmanager
 import os
 import shutil
 import socket
@@ -300,6 +301,40 @@ def stop_server(server):
     _stop(server.process)
     if not is_sqlite():
         _run_helper('drop', server.database, _environ(server.home), server.log)
+
+
+@contextmanager
+def kept_trytond_config():
+    """Give the environment and the trytond configuration of this process
+    back at the end (crm-kit sets TRYTOND_* defaults for its home)"""
+    import trytond.config as config
+    parser = config._config
+    saved = {s: dict(parser.items(s, raw=True)) for s in parser.sections()}
+    environ = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
+        for section in parser.sections():
+            parser.remove_section(section)
+        for section, values in saved.items():
+            parser.add_section(section)
+            for option, value in values.items():
+                parser.set(section, option, value)
+        config._cache_clear()
+
+
+@contextmanager
+def root_transaction(name):
+    "A read-only transaction as root in the company"
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    with Transaction().start(name, 0, readonly=True):
+        Company = Pool().get('company.company')
+        company, = Company.search([])
+        with Transaction().set_context(company=company.id):
+            yield Pool()
 
 
 try:

@@ -10,7 +10,6 @@ import datetime as dt
 import os
 import time
 import uuid
-from contextlib import contextmanager
 
 import phonenumbers
 import pytest
@@ -19,9 +18,11 @@ from stdnum import get_cc_module
 from crmkit import demo
 
 try:
-    from server import copy_initialised
+    from server import (
+        copy_initialised, kept_trytond_config, root_transaction)
 except ImportError:
-    from tests.server import copy_initialised
+    from tests.server import (
+        copy_initialised, kept_trytond_config, root_transaction)
 
 SEED = demo.DEFAULT_SEED
 NOW = dt.datetime(2026, 3, 2, 12, 0)
@@ -118,28 +119,6 @@ def test_customers_are_valid():
 
 # The database
 
-@contextmanager
-def _kept_trytond_config():
-    """Give the environment and the trytond configuration of this process
-    back at the end (crm-kit sets TRYTOND_* defaults for its home)"""
-    import trytond.config as config
-    parser = config._config
-    saved = {s: dict(parser.items(s, raw=True)) for s in parser.sections()}
-    environ = dict(os.environ)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(environ)
-        for section in parser.sections():
-            parser.remove_section(section)
-        for section, values in saved.items():
-            parser.add_section(section)
-            for option, value in values.items():
-                parser.set(section, option, value)
-        config._cache_clear()
-
-
 def _drop(name):
     from crmkit import cli
     cli.drop_database(name)
@@ -151,7 +130,7 @@ def demo_db(crm_init, tmp_path_factory):
     (name, load result, seconds)"""
     home = tmp_path_factory.mktemp('crm_kit_home')
     name = f'crm_demo_{os.getpid()}_{uuid.uuid4().hex[:6]}'
-    with pytest.MonkeyPatch.context() as monkeypatch, _kept_trytond_config():
+    with pytest.MonkeyPatch.context() as monkeypatch, kept_trytond_config():
         monkeypatch.setenv('CRM_KIT_HOME', str(home))
         monkeypatch.setenv('CRM_KIT_DATABASE', name)
         monkeypatch.delenv('TRYTOND_CONFIG', raising=False)
@@ -171,18 +150,6 @@ def demo_db(crm_init, tmp_path_factory):
             _drop(name)
 
 
-@contextmanager
-def _transaction(name):
-    "A read-only transaction as root in the company"
-    from trytond.pool import Pool
-    from trytond.transaction import Transaction
-    with Transaction().start(name, 0, readonly=True):
-        Company = Pool().get('company.company')
-        company, = Company.search([])
-        with Transaction().set_context(company=company.id):
-            yield Pool()
-
-
 def _counts(pool):
     return {model: pool.get(model).search_count([])
         for model in ['res.user', 'party.party', 'product.product',
@@ -197,7 +164,7 @@ def test_demo_loaded(demo_db):
 
 def test_users_and_team(demo_db):
     name, _, _ = demo_db
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         User = pool.get('res.user')
         Team = pool.get('crm.team')
         ModelData = pool.get('ir.model.data')
@@ -223,7 +190,7 @@ def test_users_and_team(demo_db):
 
 def test_products(demo_db):
     name, _, _ = demo_db
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         Product = pool.get('product.product')
         products = Product.search([('salable', '=', True)])
         assert len(products) == len(demo.PRODUCTS)
@@ -236,7 +203,7 @@ def test_products(demo_db):
 def test_customers(demo_db):
     "The customers of the database are the planned ones, valid and reachable"
     name, _, _ = demo_db
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         Party = pool.get('party.party')
         Company = pool.get('company.company')
         company, = Company.search([])
@@ -265,7 +232,7 @@ def test_customers(demo_db):
 def test_company_identity(demo_db):
     "What the demo company's quotes print of it"
     name, _, _ = demo_db
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         Company = pool.get('company.company')
         company, = Company.search([])
         party = company.party
@@ -278,7 +245,7 @@ def test_company_identity(demo_db):
 
 def test_opportunities(demo_db):
     name, _, _ = demo_db
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         Opportunity = pool.get('sale.opportunity')
         Stage = pool.get('crm.stage')
         Channel = pool.get('crm.channel')
@@ -317,7 +284,7 @@ def test_opportunities(demo_db):
 
 def test_quotes(demo_db):
     name, _, _ = demo_db
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         Opportunity = pool.get('sale.opportunity')
         today = dt.date.today()
         for opportunity in Opportunity.search([]):
@@ -343,7 +310,7 @@ def test_quotes(demo_db):
 def test_stage_logs(demo_db):
     "Every opportunity has a dated history from the day it came in"
     name, _, _ = demo_db
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         Opportunity = pool.get('sale.opportunity')
         now = demo.utc_now()
         oldest = now
@@ -367,7 +334,7 @@ def test_activities(demo_db):
     """Open deals have their next step planned around today, closed ones a
     done call"""
     name, _, _ = demo_db
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         Activity = pool.get('crm.activity')
         Opportunity = pool.get('sale.opportunity')
         today = demo.utc_now().date()
@@ -391,7 +358,7 @@ def test_activities(demo_db):
 
 def test_customers_lifecycle(demo_db):
     name, _, _ = demo_db
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         Party = pool.get('party.party')
         Opportunity = pool.get('sale.opportunity')
         won = {o.party for o in Opportunity.search([('state', '=', 'won')])}
@@ -406,10 +373,10 @@ def test_customers_lifecycle(demo_db):
 def test_load_twice_changes_nothing(demo_db):
     name, _, _ = demo_db
     from crmkit import cli
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         before = _counts(pool)
     assert cli.load_demo(name) is False
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         assert _counts(pool) == before
 
 
@@ -424,13 +391,13 @@ def test_import_leads_command(demo_db, tmp_path, capsys):
         "Feria Dos S.A.;Luis Gil;luis@;;Sevilla;web\n"
         "Feria Tres;Eva Sanz;eva@feria-tres.test;;A Coruña;event\n",
         encoding='cp1252')
-    with pytest.MonkeyPatch.context() as monkeypatch, _kept_trytond_config():
+    with pytest.MonkeyPatch.context() as monkeypatch, kept_trytond_config():
         monkeypatch.setenv('CRM_KIT_DATABASE', name)
         cli.main(['-d', name, 'import-leads', str(path)])
     out = capsys.readouterr().out
     assert "3 rows, 2 created, 0 updated, 0 skipped as duplicate, " \
         "1 rejected" in out
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         Opportunity = pool.get('sale.opportunity')
         web, = Opportunity.search([('lead_email', '=', 'ana@feria-uno.test')])
         assert web.lead_subdivision.name == "Madrid"
@@ -448,7 +415,7 @@ def test_automation_rules_on(demo_db):
     from trytond.pool import Pool
     from trytond.transaction import Transaction
     name, _, _ = demo_db
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         Rule = pool.get('crm.automation.rule')
         with Transaction().set_context(active_test=False):
             rules = Rule.search([])
@@ -477,7 +444,7 @@ def test_automation_rules_on(demo_db):
 def test_flagged_customers(demo_db):
     "A few customers carry the shipped flags, the first one shown"
     name, _, _ = demo_db
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         Party = pool.get('party.party')
         flagged = Party.search([('crm_flags', '!=', None)])
         assert len(flagged) == sum(n for _, n in demo.FLAGS)
@@ -490,7 +457,7 @@ def test_alerts(demo_db):
     """The shipped alert rules ran once: overdue activities and stuck deals
     show in the lists, told to their owners"""
     name, _, _ = demo_db
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         Alert = pool.get('crm.alert')
         Opportunity = pool.get('sale.opportunity')
         ModelData = pool.get('ir.model.data')
@@ -512,7 +479,7 @@ def test_documents(demo_db):
     month), a product sheet linked to several open deals, an upload link
     waiting for a customer"""
     name, _, _ = demo_db
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         Document = pool.get('crm.document')
         UploadLink = pool.get('crm.upload.link')
         Date = pool.get('ir.date')
@@ -536,7 +503,7 @@ def test_reports(demo_db):
 
     from trytond.transaction import Transaction, check_access
     name, _, _ = demo_db
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         User = pool.get('res.user')
         Month = pool.get('crm.report.month')
         Target = pool.get('crm.sales.target')
@@ -629,7 +596,7 @@ def test_evidence(demo_db, tmp_path):
         pytest.skip("chromium or sao is not installed")
     name, _, _ = demo_db
     home = os.environ['CRM_KIT_HOME']
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         before = _counts(pool)
         company, = pool.get('company.company').search([])
         company_name = company.party.name
@@ -673,7 +640,7 @@ def test_evidence(demo_db, tmp_path):
         'crm.stage', 'crm.channel', 'crm.assignment.rule', 'res.user'}
     assert EVIDENCE_LOGIN not in str(configuration)
 
-    with _transaction(name) as pool:
+    with root_transaction(name) as pool:
         assert _counts(pool) == before
         User = pool.get('res.user')
         assert not User.search([('login', '=', EVIDENCE_LOGIN)])
