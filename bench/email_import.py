@@ -116,25 +116,6 @@ def setup(name, servers):
     return run_in_transaction(name, create)
 
 
-def counting(commands):
-    "Count the commands of every IMAP connection opened (not LOGIN/LOGOUT)"
-    from crm_kit_email import imap
-    original = imap.Connection.open
-
-    def open_(connection):
-        original(connection)
-        send = connection.imap.send
-
-        def counted(data):
-            command = data.split(b' ', 2)[1].strip()
-            if command not in {b'LOGOUT', b'LOGIN'}:
-                commands.append(command)
-            return send(data)
-        connection.imap.send = counted
-    imap.Connection.open = open_
-    return lambda: setattr(imap.Connection, 'open', original)
-
-
 def read(name, mailbox, company):
     from crmkit.cli import run_in_transaction
 
@@ -144,14 +125,11 @@ def read(name, mailbox, company):
         Mailbox = Pool().get('crm.mailbox')
         with Transaction().set_context(company=company):
             return Mailbox(mailbox).read_new_mail()
-    commands = []
-    restore = counting(commands)
-    try:
+    from crm_kit_email.imap import commands_sent
+    with commands_sent() as commands:
         start = time.monotonic()
         stored = run_in_transaction(name, run)
         seconds = time.monotonic() - start
-    finally:
-        restore()
     return {'mails': stored, 'seconds': seconds, 'commands': len(commands)}
 
 

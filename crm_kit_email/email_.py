@@ -345,11 +345,10 @@ class Email(EventSource, ModelSQL, ModelView):
         for email in emails:
             addresses[email.id] = {a for a in email.addresses()
                 if a not in own}
-        parties = cls._parties_by_address(
-            set().union(*addresses.values()) if addresses else set())
+        every_address = set().union(*addresses.values())
+        parties = cls._parties_by_address(every_address)
         deals = cls._open_deals(
-            set().union(*addresses.values()) if addresses else set(),
-            {p for ps in parties.values() for p in ps})
+            every_address, {p for ps in parties.values() for p in ps})
         deals_of = defaultdict(set)
         for opportunity, party, address in deals:
             if address is None:

@@ -7,6 +7,7 @@ import imaplib
 import re
 import socket
 import ssl
+from contextlib import contextmanager
 
 TIMEOUT = 30  # seconds the server has to answer
 BATCH = 200  # mails read in one round-trip
@@ -155,3 +156,27 @@ def errors():
     "The exceptions that say the server or the network failed"
     return (MailboxError, OSError, socket.timeout, ssl.SSLError,
         imaplib.IMAP4.error, imaplib.IMAP4.abort, EOFError)
+
+
+@contextmanager
+def commands_sent():
+    """The list of the commands every connection opened in the block sends
+    (but LOGIN and LOGOUT): what a pass costs in round-trips"""
+    commands = []
+    original = Connection.open
+
+    def open_(connection):
+        original(connection)
+        send = connection.imap.send
+
+        def counted(data):
+            command = data.split(b' ', 2)[1].strip()
+            if command not in {b'LOGIN', b'LOGOUT'}:
+                commands.append(command)
+            return send(data)
+        connection.imap.send = counted
+    Connection.open = open_
+    try:
+        yield commands
+    finally:
+        Connection.open = original

@@ -622,23 +622,8 @@ class EmailTestCase(CrmRouteTestCase):
     def test_nothing_new_costs_one_round_trip(self):
         "A pass on a mailbox with nothing new sends one STATUS"
         self.poll(self.shared)
-        commands = []
-        original = imap.Connection.open
-
-        def open_(connection):
-            original(connection)
-            send = connection.imap.send
-
-            def counting(data):
-                if data.split(b' ', 2)[1:2] != [b'LOGOUT\r\n']:
-                    commands.append(data.split(b' ', 2)[1])
-                return send(data)
-            connection.imap.send = counting
-        imap.Connection.open = open_
-        try:
+        with imap.commands_sent() as commands:
             self.assertEqual(self.poll(self.shared), 0)
-        finally:
-            imap.Connection.open = original
         self.assertEqual(commands, [b'STATUS'])
 
     def test_new_mail_read_as_it_arrives(self):
