@@ -117,21 +117,21 @@ TEXTS = {
 
 
 class Shot:
-    """One screenshot: what to open (an action by XML id, a model's list
-    or form, a new record filled in, a wizard, or a page of the server)
+    """One screenshot: what to open (an action or a wizard by XML id, a
+    model's list or form, a new record filled in, or a page of the server)
     and its caption"""
 
     def __init__(self, caption, action=None, model=None, record=None,
-            new=None, wizard=None, page=None, search=None, domain=None,
+            new=None, page=None, search=None, domain=None,
             show=None, export=False, email=False, width=DESKTOP):
         self.caption = caption  # {'es': ..., 'en': ...}
         self.action = action
         self.model = model
         self.record = record  # a key of the sample records
-        self.new = new  # [(field name, value)] typed into a new record
-        self.wizard = wizard  # (XML id, model, sample record key)
+        # [(field name, key of SAMPLE_VALUES)] typed into a new record
+        self.new = new
         self.page = page  # a key of the pages (URLs) of the server
-        self.search = search  # text for the list's search box
+        self.search = search  # the key of the sample records to search
         self.domain = domain
         self.show = show  # a field of the form to scroll to
         self.export = export  # the list's export dialog
@@ -218,7 +218,7 @@ SECTIONS = [
                 ('lead_email', 'lead_email')]),
         Shot(_("Importación de leads desde un archivo",
                 "Importing leads from a file"),
-            wizard=('crm_kit_lead.wizard_import_leads', None, None)),
+            action='crm_kit_lead.wizard_import_leads'),
         Shot(_("Reglas de asignación de leads", "Lead assignment rules"),
             action='crm_kit_lead.act_assignment_rule_form'),
         ]),
@@ -236,7 +236,7 @@ SECTIONS = [
             "attached."), [
         Shot(_("Tablero de oportunidades por etapa",
                 "The pipeline board by stage"),
-            wizard=('crm_kit_desk.wizard_pipeline_board', None, None)),
+            action='crm_kit_desk.wizard_pipeline_board'),
         Shot(_("Presupuesto: productos, precios, descuentos e impuestos",
                 "The quote: products, prices, discounts and taxes"),
             model='sale.sale', record='quote'),
@@ -318,7 +318,7 @@ SECTIONS = [
             "at 390 pixels wide the menu, the lists, the records and the "
             "board fit the screen."), [
         Shot(_("Tablero en el móvil", "The board on a phone"),
-            wizard=('crm_kit_desk.wizard_pipeline_board', None, None),
+            action='crm_kit_desk.wizard_pipeline_board',
             width=PHONE),
         Shot(_("Oportunidad en el móvil", "An opportunity on a phone"),
             model='sale.opportunity', record='opportunity', width=PHONE),
@@ -413,10 +413,9 @@ def prepare(lang, beneficiary=None):
     actions = {}
     for section in SECTIONS:
         for shot in section.shots:
-            for xml_id in [shot.action, shot.wizard and shot.wizard[0]]:
-                if xml_id:
-                    module, fs_id = xml_id.split('.')
-                    actions[xml_id] = ModelData.get_id(module, fs_id)
+            if shot.action:
+                module, fs_id = shot.action.split('.')
+                actions[shot.action] = ModelData.get_id(module, fs_id)
     users_count = User.search_count([
             ('login', 'not in', [EVIDENCE_LOGIN, 'admin']),
             ]) or 1
@@ -628,18 +627,8 @@ class Browser:
         page = self.page
         if shot.action:
             # Not awaited: a wizard's promise ends with the wizard.
-            page.evaluate('''([id, context]) => {
-                Sao.Action.execute(id, {}, context); }''',
-                [actions[shot.action], {}])
-        elif shot.wizard:
-            xml_id, model, key = shot.wizard
-            data = {}
-            if model:
-                data = {'model': model, 'id': records[key],
-                    'ids': [records[key]]}
-            page.evaluate('''([id, data]) => {
-                Sao.Action.execute(id, data, {}); }''',
-                [actions[xml_id], data])
+            page.evaluate('''(id) => { Sao.Action.execute(id, {}, {}); }''',
+                actions[shot.action])
         elif shot.model:
             attributes = {'model': shot.model}
             if shot.record:
