@@ -8,6 +8,7 @@ session's ``crm-kit init`` (crm_init) in a temporary CRM_KIT_HOME, then
 import collections
 import datetime as dt
 import os
+import re
 import time
 import uuid
 
@@ -591,7 +592,8 @@ def test_evidence(demo_db, tmp_path):
             sao_installed, start_web, stop_another, jsonrpc, _environ)
     import csv
     from trytond.transaction import Transaction
-    from crmkit.evidence import CHROMIUM, EVIDENCE_LOGIN
+    from crmkit.evidence import (
+        CHROMIUM, EVIDENCE_LOGIN, EvidenceError, prepare)
     if not CHROMIUM.exists() or not sao_installed():
         pytest.skip("chromium or sao is not installed")
     name, _, _ = demo_db
@@ -602,10 +604,12 @@ def test_evidence(demo_db, tmp_path):
         company_name = company.party.name
         nif = company.party.tax_identifier.code.removeprefix('ES')
 
-    wrong = _evidence(name, tmp_path / 'wrong.pdf',
-        '--beneficiary', 'Otra Empresa S.L.')
-    assert wrong.returncode and company_name in wrong.stderr, wrong.stderr
-    assert not (tmp_path / 'wrong.pdf').exists()
+    # Another beneficiary than the company the header shows: refused
+    # before anything is made.
+    with Transaction().start(name, 0) as transaction:
+        with pytest.raises(EvidenceError, match=re.escape(company_name)):
+            prepare('es', "Otra Empresa S.L.")
+        transaction.rollback()
 
     # The users of the beneficiary log in: the access log has them.
     web = start_web(name, home, _environ(home), tmp_path / 'web.log')
