@@ -394,7 +394,7 @@ def report_import(path, import_id, counts):
 def ask_tax_identifier(options):
     """The company's NIF/CIF, printed on its quotes: --nif, else asked when
     the company is named on a terminal"""
-    from stdnum.es import nif
+    from .company_setup import compact_nif
     code = options.nif
     if (code is None and options.company != DEFAULT_COMPANY
             and sys.stdin.isatty()):
@@ -403,10 +403,10 @@ def ask_tax_identifier(options):
             "Enter to set it later in sao): ")
     if not code or not code.strip():
         return None
-    if not nif.is_valid(code):
-        raise SystemExit(
-            f"{code!r} is not a valid Spanish NIF/CIF (e.g. B12345674).")
-    return nif.compact(code)
+    try:
+        return compact_nif(code)
+    except ValueError as exception:
+        raise SystemExit(f"{exception}.")
 
 
 def cmd_init(options):

@@ -54,6 +54,16 @@ def setup_company(name="My Company", tax_identifier=None):
     return company
 
 
+def compact_nif(code):
+    """code as a Spanish NIF/CIF is stored (B12345674); ValueError when it
+    is none"""
+    from stdnum.es import nif
+    if not nif.is_valid(code):
+        raise ValueError(
+            f"{code!r} is not a valid Spanish NIF/CIF (e.g. B12345674)")
+    return nif.compact(code)
+
+
 def _close_config_wizard():
     """Tryton's first-login wizard would set up the company and chart
     again: what it asks for is done."""

@@ -71,11 +71,11 @@ def read(path):
         if not isinstance(value, str) or not value.strip():
             raise SetupError(f"[company] {key} is a text, not empty")
     if 'nif' in company:
-        from stdnum.es import nif
-        if not nif.is_valid(company['nif']):
-            raise SetupError(f"[company] nif {company['nif']!r} is not a "
-                "valid Spanish NIF/CIF (e.g. B12345674)")
-        company['nif'] = nif.compact(company['nif'])
+        from .company_setup import compact_nif
+        try:
+            company['nif'] = compact_nif(company['nif'])
+        except ValueError as exception:
+            raise SetupError(f"[company] nif {exception}")
     if 'language' in company and company['language'] not in {'es', 'en'}:
         raise SetupError("[company] language is es or en")
     if 'logo' in company:
@@ -175,6 +175,7 @@ def apply(setup):
 
 def _company(company, values):
     from trytond.pool import Pool
+    from .company_setup import _add_tax_identifier
     pool = Pool()
     Address = pool.get('party.address')
     Mechanism = pool.get('party.contact_mechanism')
@@ -189,8 +190,7 @@ def _company(company, values):
     if 'nif' in values:
         Identifier.delete([i for i in party.identifiers
                 if i.type == 'eu_vat'])
-        Identifier(party=party, type='eu_vat',
-            code='ES' + values['nif']).save()
+        _add_tax_identifier(party, values['nif'])
     address_keys = {'street', 'postal_code', 'city'} & set(values)
     if address_keys:
         address = party.addresses[0] if party.addresses else Address(

@@ -14,10 +14,8 @@ try:
 except ImportError:
     from tests.server import jsonrpc, sao_installed, sao_root
 
-CHROMIUM = Path('/usr/bin/chromium')
-CHROMIUM_ARGS = [
-    '--headless', '--no-sandbox', '--disable-gpu',
-    '--disable-background-networking', '--disable-component-update']
+# The browser crm-kit evidence drives, started the same way.
+from crmkit.evidence import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 ARTIFACTS = Path(__file__).resolve().parent.parent / 'test-artifacts'
 VIEWPORTS = {
     'phone': {'width': 390, 'height': 844},
