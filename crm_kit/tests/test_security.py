@@ -165,6 +165,20 @@ class SecurityTestCase(CrmRouteTestCase):
             self.assertEqual(User(rep2).crm_role, 'manager')
             User.write([User(rep2)], {'crm_role': 'rep'})
 
+    def test_setup_assistant_for_administrators_only(self):
+        "The assistant changes the company and users: a rep may not run it"
+        result = self.call('rep', 'wizard.crm.setup.create')
+        self.assertEqual(result[0], 'error')
+        self.assertIn("crm.setup", str(result))
+        result = self.call('admin', 'wizard.crm.setup.create')
+        self.assertNotEqual(result[0], 'error')
+        # It is no record: REST has no route to it.
+        for login in ['rep', 'admin']:
+            response = self.rest('post', 'crm.setup.company',
+                self.keys[login], self.company, json={'name': "Mine"})
+            self.assertIn(response.status_code, {400, 403, 404},
+                response.text)
+
     def test_export_hides_other_reps_deals(self):
         domain = [('crm_history.opportunity.description', '=', HIDDEN)]
         response = self.export('rep', 'party.party', domain, ['name'])
