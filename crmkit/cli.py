@@ -238,7 +238,7 @@ def new_admin_password(name):
 
 
 def init(name, company_name=DEFAULT_COMPANY, update=False, password=None,
-        tax_identifier=None):
+        tax_identifier=None, currency='EUR'):
     """Create the database if needed and set it up, updating it to the
     installed modules when they are another release's than those it was
     set up with; return 'created', 'updated' or 'ready'"""
@@ -264,11 +264,21 @@ def init(name, company_name=DEFAULT_COMPANY, update=False, password=None,
         # trytond-admin changed the modules: reload a pool loaded before.
         load_pool(name, reload=True)
     from .company_setup import setup_company
-    run_in_transaction(name, setup_company, company_name, tax_identifier)
+    run_in_transaction(name, setup_company, company_name, tax_identifier,
+        currency)
+    if update and initialised:
+        # A CRM at work, upgraded: the new setup assistant waits in the
+        # menu rather than opening at the administrator's next login.
+        run_in_transaction(name, _close_setup_assistant)
     _release(name, digest)
     if created:
         return 'created'
     return 'updated' if update else 'ready'
+
+
+def _close_setup_assistant():
+    from trytond.pool import Pool
+    Pool().get('crm.setup', type='wizard').mark_done()
 
 
 def load_pool(name, reload=False):
@@ -394,7 +404,6 @@ def report_import(path, import_id, counts):
 def ask_tax_identifier(options):
     """The company's NIF/CIF, printed on its quotes: --nif, else asked when
     the company is named on a terminal"""
-    from .company_setup import compact_nif
     code = options.nif
     if (code is None and options.company != DEFAULT_COMPANY
             and sys.stdin.isatty()):
@@ -403,10 +412,22 @@ def ask_tax_identifier(options):
             "Enter to set it later in sao): ")
     if not code or not code.strip():
         return None
+    _trytond()
+    from crm_kit.setup import compact_nif
     try:
         return compact_nif(code)
     except ValueError as exception:
         raise SystemExit(f"{exception}.")
+
+
+def check_currency(options):
+    "The ISO 4217 code of --currency, upper case, or exit naming it wrong"
+    import pycountry
+    code = options.currency.strip().upper()
+    if pycountry.currencies.get(alpha_3=code) is None:
+        sys.exit(f"--currency {options.currency!r} is not an ISO 4217 "
+            "currency code (EUR, USD, GBP…).")
+    return code
 
 
 def cmd_init(options):
@@ -414,7 +435,7 @@ def cmd_init(options):
     done = init(
         options.database, company_name=options.company,
         update=options.update, password=options.admin_password,
-        tax_identifier=tax_identifier)
+        tax_identifier=tax_identifier, currency=check_currency(options))
     print(f"Database {options.database!r} " + {
             'created': "created.",
             'updated': "updated to the installed crm-kit (existing data "
@@ -515,11 +536,11 @@ def cmd_setup(options):
     if not is_initialised(options.database):
         sys.exit(f"Database {options.database!r} is not initialised: "
             "run 'crm-kit init' first.")
+    _trytond()
     try:
         setup = scripted_setup.read(options.file)
     except scripted_setup.SetupError as exception:
         sys.exit(f"{options.file}: {exception}")
-    _trytond()
     from trytond.exceptions import UserError
     try:
         passwords = run_in_transaction(
@@ -611,6 +632,9 @@ def main(argv=None):
     init_parser.add_argument(
         '--nif', help="the company's NIF/CIF, printed on its quotes (asked "
         "when --company is given on a terminal)")
+    init_parser.add_argument(
+        '--currency', default='EUR', help="the company's currency, an ISO "
+        "4217 code (default: EUR); set when the database is created")
     init_parser.add_argument(
         '--update', action='store_true',
         help="update the modules of an existing database")

@@ -1,10 +1,11 @@
-"""What quotes need for a Spanish SME: company, EUR, IVA 21/10/4/0 %,
+"""What quotes need for a Spanish SME: company, currency (EUR), IVA 21/10/4/0 %,
 a payment term and a few product categories.
 
 Everything is created once (the function returns early when a company
 exists) and stays editable in sao afterwards."""
 from decimal import Decimal
 
+from crm_kit.setup import add_tax_identifier, get_currency
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
@@ -26,8 +27,9 @@ CATEGORIES = [
     ]
 
 
-def setup_company(name="My Company", tax_identifier=None):
-    "Create the company and its sales setup; return the company"
+def setup_company(name="My Company", tax_identifier=None, currency='EUR'):
+    """Create the company (its currency an ISO 4217 code) and its sales
+    setup; return the company"""
     pool = Pool()
     Company = pool.get('company.company')
     companies = Company.search([], limit=1)
@@ -36,10 +38,10 @@ def setup_company(name="My Company", tax_identifier=None):
         # Databases set up before the provinces were loaded get them now.
         _country()
         if tax_identifier and not company.party.tax_identifier:
-            _add_tax_identifier(company.party, tax_identifier)
+            add_tax_identifier(company.party, tax_identifier)
         return company
 
-    currency = _currency()
+    currency = get_currency(currency)
     country = _country()
     party = _party(name, country, tax_identifier)
     company = Company(party=party, currency=currency, timezone='Europe/Madrid')
@@ -54,33 +56,18 @@ def setup_company(name="My Company", tax_identifier=None):
     return company
 
 
-def compact_nif(code):
-    """code as a Spanish NIF/CIF is stored (B12345674); ValueError when it
-    is none"""
-    from stdnum.es import nif
-    if not nif.is_valid(code):
-        raise ValueError(
-            f"{code!r} is not a valid Spanish NIF/CIF (e.g. B12345674)")
-    return nif.compact(code)
-
-
 def _close_config_wizard():
     """Tryton's first-login wizard would set up the company and chart
-    again: what it asks for is done."""
-    Item = Pool().get('ir.module.config_wizard.item')
-    Item.write(Item.search([('state', '!=', 'done')]), {'state': 'done'})
-
-
-def _currency():
-    Currency = Pool().get('currency.currency')
-    currencies = Currency.search([('code', '=', 'EUR')], limit=1)
-    if currencies:
-        return currencies[0]
-    currency = Currency(
-        name="Euro", code='EUR', numeric_code='978', symbol='€',
-        rounding=Decimal('0.01'), digits=2)
-    currency.save()
-    return currency
+    again: what it asks for is done.  crm-kit's setup assistant stays for
+    the administrator's first login."""
+    pool = Pool()
+    Item = pool.get('ir.module.config_wizard.item')
+    ModelData = pool.get('ir.model.data')
+    assistant = ModelData.get_id('crm_kit', 'config_wizard_item_setup')
+    Item.write(Item.search([
+                ('state', '!=', 'done'),
+                ('id', '!=', assistant),
+                ]), {'state': 'done'})
 
 
 def _country():
@@ -131,14 +118,8 @@ def _party(name, country, tax_identifier):
     party.addresses = [Address(country=country, city="Madrid")]
     party.save()
     if tax_identifier:
-        _add_tax_identifier(party, tax_identifier)
+        add_tax_identifier(party, tax_identifier)
     return party
-
-
-def _add_tax_identifier(party, code):
-    "The company's NIF/CIF, as the EU VAT number its quotes print"
-    Identifier = Pool().get('party.identifier')
-    Identifier(party=party, type='eu_vat', code='ES' + code).save()
 
 
 def _attach_admin(company):

@@ -617,6 +617,8 @@ def load_demo(seed=DEFAULT_SEED):
 
     timer = _Timer()
     company = setup_company()
+    # The demo company is set up: the assistant does not open at login.
+    pool.get('crm.setup', type='wizard').mark_done()
     with Transaction().set_context(company=company.id, language='en'):
         _company_identity(company)
         users = _create_users(company)
@@ -1011,25 +1013,20 @@ COMPANY_CONTACTS = [
 
 def _company_identity(company):
     """The NIF, street, phone, e-mail, web and logo the company's quotes
-    show, for what is not set"""
-    pool = Pool()
-    Company = pool.get('company.company')
-    Identifier = pool.get('party.identifier')
-    ContactMechanism = pool.get('party.contact_mechanism')
-    Address = pool.get('party.address')
+    show, for what is not set (as the setup assistant sets them)"""
+    from crm_kit.setup import set_company
     party = company.party
+    values = {}
     if not party.tax_identifier:
-        Identifier(party=party, type='eu_vat', code='ES' + COMPANY_NIF).save()
-    addresses = [a for a in party.addresses if not a.street]
-    if addresses:
-        Address.write(addresses, {
-                'street': "Calle de Alcalá 100", 'postal_code': '28009',
-                'city': "Madrid"})
+        values['nif'] = COMPANY_NIF
+    if not any(a.street for a in party.addresses):
+        values.update(street="Calle de Alcalá 100", postal_code='28009',
+            city="Madrid")
     types = {m.type for m in party.contact_mechanisms}
-    ContactMechanism.create([{'party': party.id, 'type': type_, 'value': value}
-            for type_, value in COMPANY_CONTACTS if type_ not in types])
+    values.update((t, v) for t, v in COMPANY_CONTACTS if t not in types)
     if not company.logo:
-        Company.write([company], {'logo': _demo_logo(party.name)})
+        values['logo'] = _demo_logo(party.name)
+    set_company(company, values)
 
 
 def _demo_logo(name):

@@ -18,6 +18,7 @@ names (the company; users by login; stages and channels by name).
     website = "https://talleresruiz.es"
     logo = "logo.png"           # beside the file, or an absolute path
     language = "es"             # es or en
+    currency = "EUR"            # an ISO 4217 code
 
     [[users]]
     name = "Marta López"
@@ -34,13 +35,12 @@ names (the company; users by login; stages and channels by name).
     channels = ["Web", "Teléfono", "Feria"]
     leads = ["leads.xlsx"]      # imported last, duplicates skipped
 """
-import secrets
 from pathlib import Path
 
 ROLES = ['rep', 'manager', 'admin']
 STAGE_STATES = ['lead', 'opportunity', 'converted']
 COMPANY_KEYS = {'name', 'nif', 'street', 'postal_code', 'city', 'phone',
-    'email', 'website', 'logo', 'language'}
+    'email', 'website', 'logo', 'language', 'currency'}
 USER_KEYS = {'name', 'login', 'email', 'role'}
 STAGE_KEYS = {'name', 'probability', 'state'}
 TOP_KEYS = {'company', 'users', 'stages', 'channels', 'leads'}
@@ -71,13 +71,19 @@ def read(path):
         if not isinstance(value, str) or not value.strip():
             raise SetupError(f"[company] {key} is a text, not empty")
     if 'nif' in company:
-        from .company_setup import compact_nif
+        from crm_kit.setup import compact_nif
         try:
             company['nif'] = compact_nif(company['nif'])
         except ValueError as exception:
             raise SetupError(f"[company] nif {exception}")
     if 'language' in company and company['language'] not in {'es', 'en'}:
         raise SetupError("[company] language is es or en")
+    if 'currency' in company:
+        import pycountry
+        company['currency'] = company['currency'].strip().upper()
+        if pycountry.currencies.get(alpha_3=company['currency']) is None:
+            raise SetupError(f"[company] currency {company['currency']!r} "
+                "is not an ISO 4217 code (EUR, USD, GBP…)")
     if 'logo' in company:
         logo = Path(company['logo'])
         if not logo.is_absolute():
@@ -158,145 +164,23 @@ def _list(setup, key, type_):
 
 def apply(setup):
     """Apply the setup read from a file (but its leads) in the current
-    transaction; return the new users' passwords {login: password}"""
+    transaction, as the setup assistant of sao does; return the new users'
+    passwords {login: password}"""
+    from crm_kit import setup as assistant
     from trytond.pool import Pool
     from trytond.transaction import Transaction
-    Company = Pool().get('company.company')
+    pool = Pool()
+    Company = pool.get('company.company')
+    Setup = pool.get('crm.setup', type='wizard')
     company, = Company.search([], limit=1)
     with Transaction().set_context(company=company.id):
-        _company(company, setup.get('company', {}))
+        assistant.set_company(company, setup.get('company', {}))
         language = company.party.lang.code if company.party.lang else 'es'
         with Transaction().set_context(language=language):
-            passwords = _users(company, setup.get('users', []))
-            _stages(setup.get('stages', []))
-            _channels(setup.get('channels', []))
+            passwords = assistant.set_users(company, setup.get('users', []))
+            assistant.set_stages([dict(s, probability=s['probability'] / 100)
+                    for s in setup.get('stages', [])])
+            assistant.set_channels(setup.get('channels', []))
+    # Set up by file: the assistant does not open at the next login.
+    Setup.mark_done()
     return passwords
-
-
-def _company(company, values):
-    from trytond.pool import Pool
-    from .company_setup import _add_tax_identifier
-    pool = Pool()
-    Address = pool.get('party.address')
-    Mechanism = pool.get('party.contact_mechanism')
-    Identifier = pool.get('party.identifier')
-    Lang = pool.get('ir.lang')
-    party = company.party
-    if 'name' in values:
-        party.name = values['name']
-    if 'language' in values:
-        party.lang, = Lang.search([('code', '=', values['language'])])
-    party.save()
-    if 'nif' in values:
-        Identifier.delete([i for i in party.identifiers
-                if i.type == 'eu_vat'])
-        _add_tax_identifier(party, values['nif'])
-    address_keys = {'street', 'postal_code', 'city'} & set(values)
-    if address_keys:
-        address = party.addresses[0] if party.addresses else Address(
-            party=party)
-        for key in address_keys:
-            setattr(address, key, values[key])
-        address.save()
-    for type_ in ['phone', 'email', 'website']:
-        if type_ not in values:
-            continue
-        mechanisms = [m for m in party.contact_mechanisms if m.type == type_]
-        mechanism = mechanisms[0] if mechanisms else Mechanism(
-            party=party, type=type_)
-        mechanism.value = values[type_]
-        mechanism.save()
-    if 'logo' in values:
-        company.logo = values['logo']
-        company.save()
-
-
-def _users(company, users):
-    from trytond.pool import Pool
-    pool = Pool()
-    User = pool.get('res.user')
-    Employee = pool.get('company.employee')
-    Party = pool.get('party.party')
-    existing = {u.login: u for u in User.search([
-                ('login', 'in', [u['login'] for u in users])])}
-    lang = company.party.lang or None
-    passwords = {}
-    for values in users:
-        user = existing.get(values['login'])
-        if user is None:
-            employee = Employee(party=Party(name=values['name']),
-                company=company)
-            employee.party.save()
-            employee.save()
-            password = secrets.token_urlsafe(12)
-            user, = User.create([{
-                        'login': values['login'],
-                        'name': values['name'],
-                        'password': password,
-                        'companies': [('add', [company.id])],
-                        'company': company.id,
-                        'employees': [('add', [employee.id])],
-                        'employee': employee.id,
-                        'language': lang.id if lang and lang.translatable
-                        else None,
-                        }])
-            passwords[user.login] = password
-        User.write([user], {
-                'name': values['name'],
-                'email': values.get('email', user.email),
-                'crm_role': values['role'],
-                })
-    return passwords
-
-
-def _stages(stages):
-    from trytond.pool import Pool
-    pool = Pool()
-    Stage = pool.get('crm.stage')
-    ModelData = pool.get('ir.model.data')
-    pipeline = ModelData.get_id('crm_kit', 'pipeline_sales')
-    existing = {s.name: s for s in Stage.search([
-                ('pipeline', '=', pipeline)])}
-    sequence = max((s.sequence or 0 for s in existing.values()
-            if not s.closed), default=0)
-    for values in stages:
-        probability = values['probability'] / 100
-        stage = existing.get(values['name'])
-        if stage:
-            stage.probability = probability
-        else:
-            sequence += 1
-            stage = Stage(pipeline=pipeline, name=values['name'],
-                state=values.get('state', 'opportunity'),
-                probability=probability, sequence=sequence)
-        stage.save()
-    # The won and lost stages stay last.
-    for stage in sorted((s for s in existing.values() if s.closed),
-            key=lambda s: s.sequence or 0):
-        if (stage.sequence or 0) <= sequence:
-            sequence += 1
-            stage.sequence = sequence
-            stage.save()
-
-
-def _channels(channels):
-    import re
-    import unicodedata
-    from trytond.pool import Pool
-    Channel = Pool().get('crm.channel')
-    channels_ = Channel.search([])
-    names = {c.name for c in channels_}
-    codes = {c.code for c in channels_}
-    for name in dict.fromkeys(channels):
-        if name in names:
-            continue
-        # The code imports and the API use: the name in ASCII.
-        code = re.sub(r'[^a-z0-9]+', '_', unicodedata.normalize(
-                'NFKD', name).encode('ascii', 'ignore').decode().lower()
-            ).strip('_') or 'channel'
-        unique, number = code, 1
-        while unique in codes:
-            number += 1
-            unique = f'{code}_{number}'
-        Channel.create([{'name': name, 'code': unique}])
-        codes.add(unique)

@@ -213,10 +213,13 @@ def copy_initialised(initialised, name):
         database.put_connection(connection)
 
 
-def start_server(initialised, home, name=None, scheduler=False):
+def start_server(initialised, home, name=None, scheduler=False,
+        setup_assistant=False):
     """Prepare a copy of the initialised database in home, serve it and
     return a CrmServer; call stop_server with it at the end.  Without
-    scheduler, nothing happens by itself while the tests run."""
+    scheduler, nothing happens by itself while the tests run; without
+    setup_assistant, the administrator's first login opens the desk, not
+    the setup assistant."""
     from crmkit.cli import ADMIN_PASSWORD_FILE
 
     home = Path(home)
@@ -226,6 +229,8 @@ def start_server(initialised, home, name=None, scheduler=False):
     env = _served_environ(home, port)
     env['CRM_KIT_TEST_INITIALISED'] = json.dumps(
         [str(initialised.home), initialised.database])
+    if setup_assistant:
+        env['CRM_KIT_TEST_SETUP_ASSISTANT'] = '1'
     log = home / 'server.log'
     _run_helper('prepare', name, env, log)
     opportunities = json.loads((home / 'opportunities.json').read_text())
@@ -414,6 +419,9 @@ def _prepare(name):
     # What crm-kit init has left to do on a copy: nothing but checking.
     cli.init(name)
     opportunities = cli.run_in_transaction(name, _create_opportunities)
+    if not os.environ.get('CRM_KIT_TEST_SETUP_ASSISTANT'):
+        # A CRM at work: the admin's login opens the desk, not the assistant.
+        cli.run_in_transaction(name, cli._close_setup_assistant)
     (settings.home() / 'opportunities.json').write_text(
         json.dumps(opportunities, ensure_ascii=False, indent=1))
 

@@ -29,6 +29,7 @@ email = "info@talleresruiz.test"
 website = "https://talleresruiz.test"
 logo = "logo.png"
 language = "es"
+currency = "eur"
 
 [[users]]
 name = "Marta López"
@@ -78,6 +79,7 @@ def _png():
         ('colour = "red"', "unknown keys: colour"),
         ('[company]\nnif = "12345678A"', "not a valid Spanish NIF"),
         ('[company]\nlanguage = "fr"', "language is es or en"),
+        ('[company]\ncurrency = "XYZ"', "not an ISO 4217 code"),
         ('[company]\nlogo = "none.png"', "logo cannot be read"),
         ('[company]\nemail = "info"', "not an e-mail address"),
         ('[[users]]\nname = "A"\nlogin = "a"\nrole = "boss"',
@@ -138,6 +140,10 @@ def test_setup_file(setup_db, tmp_path, capsys):
         assert party.name == "Talleres Ruiz S.L."
         assert party.tax_identifier.code == 'ESB12345674'
         assert party.lang.code == 'es'
+        assert company.currency.code == 'EUR'
+        # Set up by file: the assistant does not open at the next login.
+        Item = pool.get('ir.module.config_wizard.item')
+        assert not Item.search([('state', '=', 'open')])
         address = party.addresses[0]
         assert (address.street, address.postal_code, address.city) == (
             "Calle Mayor 1", "28001", "Madrid")
