@@ -3,6 +3,7 @@
 Runs headless Debian chromium through Playwright against the trytond of
 the ``crm_server`` fixture, once with a phone viewport and once with a
 desktop one, and saves a screenshot of each to test-artifacts/."""
+import os
 import re
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -10,9 +11,11 @@ from pathlib import Path
 import pytest
 
 try:
-    from server import jsonrpc, sao_installed, sao_root
+    from server import (
+        jsonrpc, sao_installed, sao_root, start_server, stop_server)
 except ImportError:
-    from tests.server import jsonrpc, sao_installed, sao_root
+    from tests.server import (
+        jsonrpc, sao_installed, sao_root, start_server, stop_server)
 
 # The browser crm-kit evidence drives, started the same way.
 from crmkit.evidence import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
@@ -88,7 +91,8 @@ def login(page, server):
 
 def expect_ready_desk(page):
     """After login the CRM menu is there at once: crm-kit init closed
-    Tryton's first-login configuration wizard (company and chart are set);
+    Tryton's first-login configuration wizard (company and chart are set)
+    and the served copy has its setup assistant done (tests/server.py);
     the tabs opened are the user's day and the pipeline board."""
     crm = page.locator('#menu div.column-char[title="CRM"]')
     crm.wait_for(state='attached')
@@ -1655,3 +1659,296 @@ def test_email_on_the_opportunity(crm_server, page, viewport):
         assert not page.problems, page.problems
     finally:
         screenshot('last')
+
+
+@pytest.fixture(scope='module')
+def assistant_server(crm_init, tmp_path_factory):
+    """A fresh crm-kit init database as an agent gets it: its
+    administrator has not logged in yet"""
+    server = start_server(crm_init, tmp_path_factory.mktemp('crm-setup'),
+        name=f'crm_setup_{os.getpid()}', setup_assistant=True)
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+def fill_row(page, row, values):
+    """Type values {name: text} into the editable row of a list, leaving
+    each cell with Tab as sao takes a value when it loses the focus"""
+    from playwright.sync_api import TimeoutError
+    for name, value in values.items():
+        cell = row.locator(f'[name="{name}"]:visible')
+        # A click on the row edits it again (again when sao dropped it).
+        for attempt in range(5):
+            if cell.count():
+                break
+            row.locator('td.editable').first.click()
+            with suppress(TimeoutError):
+                cell.wait_for(state='visible', timeout=5_000)
+        if cell.evaluate('e => e.tagName') == 'SELECT':
+            cell.select_option(value=f'"{value}"')
+        else:
+            cell.fill(value)
+        cell.press('Tab')
+        page.wait_for_timeout(200)
+
+
+def new_row(page, dialog, new, attempts=5):
+    """Add a row to the dialog's list with its New button (again when sao
+    dropped the click); the row"""
+    from playwright.sync_api import TimeoutError
+    row = dialog.locator('.form-one2many tbody tr.selected')
+    for attempt in range(attempts):
+        dialog.locator('.form-one2many').get_by_role(
+            'button', name=new).click()
+        try:
+            row.locator('input').first.wait_for(
+                state='visible', timeout=10_000)
+            return row
+        except TimeoutError:
+            if attempt == attempts - 1:
+                raise
+
+
+# The words of each run: the first login in English on a desktop, the
+# assistant opened again from the menu in Spanish on a phone.
+ASSISTANT_WORDS = {
+    'desktop': {'language': 'en', 'skip': "Skip", 'save': "Save", 'ok': "OK",
+        'configuration': "Module Configuration",
+        'finish': "Finish", 'new': "New", 'name': "Legal Name",
+        'users': "Users", 'stages': "Stages", 'channels': "Channels",
+        'passwords': "New Users' Passwords"},
+    'phone': {'language': 'es', 'skip': "Omitir", 'save': "Guardar",
+        'ok': "Aceptar", 'configuration': "Configuración de los módulos",
+        'finish': "Terminar", 'new': "Nuevo", 'name': "Razón social",
+        'users': "Usuarios", 'stages': "Etapas", 'channels': "Canales",
+        'passwords': "Contraseñas de los usuarios nuevos",
+        'menu': ["CRM", "Configuración", "Asistente de configuración"]},
+    }
+
+
+@pytest.mark.parametrize('viewport', ['desktop', 'phone'])
+def test_setup_assistant(assistant_server, page, viewport, tmp_path):
+    """The setup assistant on the administrator's first login (desktop,
+    English): the company with its NIF checked and logo, a user with their
+    role, a stage's probability, a channel; then opened again from the
+    menu (phone, Spanish), it shows what is stored and adds a user while
+    skipping the rest"""
+    from PIL import Image
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+    from playwright.sync_api import expect
+
+    server = assistant_server
+    words = ASSISTANT_WORDS[viewport]
+    screenshot = numbered_screenshots(page, f'setup-{viewport}')
+    logo = tmp_path / 'logo.png'
+    Image.new('RGB', (120, 40), 'teal').save(logo)
+    login_ = {'desktop': 'marta', 'phone': 'luis'}[viewport]
+
+    def step(field, title, timeout=TIMEOUT):
+        """The assistant's dialog once it shows the step's field, titled in
+        the user's language"""
+        dialog = page.locator('.wizard-dialog .modal-dialog:visible').last
+        dialog.locator(field).first.wait_for(state='visible', timeout=timeout)
+        expect(dialog).to_contain_text(title, timeout=timeout)
+        # sao fills a step's lists after showing it: a row added before
+        # would be lost (and block the list's New).
+        page.wait_for_timeout(1_500)
+        box = dialog.bounding_box()
+        assert box['x'] >= 0, box
+        assert box['x'] + box['width'] <= page.viewport_size['width'], box
+        # Its texts wrap within it (crmkit/sao/custom.css).
+        past = dialog.locator('label.form-label').evaluate_all(
+            """(labels, right) => labels.filter(
+                l => l.getBoundingClientRect().right > right + 1)
+                .map(l => l.textContent)""", box['x'] + box['width'])
+        assert not past, f"past the dialog's edge: {past}"
+        return dialog
+
+    def button(dialog, name):
+        return dialog.locator('.modal-footer').get_by_role(
+            'button', name=name, exact=True)
+
+    def advance(dialog, name, field, title):
+        """Click the step's button name until the next step shows field
+        and title: sao drops a click while it handles a change, so click
+        again while the step is still there"""
+        current = dialog.inner_text()
+        for attempt in range(5):
+            button(dialog, name).click()
+            try:
+                return step(field, title, timeout=10_000)
+            except (AssertionError, PlaywrightTimeoutError):
+                if attempt == 4 or dialog.inner_text() != current:
+                    return step(field, title)
+
+    with admin_language(server, words['language']):
+        try:
+            login(page, server)
+            # On a new database the first login opens it through Tryton's
+            # configuration wizard; once done, the menu opens it again.
+            first_login = page.locator('#tablist li.active').filter(
+                has_text=words['configuration'])
+            crm = page.locator('#menu div.column-char[title="CRM"]')
+            first_login.or_(crm).first.wait_for(state='attached')
+            at_first_login = bool(first_login.count())
+            if viewport == 'desktop':
+                assert at_first_login, "the assistant did not open"
+            if at_first_login:
+                ok = page.locator('#tabcontent .tab-pane.active').get_by_role(
+                    'button', name=words['ok'])
+                assistant = page.locator('.wizard-dialog:visible')
+                # (a click while sao still loads is dropped)
+                for attempt in range(5):
+                    ok.click()
+                    with suppress(PlaywrightTimeoutError):
+                        assistant.wait_for(state='visible', timeout=10_000)
+                        break
+            else:
+                # Once the desk's tabs are open the menu is behind its
+                # toggle.
+                page.locator('#tablist li.active').wait_for(
+                    state='attached')
+                menu = open_menu(page)
+                for title in words['menu']:
+                    entry = menu.locator(
+                        f'div.column-char[title="{title}"]').first
+                    entry.wait_for(state='visible')
+                    entry.click()
+
+            # The company, as stored.
+            dialog = step('input[name="nif"]', words['name'])
+            company, = rpc(page, 'model.company.company.search_read', [],
+                0, 1, None, ['party.name'])
+            expect(dialog.locator('input[name="name"]')).to_have_value(
+                company['party.']['name'])
+            screenshot('company')
+            if viewport == 'desktop':
+                # A wrong NIF is told as typed; the step waits for a good one.
+                fill_until_kept(dialog, [('nif', 'B1234567X')])
+                expect(dialog.locator('input[name="nif_problem"]')
+                    ).to_have_value('"B1234567X" is not a valid Spanish '
+                    'NIF/CIF (e.g. B12345674).')
+                expect(button(dialog, words['save'])).to_be_disabled()
+                screenshot('nif')
+                fill_until_kept(dialog, [
+                        ('name', "Talleres Ruiz S.L."),
+                        ('nif', 'B12345674'),
+                        ('postal_code', '28001'),
+                        ('city', 'Madrid'),
+                        ('email', 'info@talleresruiz.test'),
+                        ('website', 'https://talleresruiz.test'),
+                        ])
+                dialog.locator('input[type="file"]').set_input_files(
+                    str(logo))
+                page.wait_for_timeout(500)
+                dialog = advance(dialog, words['save'], '.form-one2many',
+                    words['users'])
+            else:
+                dialog = advance(dialog, words['skip'], '.form-one2many',
+                    words['users'])
+
+            # A user with their role.
+            expect(button(dialog, words['save'])).to_be_enabled()
+            row = new_row(page, dialog, words['new'])
+            fill_row(page, row, {
+                    'name': login_.title() + " López",
+                    'login': 'admin' if viewport == 'phone' else login_,
+                    'email': f'{login_}@talleresruiz.test',
+                    'role': 'manager',
+                    })
+            screenshot('users')
+            if viewport == 'phone':
+                # Another user's login is refused, saying whose it is.
+                button(dialog, words['save']).click()
+                error = page.locator('.warning-dialog:visible')
+                expect(error).to_contain_text(
+                    'El nombre de usuario "admin" ya es del usuario')
+                screenshot('login')
+                error.get_by_role('button', name=words['ok']).click()
+                fill_row(page, row, {'login': login_})
+            dialog = advance(dialog, words['save'], '.form-one2many',
+                words['stages'])
+
+            # The stages: "Under analysis" at 30 % (desktop).
+            rows = dialog.locator('.form-one2many tbody tr')
+            expect(rows.first).to_be_visible()
+            if viewport == 'desktop':
+                analysis = rows.filter(has_text="Under analysis")
+                field = analysis.locator('input[name="probability"]:visible')
+                # A click on the cell edits the row (again when dropped).
+                for attempt in range(5):
+                    analysis.locator('td[data-title^="Probability"]').click()
+                    with suppress(PlaywrightTimeoutError):
+                        field.wait_for(state='visible', timeout=5_000)
+                        break
+                field.fill('30')
+                field.press('Tab')
+                page.wait_for_timeout(300)
+                screenshot('stages')
+                dialog = advance(dialog, words['save'], '.form-one2many',
+                    words['channels'])
+            else:
+                dialog = advance(dialog, words['skip'], '.form-one2many',
+                    words['channels'])
+
+            # A channel (desktop).
+            if viewport == 'desktop':
+                row = new_row(page, dialog, words['new'])
+                fill_row(page, row, {'name': "Feria de Muestras"})
+                screenshot('channels')
+                dialog = advance(dialog, words['save'],
+                    'textarea[name="passwords"]', words['passwords'])
+            else:
+                dialog = advance(dialog, words['skip'],
+                    'textarea[name="passwords"]', words['passwords'])
+
+            # The new user's password, once.
+            passwords = dialog.locator('textarea[name="passwords"]')
+            expect(passwords).to_have_value(re.compile(rf'^{login_}: \S+$'))
+            password = passwords.input_value().split(': ')[1]
+            screenshot('done')
+            click_until_gone(button(dialog, words['finish']))
+            if at_first_login:
+                # The configuration wizard's end
+                page.locator('#tabcontent .tab-pane.active').get_by_role(
+                    'button', name=words['ok']).click()
+            page.locator('#menu div.column-char[title="CRM"]').wait_for(
+                state='attached')
+            screenshot('desk')
+
+            # What was saved.
+            user, = rpc(page, 'model.res.user.search_read',
+                [('login', '=', login_)], 0, None, None,
+                ['name', 'email', 'crm_role'])
+            assert (user['name'], user['email'], user['crm_role']) == (
+                login_.title() + " López", f'{login_}@talleresruiz.test',
+                'manager'), user
+            assert jsonrpc(server, 'common.db.login', [
+                    login_, {'password': password}, 'en'])[0] == user['id']
+            assert not rpc(page,
+                'model.ir.module.config_wizard.item.search_count',
+                [('state', '=', 'open')]), "the assistant would open again"
+            if viewport == 'desktop':
+                company, = rpc(page, 'model.company.company.search_read',
+                    [], 0, 1, None, ['party.name', 'logo'])
+                assert company['party.']['name'] == "Talleres Ruiz S.L."
+                assert company['logo'], "the logo was not saved"
+                identifiers = rpc(page,
+                    'model.party.identifier.search_read',
+                    [('party.name', '=', "Talleres Ruiz S.L.")], 0, None,
+                    None, ['code'])
+                assert [i['code'] for i in identifiers] == ['ESB12345674']
+                stages = rpc(page, 'model.crm.stage.search_read',
+                    [('name', '=', "Under analysis")], 0, None, None,
+                    ['probability'])
+                assert [s['probability'] for s in stages] == [0.3], stages
+                assert rpc(page, 'model.crm.channel.search_count',
+                    [('name', '=', "Feria de Muestras")]) == 1
+
+            assert not page.locator('.error-dialog:visible').count(), (
+                page.locator('.error-dialog').all_inner_texts())
+            assert not page.problems, page.problems
+        finally:
+            screenshot('last')
