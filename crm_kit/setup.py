@@ -404,8 +404,11 @@ class Setup(Wizard):
         pool = Pool()
         Item = pool.get('ir.module.config_wizard.item')
         ModelData = pool.get('ir.model.data')
-        Item.write([Item(ModelData.get_id('crm_kit',
-                        'config_wizard_item_setup'))], {'state': 'done'})
+        Item.write(Item.search([
+                    ('id', '=', ModelData.get_id(
+                            'crm_kit', 'config_wizard_item_setup')),
+                    ('state', '!=', 'done'),
+                    ]), {'state': 'done'})
 
     @property
     def company(self):

@@ -266,7 +266,7 @@ def init(name, company_name=DEFAULT_COMPANY, update=False, password=None,
     from .company_setup import setup_company
     run_in_transaction(name, setup_company, company_name, tax_identifier,
         currency)
-    if update and initialised:
+    if update and not created:
         # A CRM at work, upgraded: the new setup assistant waits in the
         # menu rather than opening at the administrator's next login.
         run_in_transaction(name, _close_setup_assistant)

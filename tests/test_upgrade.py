@@ -99,6 +99,8 @@ DEFINITIONS = {
     'ir_rule': dict(ignore=STAMPS, new=True),
     'ir_rule_group': dict(ignore=STAMPS, new=True),
     'ir_rule_group-res_group': dict(ignore=STAMPS, new=True),
+    # crm_kit's setup assistant: in the menu, done for a database at work.
+    'ir_module_config_wizard_item': dict(ignore=STAMPS, new=True),
     # crm_kit's access log: its menu and export for the administrators.
     'ir_ui_menu-res_group': dict(ignore=STAMPS, new=True),
     'ir_action-res_group': dict(ignore=STAMPS, new=True),
@@ -486,6 +488,12 @@ def test_release_changes(upgrade):
     assert link['report'] == pdf
     # crm_kit's one event mechanism
     assert 'crm.event' in {r['name'] for r in rows(after, 'ir_model')}
+    # crm_kit's setup assistant is there, and waits in the menu: a CRM at
+    # work is not interrupted at its administrator's next login.
+    assert 'config_wizard_item_setup' in {r['fs_id']
+        for r in rows(after, 'ir_model_data') if r['module'] == 'crm_kit'}
+    assert {r['state'] for r in rows(after, 'ir_module_config_wizard_item')
+        } == {'done'}
     # crm_kit_lead's import can be reverted; the leads of a contact at a
     # company have the key the duplicate policy compares them by.
     assert ('crm.lead.import', 'revert') in {(r['model'], r['name'])
