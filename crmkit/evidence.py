@@ -579,6 +579,7 @@ class Browser:
         self.browser.close()
 
     def _login(self):
+        from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
         page = self.page
         page.goto(self.base_url)
         page.locator('#login').wait_for(state='visible')
@@ -588,9 +589,17 @@ class Browser:
         elif database.get_attribute('readonly') is None:
             database.fill(self.database)
         page.locator('#login').fill(EVIDENCE_LOGIN)
-        page.locator('.login-dialog button[type="submit"]').click()
         entry = page.locator('.ask-dialog input[type="password"]')
-        entry.wait_for(state='visible')
+        # Again when sao, still loading on a busy machine, dropped the
+        # click: the password is asked once the login is taken.
+        for attempt in range(3):
+            page.locator('.login-dialog button[type="submit"]').click()
+            try:
+                entry.wait_for(state='visible', timeout=20_000)
+                break
+            except PlaywrightTimeoutError:
+                if attempt == 2 or not page.locator('#login').is_visible():
+                    raise
         entry.fill(self.password)
         entry.press('Enter')
         page.locator('#menu').wait_for(state='attached')
