@@ -56,6 +56,17 @@ def currencies():
         for c in pycountry.currencies)
 
 
+def currency_code(code):
+    """code as an ISO 4217 currency code (upper case); ValueError when it
+    is none"""
+    import pycountry
+    code = code.strip().upper()
+    if pycountry.currencies.get(alpha_3=code) is None:
+        raise ValueError(f"{code!r} is not an ISO 4217 code "
+            "(EUR, USD, GBP…)")
+    return code
+
+
 def get_currency(code):
     """The currency of ISO 4217 code, created from pycountry's data (named
     in English and Spanish) when the database has not it yet"""
@@ -63,12 +74,11 @@ def get_currency(code):
     import pycountry
     from decimal import Decimal
     Currency = Pool().get('currency.currency')
+    code = currency_code(code)
     found = Currency.search([('code', '=', code)], limit=1)
     if found:
         return found[0]
     entry = pycountry.currencies.get(alpha_3=code)
-    if entry is None:
-        raise ValueError(f"{code!r} is not an ISO 4217 currency code")
     currency = Currency(name=entry.name, code=code,
         numeric_code=entry.numeric, symbol='€' if code == 'EUR' else None,
         rounding=Decimal('0.01'), digits=2)
@@ -129,9 +139,9 @@ def set_company(company, values):
 
 
 def set_users(company, users):
-    """Create or change the users: dicts of name, login, email, role and,
-    to change a user's login, user (the record); return the new users'
-    passwords {login: password}"""
+    """Create or change the users: dicts of name, login, role, maybe email
+    (left as it is when missing) and, to change a user's login, user (the
+    record); return the new users' passwords {login: password}"""
     pool = Pool()
     User = pool.get('res.user')
     Employee = pool.get('company.employee')
@@ -161,12 +171,14 @@ def set_users(company, users):
                         else None,
                         }])
             passwords[user.login] = password
-        User.write([user], {
-                'login': values['login'],
-                'name': values['name'],
-                'email': values.get('email') or None,
-                'crm_role': values['role'],
-                })
+        changes = {
+            'login': values['login'],
+            'name': values['name'],
+            'crm_role': values['role'],
+            }
+        if 'email' in values:
+            changes['email'] = values['email'] or None
+        User.write([user], changes)
     return passwords
 
 
@@ -338,11 +350,11 @@ class SetupStage(ModelView):
 
     @classmethod
     def default_state(cls):
-        return 'opportunity'
+        return Pool().get('crm.stage').default_state()
 
     @classmethod
     def default_probability(cls):
-        return 0.5
+        return Pool().get('crm.stage').default_probability()
 
 
 class SetupChannels(ModelView):
@@ -368,6 +380,15 @@ class SetupDone(ModelView):
     passwords = fields.Text("New Users' Passwords", readonly=True,
         help="Give each person theirs: they change it in their "
         "preferences.")
+
+
+def repeated(values):
+    "The first of values given again, or None"
+    seen = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
 
 
 def _step(name, skip, save, **options):
@@ -443,12 +464,11 @@ class Setup(Wizard):
         values = {name: getattr(self.start, name) for name in [
                 'name', 'nif', 'street', 'postal_code', 'city', 'phone',
                 'email', 'website', 'logo', 'currency', 'language']}
+        problem = self.start.on_change_with_nif_problem()
+        if problem:
+            raise ValidationError(problem)
         if values['nif']:
-            try:
-                values['nif'] = compact_nif(values['nif'])
-            except ValueError:
-                raise ValidationError(gettext('crm_kit.msg_setup_nif_invalid',
-                        nif=values['nif']))
+            values['nif'] = compact_nif(values['nif'])
         set_company(self.company, values)
         return 'users'
 
@@ -469,11 +489,10 @@ class Setup(Wizard):
             }
 
     def transition_save_users(self):
-        logins = [u.login for u in self.users.users]
-        for login in logins:
-            if logins.count(login) > 1:
-                raise ValidationError(gettext(
-                        'crm_kit.msg_setup_login_twice', login=login))
+        login = repeated(u.login for u in self.users.users)
+        if login is not None:
+            raise ValidationError(gettext(
+                    'crm_kit.msg_setup_login_twice', login=login))
         User = Pool().get('res.user')
         for row in self.users.users:
             user = getattr(row, 'user', None)
@@ -515,11 +534,10 @@ class Setup(Wizard):
             }
 
     def transition_save_stages(self):
-        names = [s.name for s in self.stages.stages]
-        for name in names:
-            if names.count(name) > 1:
-                raise ValidationError(gettext(
-                        'crm_kit.msg_setup_stage_twice', stage=name))
+        name = repeated(s.name for s in self.stages.stages)
+        if name is not None:
+            raise ValidationError(gettext(
+                    'crm_kit.msg_setup_stage_twice', stage=name))
         set_stages([{
                     'stage': getattr(s, 'stage', None),
                     'name': s.name,

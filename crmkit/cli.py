@@ -422,12 +422,12 @@ def ask_tax_identifier(options):
 
 def check_currency(options):
     "The ISO 4217 code of --currency, upper case, or exit naming it wrong"
-    import pycountry
-    code = options.currency.strip().upper()
-    if pycountry.currencies.get(alpha_3=code) is None:
-        sys.exit(f"--currency {options.currency!r} is not an ISO 4217 "
-            "currency code (EUR, USD, GBP…).")
-    return code
+    _trytond()
+    from crm_kit.setup import currency_code
+    try:
+        return currency_code(options.currency)
+    except ValueError as exception:
+        sys.exit(f"--currency: {exception}.")
 
 
 def cmd_init(options):

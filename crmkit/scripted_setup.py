@@ -79,11 +79,11 @@ def read(path):
     if 'language' in company and company['language'] not in {'es', 'en'}:
         raise SetupError("[company] language is es or en")
     if 'currency' in company:
-        import pycountry
-        company['currency'] = company['currency'].strip().upper()
-        if pycountry.currencies.get(alpha_3=company['currency']) is None:
-            raise SetupError(f"[company] currency {company['currency']!r} "
-                "is not an ISO 4217 code (EUR, USD, GBP…)")
+        from crm_kit.setup import currency_code
+        try:
+            company['currency'] = currency_code(company['currency'])
+        except ValueError as exception:
+            raise SetupError(f"[company] currency {exception}")
     if 'logo' in company:
         logo = Path(company['logo'])
         if not logo.is_absolute():

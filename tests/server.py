@@ -251,6 +251,16 @@ def start_server(initialised, home, name=None, scheduler=False,
     return server
 
 
+@contextmanager
+def serving(initialised, home, **options):
+    "start_server's CrmServer, stopped at the end"
+    server = start_server(initialised, home, **options)
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
 def _served_environ(home, port):
     env = _environ(home)
     # Its public address: the links it writes point at it.
@@ -359,12 +369,9 @@ else:
     @pytest.fixture(scope='session')
     def crm_server(crm_init, tmp_path_factory):
         "A trytond serving a fresh crm-kit database with 5 opportunities"
-        server = start_server(
-            crm_init, tmp_path_factory.mktemp('crm-kit-home'))
-        try:
+        with serving(crm_init, tmp_path_factory.mktemp('crm-kit-home')
+                ) as server:
             yield server
-        finally:
-            stop_server(server)
 
 
 # What runs in the child process

@@ -11,11 +11,9 @@ from pathlib import Path
 import pytest
 
 try:
-    from server import (
-        jsonrpc, sao_installed, sao_root, start_server, stop_server)
+    from server import jsonrpc, sao_installed, sao_root, serving
 except ImportError:
-    from tests.server import (
-        jsonrpc, sao_installed, sao_root, start_server, stop_server)
+    from tests.server import jsonrpc, sao_installed, sao_root, serving
 
 # The browser crm-kit evidence drives, started the same way.
 from crmkit.evidence import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
@@ -1665,12 +1663,9 @@ def test_email_on_the_opportunity(crm_server, page, viewport):
 def assistant_server(crm_init, tmp_path_factory):
     """A fresh crm-kit init database as an agent gets it: its
     administrator has not logged in yet"""
-    server = start_server(crm_init, tmp_path_factory.mktemp('crm-setup'),
-        name=f'crm_setup_{os.getpid()}', setup_assistant=True)
-    try:
+    with serving(crm_init, tmp_path_factory.mktemp('crm-setup'),
+            name=f'crm_setup_{os.getpid()}', setup_assistant=True) as server:
         yield server
-    finally:
-        stop_server(server)
 
 
 def fill_row(page, row, values):

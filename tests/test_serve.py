@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 try:
-    from server import (is_sqlite, jsonrpc, listen, start_another,
-        start_server, stop_another, stop_server)
+    from server import (is_sqlite, jsonrpc, listen, serving, start_another,
+        stop_another)
 except ImportError:
-    from tests.server import (is_sqlite, jsonrpc, listen,
-        start_another, start_server, stop_another, stop_server)
+    from tests.server import (is_sqlite, jsonrpc, listen, serving,
+        start_another, stop_another)
 
 # The reminders' scheduler pass runs every minute.
 REMINDER_TIMEOUT = 150
@@ -23,12 +23,9 @@ REMINDER_TIMEOUT = 150
 
 @pytest.fixture(scope='module')
 def living_server(crm_init, tmp_path_factory):
-    server = start_server(crm_init, tmp_path_factory.mktemp('crm-kit-serve'),
-        name=f'crm_kit_serve_{os.getpid()}', scheduler=True)
-    try:
+    with serving(crm_init, tmp_path_factory.mktemp('crm-kit-serve'),
+            name=f'crm_kit_serve_{os.getpid()}', scheduler=True) as server:
         yield server
-    finally:
-        stop_server(server)
 
 
 def children(pid):

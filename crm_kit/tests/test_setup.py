@@ -149,6 +149,11 @@ class SetupTestCase(CrmTestCase):
         self.assertEqual(login, 'marta')
         self.assertEqual(User.get_login('marta', {'password': password}),
             marta.id)
+        # A setup without an e-mail (a file leaving it out) keeps it.
+        from crm_kit.setup import set_users
+        set_users(crm.company, [{'name': "Marta López", 'login': 'marta',
+                    'role': 'admin'}])
+        self.assertEqual(User(marta.id).email, 'marta@talleresruiz.test')
         User.write([User(rep['user'])], {'login': 'rep', 'crm_role': 'rep'})
 
     @with_transaction()
