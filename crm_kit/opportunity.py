@@ -16,6 +16,7 @@ from trytond.transaction import Transaction, without_check_access
 
 from .cache import forget_cached
 from .event import EventSource
+from .rec_name import RecNameFields
 from .pipeline import OPEN_STATES, OPPORTUNITY_STATES
 from .team import current_user_team
 
@@ -38,8 +39,10 @@ class QuoteError(ValidationError):
     pass
 
 
-class SaleOpportunity(EventSource, metaclass=PoolMeta):
+class SaleOpportunity(RecNameFields, EventSource, metaclass=PoolMeta):
     __name__ = 'sale.opportunity'
+    # What get_rec_name is made of (see RecNameFields)
+    _rec_name_fields = ('number', 'reference')
 
     pipeline = fields.Many2One(
         'crm.pipeline', "Pipeline", required=True, ondelete='RESTRICT')
@@ -440,7 +443,7 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
                 (Note, 'crm_kit.msg_opportunity_has_notes'),
                 ]:
             field = 'origin' if Model is Sale else 'resource'
-            for sub in grouped_slice(resources):
+            for sub in grouped_slice(resources, 1000):
                 for record in Model.search([(field, 'in', list(sub))]):
                     result.setdefault(
                         getattr(record, field).id, gettext(message))
@@ -454,7 +457,7 @@ class SaleOpportunity(EventSource, metaclass=PoolMeta):
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         ids = [o.id for o in opportunities]
-        for sub in grouped_slice(ids):
+        for sub in grouped_slice(ids, 1000):
             cursor.execute(*table.update(
                     [table.state], ['cancelled'],
                     where=table.id.in_(list(sub))))

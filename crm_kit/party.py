@@ -9,6 +9,7 @@ from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction, without_check_access
 
 from .event import EventSource
+from .rec_name import RecNameFields
 
 LIFECYCLES = [
     ('prospect', "Prospect"),
@@ -16,8 +17,10 @@ LIFECYCLES = [
     ]
 
 
-class Party(EventSource, metaclass=PoolMeta):
+class Party(RecNameFields, EventSource, metaclass=PoolMeta):
     __name__ = 'party.party'
+    # What get_rec_name is made of (see RecNameFields)
+    _rec_name_fields = ('name', 'code')
 
     crm_lifecycle = fields.Selection(
         LIFECYCLES, "Lifecycle", required=True, sort=False,

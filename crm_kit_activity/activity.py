@@ -383,7 +383,7 @@ class Activity(EventSource, Workflow, ModelSQL, ModelView):
         for code, group in by_language.items():
             with Transaction().set_context(language=code):
                 lang = Lang.get(code)
-                for sub in grouped_slice(group):
+                for sub in grouped_slice(group, 1000):
                     for activity in cls.browse([a.id for a in sub]):
                         label, description = activity._reminder_text(
                             kind, lang)

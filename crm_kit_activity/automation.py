@@ -4,6 +4,7 @@
 quote is created or changes (told by crm.event, see event.py), or when
 time passes (no activity for some days, a date coming near)."""
 import datetime as dt
+import functools
 import json
 import logging
 from collections import defaultdict
@@ -19,14 +20,15 @@ from trytond.pyson import Eval, If
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
+from crm_kit.bulk import insert_rows
 from crm_kit.mail import send_background_email
 from crm_kit.savepoint import savepoint
 
 from .last_activity import LAST_ACTIVITY
 from .rule import (
-    MODELS, Batch, activity_links, add_days, condition_domain, date_window,
+    MODELS, Batch, add_days, condition_domain, date_window,
     error_message, model_label, no_activity_ahead, open_domain,
-    record_company, record_owner, record_team, unknown_placeholder)
+    unknown_placeholder)
 
 logger = logging.getLogger(__name__)
 
@@ -335,11 +337,21 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
         else:
             return []
         domain.extend(self.get_condition())
-        records = Model.search(domain, order=[('id', 'ASC')])
-        # Once per occurrence: the date, or the last activity, it is for.
+        # The ids alone: the ORM's search would fetch every column of the
+        # records found to fill its cache, and only one is needed below.
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*Model.search(
+                domain, order=[('id', 'ASC')], query=True))
+        records = Model.browse([i for i, in cursor])
+        # Once per occurrence: the date, or the last activity, it is for;
+        # that column alone read.
+        keys = {}
+        for sub in grouped_slice([r.id for r in records], 1000):
+            keys.update((row['id'], _occurrence(row[key]))
+                for row in Model.read(list(sub), [key]))
         done = self.done_occurrences(records)
-        return [(r, _occurrence(getattr(r, key))) for r in records
-            if (r.id, _occurrence(getattr(r, key))) not in done]
+        return [(r, keys[r.id]) for r in records
+            if (r.id, keys[r.id]) not in done]
 
     def open_domain(self):
         "The records a time-based rule may act on"
@@ -384,13 +396,18 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
         batch = Batch(pool.get(self.model), [r.id for r, _ in pairs])
         logs, todo = [], []
         for record, key in pairs:
-            log = Log(
-                rule=self, record=record, record_id=record.id,
-                occurrence=key or '', date=now)
+            # The log lines are written by the rule, never typed: stored in
+            # one statement (see crm_kit.bulk)
+            log = {
+                'rule': self.id, 'record': str(record),
+                'record_id': record.id, 'occurrence': key or '',
+                'date': now, 'actions': None, 'error': None,
+                }
             logs.append(log)
             if '%s:%s' % (self.id, record.id) in chain:
-                log.state = 'skipped'
-                log.error = gettext('crm_kit_activity.msg_automation_looped')
+                log['state'] = 'skipped'
+                log['error'] = gettext(
+                    'crm_kit_activity.msg_automation_looped')
             else:
                 todo.append((record, log))
         if len(todo) > 1:
@@ -410,15 +427,16 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
                 if not isinstance(exception, (UserError, UserWarning)):
                     logger.exception(
                         "automation rule %d failed on %s", self.id, record)
-                log.state = 'failed'
-                log.error = error_message(exception)
+                log['state'] = 'failed'
+                log['error'] = error_message(exception)
             else:
-                log.state = 'done'
-                log.actions = '\n'.join(done)
-        Log.save(logs)
+                log['state'] = 'done'
+                log['actions'] = '\n'.join(done)
+        insert_rows(Log, logs)
 
     def _apply_together(self, todo, now, batch, chain):
-        """Run the actions on the records of todo (pairs of record and log)
+        """Run the actions on the records of todo (pairs of record and log
+        values)
         at once; return those left to run one by one: all of them when
         storing failed"""
         transaction = Transaction()
@@ -444,11 +462,11 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
             return todo
         for record, log in todo:
             if record.id in errors:
-                log.state = 'failed'
-                log.error = error_message(errors[record.id])
+                log['state'] = 'failed'
+                log['error'] = error_message(errors[record.id])
             else:
-                log.state = 'done'
-                log.actions = '\n'.join(d[record.id] for d in done)
+                log['state'] = 'done'
+                log['actions'] = '\n'.join(d[record.id] for d in done)
         return []
 
     def filter_condition(self, records):
@@ -655,20 +673,22 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
         return getattr(self, '_store_%s' % self.action)(plans)
 
     def _plan_activity(self, record, now, batch):
-        owner = self.get_assignee(record)
+        owner = self.get_assignee(record, batch)
         due = add_days(now, self.due_days or 0, self.working_days)
         due = due.replace(second=0, microsecond=0)
         subject, notes = self.texts_for(owner, record, batch)
+        links = batch.links()[record.id]
         values = {
-            'company': record_company(record),
+            'company': links['company'],
             'type': self.activity_type.id,
             'owner': owner.id,
             'subject': subject,
             'notes': notes,
             'due': due,
             'duration': self.activity_type.default_duration,
+            'opportunity': links['opportunity'],
+            'party': links['party'],
             }
-        values.update(activity_links(record))
         return values, owner
 
     def _store_activity(self, plans):
@@ -680,6 +700,9 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
         for record_id, (values, owner) in plans.items():
             by_company[values['company']].append(record_id)
         done = {}
+        # The due dates and owners of a pass are few: each written once
+        due_text = functools.cache(
+            lambda due: lang.strftime(due, lang.date + ' %H:%M'))
         for company, record_ids in by_company.items():
             with Transaction().set_context(company=company):
                 Activity.create([plans[i][0] for i in record_ids])
@@ -688,13 +711,13 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
                 done[record_id] = gettext(
                     'crm_kit_activity.msg_automation_did_activity',
                     subject=values['subject'], user=owner.rec_name,
-                    due=lang.strftime(values['due'], lang.date + ' %H:%M'))
+                    due=due_text(values['due']))
         return done
 
     def _plan_notify(self, record, now, batch):
         pool = Pool()
         Notification = pool.get('res.notification')
-        user = self.get_assignee(record)
+        user = self.get_assignee(record, batch)
         label, description = self.texts_for(user, record, batch)
         return Notification(
             user=user, label=label, description=description,
@@ -749,8 +772,9 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
         language = user.language.code if user.language else None
         return batch.texts(self, language)[record.id]
 
-    def get_assignee(self, record):
-        "The active user the action is for, or a clear error"
+    def get_assignee(self, record, batch):
+        """The active user the action is for, or a clear error; batch holds
+        record (see Batch)"""
         if self.assignee == 'user':
             user = self.user
             if not user or not user.active:
@@ -759,9 +783,9 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
                         user=user.rec_name if user else '-'))
             return user
         if self.assignee == 'owner':
-            user = record_owner(record)
+            user = batch.owner(record)
         else:
-            team = record_team(record)
+            team = batch.team(record)
             user = team.manager if team else None
         if not user or not user.active:
             label = dict(self.fields_get(['assignee'])['assignee']['selection'])

@@ -47,7 +47,7 @@ class SaleOpportunity(LastActivityMixin, metaclass=PoolMeta):
         Activity = pool.get('crm.activity')
         result = super().changed_since_created(opportunities)
         ids = [o.id for o in opportunities if o.id not in result]
-        for sub in grouped_slice(ids):
+        for sub in grouped_slice(ids, 1000):
             for activity in Activity.search([
                         ('opportunity', 'in', list(sub)),
                         ('state', '=', 'done'),
@@ -64,7 +64,7 @@ class SaleOpportunity(LastActivityMixin, metaclass=PoolMeta):
         # What was planned for them (the automation's follow-ups) has no
         # purpose without them.
         ids = [o.id for o in opportunities]
-        for sub in grouped_slice(ids):
+        for sub in grouped_slice(ids, 1000):
             Activity.delete(Activity.search([
                         ('opportunity', 'in', list(sub)),
                         ('state', '!=', 'done'),

@@ -10,12 +10,12 @@ from decimal import Decimal
 from sql import Union
 
 from trytond.i18n import gettext
-from trytond.model import Model
 from trytond.exceptions import UserError, UserWarning
 from trytond.model.fields import domain_validate
 from trytond.model.modelstorage import is_leaf
 from trytond.pool import Pool
 from trytond.pyson import PYSONDecoder
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
 from crm_kit.pipeline import OPEN_STATES
@@ -132,6 +132,85 @@ class Batch:
         self.Model = Model
         self.ids = list(dict.fromkeys(ids))
         self._texts = {}
+        self._links = None
+
+    def links(self):
+        """{record id: {'owner', 'team', 'company', 'party', 'opportunity':
+        ids or None}} of the batch, read at once and only them: who a
+        record belongs to and what an activity about it links to.  A
+        customer's owner and team are those of its latest deal (its owner
+        the user who created it when that deal has none)."""
+        if self._links is None:
+            pool = Pool()
+            Opportunity = pool.get('sale.opportunity')
+            Company = pool.get('company.company')
+            model = self.Model.__name__
+            names = ['create_uid'] + [n for n in (
+                    'owner', 'team', 'company', 'party', 'origin')
+                if n in self.Model._fields]
+            rows = {}
+            for sub in grouped_slice(self.ids, 1000):
+                rows.update((r['id'], r)
+                    for r in self.Model.read(list(sub), names))
+            if model == 'party.party':
+                latest = {}
+                cursor = Transaction().connection.cursor()
+                for sub in grouped_slice(self.ids, 1000):
+                    cursor.execute(*Opportunity.search([
+                                ('party', 'in', list(sub)),
+                                ], order=[], query=True))
+                    for deal in Opportunity.read([i for i, in cursor], [
+                                'party', 'owner', 'team', 'create_date']):
+                        other = latest.get(deal['party'])
+                        if not other or ((other['create_date'], other['id'])
+                                < (deal['create_date'], deal['id'])):
+                            latest[deal['party']] = deal
+            company = Transaction().context.get('company')
+            if not company:
+                company = Company.search(
+                    [], limit=1, order=[('id', 'ASC')])[0].id
+            self._links = {}
+            for id_, row in rows.items():
+                links = {'company': row.get('company') or company}
+                if model == 'party.party':
+                    deal = latest.get(id_) or {}
+                    links.update(party=id_, opportunity=None,
+                        owner=deal.get('owner') or row['create_uid'],
+                        team=deal.get('team'))
+                else:
+                    links.update(owner=row['owner'], team=row['team'],
+                        party=row['party'])
+                    if model == 'sale.opportunity':
+                        links['opportunity'] = id_
+                    else:
+                        origin = row.get('origin') or ''
+                        links['opportunity'] = (
+                            int(origin.split(',')[1])
+                            if origin.startswith('sale.opportunity,')
+                            else None)
+                self._links[id_] = links
+        return self._links
+
+    def owner(self, record):
+        "The user record belongs to, or None"
+        return self._linked('owner', 'res.user')[record.id]
+
+    def team(self, record):
+        "The team record belongs to, or None"
+        return self._linked('team', 'crm.team')[record.id]
+
+    def _linked(self, name, model):
+        """{record id: the instance of model its link name is, or None},
+        the instances browsed together so that they are read together"""
+        key = '_' + name
+        if key not in self.__dict__:
+            Model = Pool().get(model)
+            links = self.links()
+            ids = list({l[name] for l in links.values() if l[name]})
+            instances = dict(zip(ids, Model.browse(ids)))
+            self.__dict__[key] = {id_: instances.get(l[name])
+                for id_, l in links.items()}
+        return self.__dict__[key]
 
     def texts(self, holder, language, names=('subject', 'message')):
         """{record id: (filled text of each of names)} of holder (an action,
@@ -142,10 +221,10 @@ class Batch:
                 holder = holder.__class__(holder.id)
                 templates = [getattr(holder, n) for n in names]
                 self._texts[key] = {
-                    r.id: tuple(fill_placeholders(t, r)[:250] if not i
-                        else fill_placeholders(t, r)
-                        for i, t in enumerate(templates))
-                    for r in self.Model.browse(self.ids)}
+                    id_: tuple(t[:250] if not i and t else t
+                        for i, t in enumerate(texts))
+                    for id_, texts in fill_texts(
+                        self.Model, self.ids, templates).items()}
         return self._texts[key]
 
 
@@ -160,58 +239,6 @@ def add_days(moment, days, working_days=False):
         if moment.weekday() < 5:
             days -= 1
     return moment
-
-
-def record_company(record):
-    pool = Pool()
-    Company = pool.get('company.company')
-    company = getattr(record, 'company', None)
-    if company:
-        return company.id
-    company = Transaction().context.get('company')
-    if company:
-        return company
-    company, = Company.search([], limit=1, order=[('id', 'ASC')])
-    return company.id
-
-
-def latest_opportunity(party):
-    pool = Pool()
-    Opportunity = pool.get('sale.opportunity')
-    opportunities = Opportunity.search([
-            ('party', '=', party.id),
-            ], order=[('create_date', 'DESC'), ('id', 'DESC')], limit=1)
-    return opportunities[0] if opportunities else None
-
-
-def record_owner(record):
-    if record.__name__ == 'party.party':
-        opportunity = latest_opportunity(record)
-        if opportunity and opportunity.owner:
-            return opportunity.owner
-        return record.create_uid
-    return record.owner
-
-
-def record_team(record):
-    if record.__name__ == 'party.party':
-        record = latest_opportunity(record)
-    return record.team if record else None
-
-
-def activity_links(record):
-    "The customer and opportunity an activity about record belongs to"
-    pool = Pool()
-    Opportunity = pool.get('sale.opportunity')
-    if record.__name__ == 'party.party':
-        return {'party': record.id}
-    if record.__name__ == 'sale.opportunity':
-        return {'opportunity': record.id,
-            'party': record.party.id if record.party else None}
-    links = {'party': record.party.id if record.party else None}
-    if isinstance(record.origin, Opportunity):
-        links['opportunity'] = record.origin.id
-    return links
 
 
 class _Formatter(string.Formatter):
@@ -242,43 +269,84 @@ def unknown_placeholder(text, model):
                 else None)
 
 
-def fill_placeholders(text, record):
-    "text with each {field.path} replaced by the record's value, for people"
+RELATIONS = {'many2one', 'one2one', 'reference', 'one2many', 'many2many'}
+
+
+def fill_texts(Model, ids, texts):
+    """{record id: [each of texts with its {field.path} replaced by the
+    record's value, for people]} for the records ids of Model: the values
+    the placeholders name read at once, and only them"""
     pool = Pool()
     Lang = pool.get('ir.lang')
-    if not text:
-        return text
     lang = Lang.get()
-    result = []
-    for literal, name, _, _ in _formatter.parse(text):
-        result.append(literal)
-        if name is None:
-            continue
-        value, owner, last = record, None, None
+    parsed = [list(_formatter.parse(t or '')) for t in texts]
+    # What read() is asked for each path: the name of a linked record, the
+    # label of a selection (translated), the value otherwise
+    keys = {}
+    for name in {n for p in parsed for _, n, _, _ in p if n is not None}:
+        Target, field = Model, None
         for part in name.split('.'):
-            if value is None:
+            field = Target._fields.get(part) if Target else None
+            if field is None:
                 break
-            owner, last = value, part
-            value = getattr(value, part, None)
-        result.append(_display(value, owner, last, lang))
-    return ''.join(result)
+            Target = (field.get_target() if hasattr(field, 'get_target')
+                else None)
+        if field is None:
+            continue  # not a field (any more): nothing to show
+        if field._type in RELATIONS:
+            keys[name] = name + '.rec_name'
+        elif field._type in {'selection', 'multiselection'}:
+            keys[name] = name + ':string'
+        else:
+            keys[name] = name
+    rows = {}
+    for sub in grouped_slice(
+            list(dict.fromkeys(ids)), 1000):
+        rows.update((r['id'], r) for r in Model.read(
+                list(sub), sorted(set(keys.values()))))
+    filled = {}
+    for id_ in ids:
+        row = rows[id_]
+        filled[id_] = [
+            None if not text else ''.join(
+                literal + ('' if name is None
+                    else _display(_value(row, keys.get(name)), lang))
+                for literal, name, _, _ in items)
+            for text, items in zip(texts, parsed)]
+    return filled
 
 
-def _display(value, owner, name, lang):
+def _value(row, key):
+    "The value read() gives for key ('party.rec_name', 'state:string'…)"
+    if key is None:
+        return None
+    *links, last = key.split('.')
+    values, many = [row], False
+    for link in links:
+        nested = []
+        for value in values:
+            value = value.get(link + '.')
+            if isinstance(value, (list, tuple)):
+                nested.extend(value)
+                many = True
+            elif value is not None:
+                nested.append(value)
+        values = nested
+    values = [v.get(last) for v in values]
+    if many:
+        return values
+    return values[0] if values else None
+
+
+def _display(value, lang):
     if value is None or value is False:
         return ''
-    if isinstance(value, Model):
-        return value.rec_name
     if isinstance(value, (list, tuple)):
-        return ', '.join(_display(v, None, None, lang) for v in value)
+        return ', '.join(_display(v, lang) for v in value)
     if isinstance(value, dt.datetime):
         return lang.strftime(value, lang.date + ' %H:%M')
     if isinstance(value, dt.date):
         return lang.strftime(value)
     if isinstance(value, Decimal):
         return lang.format('%.2f', value, grouping=True)
-    if owner is not None and owner._fields[name]._type == 'selection':
-        selection = owner.fields_get([name])[name]['selection']
-        if isinstance(selection, list):
-            return dict(selection).get(value, value)
     return str(value)

@@ -33,13 +33,14 @@ from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
+from crm_kit.bulk import insert_rows
 from crm_kit.pipeline import OPEN_STATES
 from crm_kit.savepoint import savepoint
 from crm_kit_activity.last_activity import ACTIVITIES, LAST_ACTIVITY
 from crm_kit_activity.rule import (
     MODELS, Batch, condition_domain, date_window, error_message,
-    fill_placeholders, model_label, no_activity_ahead, open_domain,
-    record_owner, record_team, unknown_placeholder)
+    fill_texts, model_label, no_activity_ahead, open_domain,
+    unknown_placeholder)
 
 logger = logging.getLogger(__name__)
 
@@ -493,26 +494,38 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         "Create and return the alerts of the records ids, shown at once"
         pool = Pool()
         Alert = pool.get('crm.alert')
+        Recipient = pool.get('crm.alert-res.user')
         Model = pool.get(self.model)
         records = Model.browse(ids)
-        recipients = {r.id: self.get_audience(r) for r in records}
-        return Alert.create([{
+        batch = Batch(Model, ids)
+        # Written by the rule, never typed, and a pass may start thousands:
+        # stored in one statement each (see crm_kit.bulk).
+        alert_ids = insert_rows(Alert, [{
                     'rule': self.id,
                     'record_model': self.model,
                     'record_id': r.id,
-                    'party': record_party(r),
+                    'party': batch.links()[r.id]['party'],
                     'start': now,
-                    'recipients': [('add', [u.id for u in recipients[r.id]])],
+                    'state': 'active',
                     } for r in records])
+        insert_rows(Recipient, [{'alert': alert_id, 'user': user.id}
+                for alert_id, record in zip(alert_ids, records)
+                for user in self.get_audience(record, batch)])
+        return Alert.browse(alert_ids)
 
     @classmethod
     def queue_tell(cls, alerts):
         """Have the queue worker tell the audience of alerts, once the
         change or the pass that started them is committed: one task for
         them all, so that each user is told once (see notify)"""
+        pool = Pool()
+        Alert = pool.get('crm.alert')
         if alerts:
-            rules = sorted({a.rule for a in alerts}, key=lambda r: r.id)
-            cls.__queue__.tell_started(rules, [a.id for a in alerts])
+            # Their rule alone read: the alerts were just stored
+            rule_ids = {a['rule'] for a in Alert.read(
+                        [a.id for a in alerts], ['rule'])}
+            cls.__queue__.tell_started(
+                cls.browse(sorted(rule_ids)), [a.id for a in alerts])
 
     @classmethod
     def tell_started(cls, rules, alert_ids):
@@ -528,13 +541,14 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
             if alerts:
                 cls.notify(alerts)
 
-    def get_audience(self, record):
-        "The active users this rule tells about record"
+    def get_audience(self, record, batch):
+        """The active users this rule tells about record; batch holds
+        record (see Batch)"""
         users = set()
         if self.notify_owner:
-            users.add(record_owner(record))
+            users.add(batch.owner(record))
         if self.notify_team_manager:
-            team = record_team(record)
+            team = batch.team(record)
             users.add(team.manager if team else None)
         if self.notify_group:
             users.update(self.notify_group.users)
@@ -667,13 +681,6 @@ def record_name(record):
     return record.rec_name
 
 
-def record_party(record):
-    "The customer an alert on record is about"
-    if record.__name__ == 'party.party':
-        return record.id
-    return record.party.id if record.party else None
-
-
 class Alert(ModelSQL, ModelView):
     "Alert"
     __name__ = 'crm.alert'
@@ -801,14 +808,22 @@ class Alert(ModelSQL, ModelView):
         with without_check_access():
             for model, model_alerts in by_model.items():
                 Model = pool.get(model)
-                existing = {r.id: r for r in Model.search([
+                existing = {r.id for r in Model.search([
                             ('id', 'in', [a.record_id for a in model_alerts]),
                             ])}
+                # Each message filled for all its records at once
+                by_message = defaultdict(list)
                 for alert in model_alerts:
-                    record = existing.get(alert.record_id)
-                    messages[alert.id] = (
-                        fill_placeholders(alert.rule.message, record)
-                        if record else alert.rule.message)
+                    if alert.record_id in existing:
+                        by_message[alert.rule.message].append(alert)
+                    else:
+                        messages[alert.id] = alert.rule.message
+                for message, message_alerts in by_message.items():
+                    filled = fill_texts(
+                        Model, [a.record_id for a in message_alerts],
+                        [message])
+                    for alert in message_alerts:
+                        messages[alert.id] = filled[alert.record_id][0]
         return messages
 
     @classmethod

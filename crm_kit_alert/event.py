@@ -34,8 +34,11 @@ class Event(metaclass=PoolMeta):
             return
         model = records[0].__name__
         if model == 'crm.activity':
-            _refresh_links([{f: getattr(getattr(r, f), 'id', None)
-                        for f in ACTIVITY_LINKS} for r in records])
+            # The links alone read: a pass creates hundreds of activities
+            Activity = records[0].__class__
+            with without_check_access():
+                _refresh_links(Activity.read(
+                        [r.id for r in records], list(ACTIVITY_LINKS)))
         elif model in ALERTED_MODELS:
             _refresh(model, [r.id for r in records])
 

@@ -334,7 +334,7 @@ class LeadAssigner:
         self.loads = dict.fromkeys(users, 0)
         table = Opportunity.__table__()
         cursor = Transaction().connection.cursor()
-        for sub in grouped_slice(users):
+        for sub in grouped_slice(users, 1000):
             cursor.execute(*table.select(
                     table.owner, Count(table.id),
                     where=table.owner.in_(list(sub))

@@ -19,8 +19,9 @@ from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import (
     Button, StateAction, StateTransition, StateView, Wizard)
 
+from crm_kit.bulk import insert_rows
+
 from .intake import Entry, LeadIntake
-from .opportunity import insert_rows
 from .lead_file import (
     CREATABLE_FIELDS, JOINED_FIELDS, LEAD_FIELDS, NUMBER_FORMATS,
     UNKNOWN_VALUES,

@@ -21,6 +21,7 @@ from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
 from crm_kit.access import visible_ids
+from crm_kit.bulk import insert_rows, run_later
 from crm_kit.pipeline import OPEN_STATES
 
 from .identity import (
@@ -183,7 +184,7 @@ class SaleOpportunity(metaclass=PoolMeta):
             wheres = [where]
         else:
             wheres = [SQL_OPERATORS['in'](table.id, list(sub))
-                for sub in grouped_slice(ids)]
+                for sub in grouped_slice(ids, 1000)]
         for where in wheres:
             cursor.execute(*table.select(
                     table.id, table.lead_name, table.lead_company,
@@ -255,7 +256,7 @@ class SaleOpportunity(metaclass=PoolMeta):
         Duplicate = pool.get('crm.lead.duplicate')
         Party = pool.get('party.party')
         result = {n: {o.id: [] for o in opportunities} for n in names}
-        for sub in grouped_slice(opportunities):
+        for sub in grouped_slice(opportunities, 1000):
             sub = list(sub)
             keys_list = [{k: getattr(o, k) for k in KEYS} for o in sub]
             found = Duplicate.find(keys_list, exclude=[o.id for o in sub])
@@ -507,7 +508,7 @@ class SaleOpportunity(metaclass=PoolMeta):
                 row.update(owner_values(choice.user))
             rows.append(row)
         ids = insert_rows(cls, rows, later=later)
-        _run(later, cls._insert_history, ids)
+        run_later(later, cls._insert_history, ids)
 
         products = {p.id: p for p in Product.browse(list({
                         v['product'] for v in values_list
@@ -521,7 +522,7 @@ class SaleOpportunity(metaclass=PoolMeta):
                 'create_date': now,
                 } for id_, v in zip(ids, values_list) if v.get('product')]
         if lines:
-            _run(later, Line._insert_history,
+            run_later(later, Line._insert_history,
                 insert_rows(Line, lines, later=later))
         insert_rows(StageLog, [{
                     'opportunity': id_,
@@ -676,72 +677,3 @@ def sequence_numbers(sequence, count):
 
 def _id(record):
     return record.id if record is not None else None
-
-
-def _run(later, function, *args):
-    "Call function now, or append it to later"
-    if later is None:
-        function(*args)
-    else:
-        later.append(functools.partial(function, *args))
-
-
-def insert_rows(Model, rows, later=None):
-    """Insert rows (dictionaries of column values) into the table of Model
-    and return their ids, in order, with ids taken in advance from the
-    table's sequence as ModelSQL.create does: one INSERT of a JSON
-    parameter on PostgreSQL, multi-row INSERTs elsewhere.  On PostgreSQL,
-    with later a list, the INSERT is appended to it instead of being run
-    (see LeadImport.send)."""
-    if not rows:
-        return []
-    transaction = Transaction()
-    database = transaction.database
-    cursor = transaction.connection.cursor()
-    table = Model.__table__()
-    columns = sorted({k for row in rows for k in row})
-    if backend.name == 'postgresql':
-        # One statement whose rows come as a single JSON parameter: the
-        # JSON is written in C, where a COPY or a parameter per value or
-        # an array per column cost a Python call per value.
-        ids = database.nextid(
-            transaction.connection, Model._table, count=len(rows))
-        if len(rows) == 1:
-            ids = [ids]
-        names = ', '.join('"%s"' % c for c in columns + ['id'])
-        _run(later, cursor.execute,
-            'INSERT INTO "%s" (%s) SELECT %s '
-            'FROM json_populate_recordset(NULL::"%s", %%s)' % (
-                Model._table, names, names, Model._table),
-            [json.dumps([dict(row, id=id_) for row, id_ in zip(rows, ids)],
-                    default=str, separators=(',', ':'))])
-        return ids
-    sql_columns = [getattr(table, c) for c in columns]
-    ids = []
-    if database.has_multirow_insert():
-        size = max(1, 2000 // (len(columns) + 1))
-        for sub in grouped_slice(rows, size):
-            sub = list(sub)
-            sub_ids = database.nextid(
-                transaction.connection, Model._table, count=len(sub))
-            if sub_ids is None:
-                break
-            if len(sub) == 1:
-                sub_ids = [sub_ids]
-            cursor.execute(*table.insert(
-                    sql_columns + [table.id],
-                    [[row.get(c) for c in columns] + [id_]
-                        for row, id_ in zip(sub, sub_ids)]))
-            ids.extend(sub_ids)
-        else:
-            return ids
-    for row in rows[len(ids):]:
-        values = [row.get(c) for c in columns]
-        if database.has_returning():
-            cursor.execute(*table.insert(
-                    sql_columns, [values], [table.id]))
-            ids.append(cursor.fetchone()[0])
-        else:
-            cursor.execute(*table.insert(sql_columns, [values]))
-            ids.append(database.lastid(cursor))
-    return ids

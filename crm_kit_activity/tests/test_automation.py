@@ -5,14 +5,17 @@ occurrence, and what a bad rule gets: an error at save, a log line at run
 time, never a failed change or a crashed scheduler pass."""
 import datetime as dt
 import json
+from decimal import Decimal
+from pathlib import Path
 from unittest.mock import patch
 
 from trytond.model.exceptions import ValidationError
+from trytond.modules import sale_opportunity
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
-from crm_kit_activity.rule import add_days
+from crm_kit_activity.rule import add_days, fill_texts
 
 from .tools import (
     ActivityTestCase, activity_type, create_activity, create_opportunity,
@@ -539,6 +542,61 @@ class AutomationTestCase(ActivityTestCase):
         states = {log.record_id: log.state for log in logs_of(rule)}
         self.assertEqual(states, {**{o.id: 'done' for o in idle},
                 ownerless.id: 'failed'})
+
+    @with_transaction()
+    def test_placeholders_filled_together(self):
+        """The placeholders of a batch are read at once: a link's name, a
+        path, a selection's label in the reader's language, a date, an
+        amount, a list, and a field that is gone shows nothing"""
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        Lang = pool.get('ir.lang')
+        crm = setup_crm()
+        load_spanish('crm_kit')
+        # The deal's states are sale_opportunity's
+        Translation = pool.get('ir.translation')
+        Translation.translation_import('es', 'sale_opportunity', str(
+                Path(sale_opportunity.__file__).parent / 'locale' / 'es.po'))
+        deals = [create_opportunity(crm, amount=Decimal('12345.5'))
+            for _ in range(2)]
+        Opportunity.write(deals[1:], {'reference': 'REF-7'})
+        texts = ["{rec_name} · {party} · {party.name} · {state}",
+            "{start_date} · {amount} · {lines} · {no_such_field}", None]
+        for code, state in [('en', "Lead"), ('es', "Iniciativa")]:
+            with Transaction().set_context(language=code):
+                lang = Lang.get()
+                filled = fill_texts(
+                    Opportunity, [d.id for d in deals] * 2, texts)
+                deals = Opportunity.browse([d.id for d in deals])
+                self.assertEqual(set(filled), {d.id for d in deals})
+                for deal in deals:
+                    self.assertEqual(filled[deal.id], [
+                            "%s · Talleres Gómez S.L. · Talleres Gómez S.L. "
+                            "· %s" % (deal.rec_name, state),
+                            "%s · %s · %s · " % (
+                                lang.strftime(deal.start_date),
+                                lang.format('%.2f', deal.amount,
+                                    grouping=True),
+                                deal.lines[0].rec_name),
+                            None])
+        self.assertTrue(deals[1].rec_name.endswith('[REF-7]'))
+
+    @with_transaction()
+    def test_record_names_read_with_their_columns(self):
+        """A read of rec_name alone gives the name the record gives, and
+        nothing more"""
+        pool = Pool()
+        Opportunity = pool.get('sale.opportunity')
+        Party = pool.get('party.party')
+        crm = setup_crm()
+        deal = create_opportunity(crm, reference='R-1')
+        for Model, record in [(Opportunity, deal), (Party, crm.customer)]:
+            row, = Model.read([record.id], ['rec_name'])
+            self.assertEqual(row, {'id': record.id,
+                    'rec_name': Model(record.id).rec_name})
+        row, = Opportunity.read([deal.id], ['rec_name', 'number'])
+        self.assertEqual(set(row), {'id', 'rec_name', 'number'})
+        self.assertEqual(row['rec_name'], f'{deal.number} [R-1]')
 
     @with_transaction()
     def test_records_one_by_one_when_together_fails(self):
