@@ -16,7 +16,8 @@ from trytond.transaction import Transaction, without_check_access
 
 from .cache import forget_cached
 from .event import EventSource
-from .rec_name import RecNameFields
+from .list_read import ListRead
+from .search import SearchIds
 from .pipeline import OPEN_STATES, OPPORTUNITY_STATES
 from .team import current_user_team
 
@@ -39,9 +40,10 @@ class QuoteError(ValidationError):
     pass
 
 
-class SaleOpportunity(RecNameFields, EventSource, metaclass=PoolMeta):
+class SaleOpportunity(
+        ListRead, SearchIds, EventSource, metaclass=PoolMeta):
     __name__ = 'sale.opportunity'
-    # What get_rec_name is made of (see RecNameFields)
+    # What get_rec_name is made of (see ListRead)
     _rec_name_fields = ('number', 'reference')
 
     pipeline = fields.Many2One(
@@ -482,22 +484,28 @@ class SaleOpportunity(RecNameFields, EventSource, metaclass=PoolMeta):
     def latest_quote(self):
         """The latest quote the customer received: sent, or accepted
         without being sent"""
+        return _latest_quote(self.sales)
+
+    @classmethod
+    def get_quoted_amount(cls, opportunities, name):
+        "The untaxed amount of each one's latest quote, in its currency"
         pool = Pool()
         Sale = pool.get('sale.sale')
-        quotes = [s for s in self.sales
-            if s.state in Sale._crm_accepted_states
-            or (s.sent_date and s.state != 'cancelled')]
-        if quotes:
-            return max(quotes, key=lambda s: (s.sent_date is not None,
-                    s.sent_date or dt.datetime.min, s.id))
-
-    def get_quoted_amount(self, name):
-        pool = Pool()
         Currency = pool.get('currency.currency')
-        quote = self.latest_quote()
-        if quote:
-            return Currency.compute(
-                quote.currency, quote.untaxed_amount, self.currency)
+        # The quotes of a list's page searched at once, not deal by deal
+        sales = defaultdict(list)
+        for sub in grouped_slice(opportunities, 1000):
+            for sale in Sale.search([
+                        ('origin', 'in', [str(o) for o in sub]),
+                        ], order=[]):
+                sales[sale.origin.id].append(sale)
+        amounts = {}
+        for opportunity in opportunities:
+            quote = _latest_quote(sales[opportunity.id])
+            amounts[opportunity.id] = Currency.compute(
+                quote.currency, quote.untaxed_amount,
+                opportunity.currency) if quote else None
+        return amounts
 
     @property
     def sale_amount(self):
@@ -697,3 +705,16 @@ class StageLog(ModelSQL, ModelView):
         # The log is the audit trail reports compute durations from.
         if external and mode in {'write', 'delete'}:
             raise AccessError(gettext('crm_kit.msg_stage_log_readonly'))
+
+
+def _latest_quote(sales):
+    """The latest of sales the customer received: sent, or accepted without
+    being sent"""
+    pool = Pool()
+    Sale = pool.get('sale.sale')
+    quotes = [s for s in sales
+        if s.state in Sale._crm_accepted_states
+        or (s.sent_date and s.state != 'cancelled')]
+    if quotes:
+        return max(quotes, key=lambda s: (s.sent_date is not None,
+                s.sent_date or dt.datetime.min, s.id))

@@ -9,7 +9,7 @@ from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction, without_check_access
 
 from .event import EventSource
-from .rec_name import RecNameFields
+from .list_read import ListRead
 
 LIFECYCLES = [
     ('prospect', "Prospect"),
@@ -17,9 +17,9 @@ LIFECYCLES = [
     ]
 
 
-class Party(RecNameFields, EventSource, metaclass=PoolMeta):
+class Party(ListRead, EventSource, metaclass=PoolMeta):
     __name__ = 'party.party'
-    # What get_rec_name is made of (see RecNameFields)
+    # What get_rec_name is made of (see ListRead)
     _rec_name_fields = ('name', 'code')
 
     crm_lifecycle = fields.Selection(

@@ -582,23 +582,6 @@ class AutomationTestCase(ActivityTestCase):
         self.assertTrue(deals[1].rec_name.endswith('[REF-7]'))
 
     @with_transaction()
-    def test_record_names_read_with_their_columns(self):
-        """A read of rec_name alone gives the name the record gives, and
-        nothing more"""
-        pool = Pool()
-        Opportunity = pool.get('sale.opportunity')
-        Party = pool.get('party.party')
-        crm = setup_crm()
-        deal = create_opportunity(crm, reference='R-1')
-        for Model, record in [(Opportunity, deal), (Party, crm.customer)]:
-            row, = Model.read([record.id], ['rec_name'])
-            self.assertEqual(row, {'id': record.id,
-                    'rec_name': Model(record.id).rec_name})
-        row, = Opportunity.read([deal.id], ['rec_name', 'number'])
-        self.assertEqual(set(row), {'id', 'rec_name', 'number'})
-        self.assertEqual(row['rec_name'], f'{deal.number} [R-1]')
-
-    @with_transaction()
     def test_records_one_by_one_when_together_fails(self):
         """When storing for all the records at once fails, each is acted on
         in its own savepoint: the one that fails alone is logged failed"""
