@@ -41,8 +41,7 @@ class ListRead:
         labels = [n[:-len(STRING)] for n in names
             if n.endswith(STRING) and _fixed_selection(cls, n[:-len(STRING)])]
         if labels:
-            names = [n for n in names
-                if n[:-len(STRING)] not in labels or not n.endswith(STRING)]
+            names = [n for n in names if n not in {l + STRING for l in labels}]
             extra += [n for n in labels if n not in names + extra]
         rows = super().read(ids, names + extra)
         for name in labels:

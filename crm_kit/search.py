@@ -28,6 +28,14 @@ def _ids_only(func):
     return wrapper
 
 
+def search_ids(Model, domain, offset=0, limit=None, order=None):
+    "The ids of the records of Model that domain finds, and nothing else"
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*Model.search(domain, offset=offset, limit=limit,
+            order=order, query=True))
+    return [i for i, in cursor]
+
+
 class SearchIds:
     "A model whose RPC search fetches only the ids of the rows it finds"
     __slots__ = ()
@@ -47,7 +55,5 @@ class SearchIds:
         if count or query or not Transaction().context.get(IDS_ONLY):
             return super().search(domain, offset=offset, limit=limit,
                 order=order, count=count, query=query)
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*super().search(domain, offset=offset, limit=limit,
-                order=order, query=True))
-        return cls.browse([i for i, in cursor])
+        return cls.browse(search_ids(super(), domain, offset=offset,
+                limit=limit, order=order))

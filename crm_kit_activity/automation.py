@@ -23,6 +23,7 @@ from trytond.transaction import Transaction, without_check_access
 from crm_kit.bulk import insert_rows
 from crm_kit.mail import send_background_email
 from crm_kit.savepoint import savepoint
+from crm_kit.search import search_ids
 
 from .last_activity import LAST_ACTIVITY
 from .rule import (
@@ -339,10 +340,8 @@ class AutomationRule(DeactivableMixin, ModelSQL, ModelView):
         domain.extend(self.get_condition())
         # The ids alone: the ORM's search would fetch every column of the
         # records found to fill its cache, and only one is needed below.
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*Model.search(
-                domain, order=[('id', 'ASC')], query=True))
-        records = Model.browse([i for i, in cursor])
+        records = Model.browse(
+            search_ids(Model, domain, order=[('id', 'ASC')]))
         # Once per occurrence: the date, or the last activity, it is for;
         # that column alone read.
         keys = {}

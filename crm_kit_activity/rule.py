@@ -19,6 +19,7 @@ from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
 from crm_kit.pipeline import OPEN_STATES
+from crm_kit.search import search_ids
 
 from .last_activity import ACTIVITIES
 
@@ -133,6 +134,7 @@ class Batch:
         self.ids = list(dict.fromkeys(ids))
         self._texts = {}
         self._links = None
+        self._linked_instances = {}
 
     def links(self):
         """{record id: {'owner', 'team', 'company', 'party', 'opportunity':
@@ -145,21 +147,22 @@ class Batch:
             Opportunity = pool.get('sale.opportunity')
             Company = pool.get('company.company')
             model = self.Model.__name__
-            names = ['create_uid'] + [n for n in (
+            names = [n for n in (
                     'owner', 'team', 'company', 'party', 'origin')
                 if n in self.Model._fields]
+            if model == 'party.party':
+                # Its owner when it has no deal
+                names.append('create_uid')
             rows = {}
             for sub in grouped_slice(self.ids, 1000):
                 rows.update((r['id'], r)
                     for r in self.Model.read(list(sub), names))
             if model == 'party.party':
                 latest = {}
-                cursor = Transaction().connection.cursor()
                 for sub in grouped_slice(self.ids, 1000):
-                    cursor.execute(*Opportunity.search([
-                                ('party', 'in', list(sub)),
-                                ], order=[], query=True))
-                    for deal in Opportunity.read([i for i, in cursor], [
+                    deal_ids = search_ids(
+                        Opportunity, [('party', 'in', list(sub))], order=[])
+                    for deal in Opportunity.read(deal_ids, [
                                 'party', 'owner', 'team', 'create_date']):
                         other = latest.get(deal['party'])
                         if not other or ((other['create_date'], other['id'])
@@ -202,15 +205,14 @@ class Batch:
     def _linked(self, name, model):
         """{record id: the instance of model its link name is, or None},
         the instances browsed together so that they are read together"""
-        key = '_' + name
-        if key not in self.__dict__:
+        if name not in self._linked_instances:
             Model = Pool().get(model)
             links = self.links()
             ids = list({l[name] for l in links.values() if l[name]})
             instances = dict(zip(ids, Model.browse(ids)))
-            self.__dict__[key] = {id_: instances.get(l[name])
+            self._linked_instances[name] = {id_: instances.get(l[name])
                 for id_, l in links.items()}
-        return self.__dict__[key]
+        return self._linked_instances[name]
 
     def texts(self, holder, language, names=('subject', 'message')):
         """{record id: (filled text of each of names)} of holder (an action,
@@ -260,13 +262,20 @@ def unknown_placeholder(text, model):
     raise ValueError when text is no valid template"""
     Model = Pool().get(model)
     for name in _formatter.parse_fields(text):
-        Target = Model
-        for part in name.split('.'):
-            field = Target._fields.get(part) if Target else None
-            if not field:
-                return name
-            Target = (field.get_target() if hasattr(field, 'get_target')
-                else None)
+        if placeholder_field(Model, name) is None:
+            return name
+
+
+def placeholder_field(Model, name):
+    "The field the path name ('party.name') ends at from Model, or None"
+    Target, field = Model, None
+    for part in name.split('.'):
+        field = Target._fields.get(part) if Target else None
+        if field is None:
+            return None
+        Target = (field.get_target() if hasattr(field, 'get_target')
+            else None)
+    return field
 
 
 RELATIONS = {'many2one', 'one2one', 'reference', 'one2many', 'many2many'}
@@ -284,13 +293,7 @@ def fill_texts(Model, ids, texts):
     # label of a selection (translated), the value otherwise
     keys = {}
     for name in {n for p in parsed for _, n, _, _ in p if n is not None}:
-        Target, field = Model, None
-        for part in name.split('.'):
-            field = Target._fields.get(part) if Target else None
-            if field is None:
-                break
-            Target = (field.get_target() if hasattr(field, 'get_target')
-                else None)
+        field = placeholder_field(Model, name)
         if field is None:
             continue  # not a field (any more): nothing to show
         if field._type in RELATIONS:
@@ -300,13 +303,13 @@ def fill_texts(Model, ids, texts):
         else:
             keys[name] = name
     rows = {}
-    for sub in grouped_slice(
-            list(dict.fromkeys(ids)), 1000):
+    # Texts without placeholders read nothing.
+    for sub in grouped_slice(list(dict.fromkeys(ids)) if keys else [], 1000):
         rows.update((r['id'], r) for r in Model.read(
                 list(sub), sorted(set(keys.values()))))
     filled = {}
     for id_ in ids:
-        row = rows[id_]
+        row = rows[id_] if keys else {}
         filled[id_] = [
             None if not text else ''.join(
                 literal + ('' if name is None
