@@ -549,6 +549,33 @@ SAMPLE_VALUES = {
     }
 
 
+def sao_login(page, database, login, password):
+    """Fill sao's login dialogs as a user would: the database (a selection
+    with several, an entry without the list, read-only with one), the
+    login, then the password"""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+    page.locator('#login').wait_for(state='visible')
+    entry = page.locator('.login-dialog [name="database"]:visible')
+    entry.wait_for(state='visible')
+    if entry.evaluate('e => e.tagName') == 'SELECT':
+        entry.select_option(database)
+    elif entry.get_attribute('readonly') is None:
+        entry.fill(database)
+    page.locator('#login').fill(login)
+    secret = page.locator('.ask-dialog input[type="password"]')
+    # Again when sao, still loading on a busy machine, dropped the click:
+    # the password is asked once the login is taken.
+    for attempt in range(3):
+        page.locator('.login-dialog button[type="submit"]').click()
+        try:
+            secret.wait_for(state='visible', timeout=20_000)
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2 or not page.locator('#login').is_visible():
+                raise
+    secret.fill(password)
+    secret.press('Enter')
+
 class Browser:
     """sao in chromium, logged in as the evidence user, at one width"""
 
@@ -579,29 +606,9 @@ class Browser:
         self.browser.close()
 
     def _login(self):
-        from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
         page = self.page
         page.goto(self.base_url)
-        page.locator('#login').wait_for(state='visible')
-        database = page.locator('.login-dialog [name="database"]:visible')
-        if database.evaluate('e => e.tagName') == 'SELECT':
-            database.select_option(self.database)
-        elif database.get_attribute('readonly') is None:
-            database.fill(self.database)
-        page.locator('#login').fill(EVIDENCE_LOGIN)
-        entry = page.locator('.ask-dialog input[type="password"]')
-        # Again when sao, still loading on a busy machine, dropped the
-        # click: the password is asked once the login is taken.
-        for attempt in range(3):
-            page.locator('.login-dialog button[type="submit"]').click()
-            try:
-                entry.wait_for(state='visible', timeout=20_000)
-                break
-            except PlaywrightTimeoutError:
-                if attempt == 2 or not page.locator('#login').is_visible():
-                    raise
-        entry.fill(self.password)
-        entry.press('Enter')
+        sao_login(page, self.database, EVIDENCE_LOGIN, self.password)
         page.locator('#menu').wait_for(state='attached')
         self.settle()
         if self.width['width'] >= 768:

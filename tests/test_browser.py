@@ -16,7 +16,7 @@ except ImportError:
     from tests.server import jsonrpc, sao_installed, sao_root, serving
 
 # The browser crm-kit evidence drives, started the same way.
-from crmkit.evidence import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from crmkit.evidence import CHROMIUM, CHROMIUM_ARGS, sao_login  # noqa: E402
 ARTIFACTS = Path(__file__).resolve().parent.parent / 'test-artifacts'
 VIEWPORTS = {
     'phone': {'width': 390, 'height': 844},
@@ -25,6 +25,7 @@ VIEWPORTS = {
 # sao's layout switches to the phone one (menu or tabs) below this width.
 SAO_SMALL_SCREEN = 992
 TIMEOUT = 30_000  # ms, for every wait on the page
+RPC_TIMEOUT = 120_000  # ms, for a call made through sao (rpc)
 
 pytestmark = [
     pytest.mark.skipif(
@@ -70,21 +71,28 @@ def page(browser, request):
 def login(page, server):
     "Fill sao's login dialogs as a user would"
     page.goto(server.url)
-    page.locator('#login').wait_for(state='visible')
-    # With one database sao fills it in (read-only); with several it shows
-    # a selection (PostgreSQL), without the list an empty entry.
-    database = page.locator('.login-dialog [name="database"]:visible')
-    database.wait_for(state='visible')
-    if database.evaluate('e => e.tagName') == 'SELECT':
-        database.select_option(server.database)
-    elif database.get_attribute('readonly') is None:
-        database.fill(server.database)
-    page.locator('#login').fill(server.admin_login)
-    page.locator('.login-dialog button[type="submit"]').click()
-    password = page.locator('.ask-dialog input[type="password"]')
-    password.wait_for(state='visible')
-    password.fill(server.admin_password)
-    page.locator('.ask-dialog').get_by_role('button', name='OK').click()
+    sao_login(page, server.database, server.admin_login,
+        server.admin_password)
+
+
+def show_tab(page, name):
+    """Bring the open tab name to the front as a user taps it, on a phone
+    after opening the navbar; tapped again when the tap, made while the
+    navbar was still sliding open, was lost"""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+    front = page.locator('#tablist li.active').filter(has_text=name)
+    for attempt in range(3):
+        toggle = page.locator('.navbar-toggle:visible')
+        if toggle.count() and toggle.first.get_attribute(
+                'aria-expanded') != 'true':
+            toggle.first.click()
+        page.locator('#tablist a').filter(has_text=name).first.click()
+        try:
+            front.wait_for(timeout=10_000)
+            return
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
 
 
 def expect_ready_desk(page):
@@ -303,13 +311,24 @@ def rpc(page, method, *params):
 
 
 def rpc_in(page, context, method, *params):
-    "Call the server with the session sao logged in, in context"
-    return page.evaluate("""([method, params]) => new Promise(
-            (resolve, reject) => Sao.rpc({
-                'method': method,
-                'params': params,
-            }, Sao.Session.current_session).then(resolve, reject))""",
-        [method, list(params) + [context]])
+    """Call the server with the session sao logged in, in context; an
+    error, or no answer in RPC_TIMEOUT ms (a session sao lost waits for a
+    login nobody gives), raises here instead of waiting for somebody to
+    close sao's dialog"""
+    answer = page.evaluate("""([method, params, timeout]) => new Promise(
+            (resolve) => {
+                setTimeout(() => resolve(
+                        {error: `no answer in ${timeout} ms`}), timeout);
+                Sao.rpc({
+                    'method': method,
+                    'params': params,
+                }, Sao.Session.current_session, true, false).then(
+                    (result) => resolve({result}),
+                    (error) => resolve({error: JSON.stringify(error)}));
+            })""",
+        [method, list(params) + [context], RPC_TIMEOUT])
+    assert 'error' not in answer, (method, answer['error'])
+    return answer['result']
 
 
 @pytest.mark.parametrize('viewport', ['phone'])
@@ -1381,9 +1400,7 @@ def test_identity_and_home(crm_server, page, viewport):
         expect(active.locator('.crm-board-column').first).to_be_visible()
         screenshot('board')
 
-        if viewport == 'phone':
-            page.locator('.navbar-toggle').first.click()
-        page.locator('#tablist a').filter(has_text='Home').first.click()
+        show_tab(page, 'Home')
         for panel in ["Overdue and Today", "Alerts for Me", "Open Pipeline"]:
             expect(active.get_by_text(panel, exact=True).first).to_be_visible()
         screenshot('home')
@@ -1402,25 +1419,9 @@ LAYOUT_FORMS = [
     'crm.assignment.rule']
 
 
-def call(page, method, *params):
-    """Call the server with sao's session; an error raises here instead of
-    waiting for somebody to close sao's dialog"""
-    answer = page.evaluate("""([method, params]) => new Promise(
-            (resolve) => Sao.rpc({
-                'method': method,
-                'params': params.concat([{}]),
-            }, Sao.Session.current_session, true, false).then(
-                (result) => resolve({result}),
-                (error) => resolve({error: JSON.stringify(error)})))""",
-        [method, list(params)])
-    assert 'error' not in answer, (method, answer['error'])
-    return answer['result']
-
-
 def layout_records(page, crm_server):
     "{model: id} of a record of each form LAYOUT_FORMS checks"
     import base64
-    rpc = call
     opportunity = crm_server.opportunities[0]
     deal, = rpc(page, 'model.sale.opportunity.read', [opportunity['id']],
         ['party', 'company'])
@@ -1560,14 +1561,14 @@ def test_email_on_the_opportunity(crm_server, page, viewport):
     try:
         login(page, crm_server)
         expect_ready_desk(page)
-        company, = call(page, 'model.company.company.search', [], 0, None,
+        company, = rpc(page, 'model.company.company.search', [], 0, None,
             None)
-        party = call(page, 'model.sale.opportunity.read',
+        party = rpc(page, 'model.sale.opportunity.read',
             [opportunity['id']], ['party'])[0]['party']
-        call(page, 'model.party.contact_mechanism.create', [{
+        rpc(page, 'model.party.contact_mechanism.create', [{
                     'party': party, 'type': 'email',
                     'value': 'libros@quijote.test'}])
-        mailbox, = call(page, 'model.crm.mailbox.create', [{
+        mailbox, = rpc(page, 'model.crm.mailbox.create', [{
                     'company': company, 'name': "Ventas",
                     'address': 'buzon@example.com', 'login': 'buzon',
                     'owner': None,
@@ -1587,7 +1588,7 @@ def test_email_on_the_opportunity(crm_server, page, viewport):
         msg.set_content("Buenos días,\n\n¿Podríamos vernos el martes "
             "en lugar del jueves?\n\nUn saludo,\nMarta")
         servers.deliver('buzon', msg.as_bytes())
-        call(page, 'model.crm.mailbox.poll', [mailbox])
+        rpc(page, 'model.crm.mailbox.poll', [mailbox])
 
         # The opportunity's E-mails tab lists it.
         content = open_crm_entry(page, 'Opportunities')
@@ -1641,7 +1642,7 @@ def test_email_on_the_opportunity(crm_server, page, viewport):
         assert b'El martes a las 10 nos va bien.' in raw
         # Marked sent once the server took it
         for _ in range(50):
-            replies = call(page, 'model.crm.email.search_read', [
+            replies = rpc(page, 'model.crm.email.search_read', [
                     ('direction', '=', 'out'),
                     ('subject', '=', "Re: " + subject)], 0, None, None,
                 ['send_state', 'opportunities'])
