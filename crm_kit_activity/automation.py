@@ -27,7 +27,7 @@ from crm_kit.search import search_ids
 
 from .last_activity import LAST_ACTIVITY
 from .rule import (
-    MODELS, Batch, add_days, condition_domain, date_window,
+    MODELS, Batch, condition_domain, date_window, due_after,
     error_message, model_label, no_activity_ahead, open_domain,
     unknown_placeholder)
 
@@ -538,7 +538,9 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
         states={
             'invisible': Eval('action') != 'activity',
             'required': Eval('action') == 'activity',
-            })
+            },
+        help="The activity is due this many days after the rule acts, at "
+        "the same time of day; with 0, at the end of that day.")
     working_days = fields.Boolean(
         "Working Days",
         states={
@@ -673,10 +675,11 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
 
     def _plan_activity(self, record, now, batch):
         owner = self.get_assignee(record, batch)
-        due = add_days(now, self.due_days or 0, self.working_days)
+        links = batch.links()[record.id]
+        due = due_after(now, self.due_days or 0, self.working_days,
+            batch.timezone(links['company']))
         due = due.replace(second=0, microsecond=0)
         subject, notes = self.texts_for(owner, record, batch)
-        links = batch.links()[record.id]
         values = {
             'company': links['company'],
             'type': self.activity_type.id,

@@ -16,6 +16,7 @@ from trytond.model.modelstorage import is_leaf
 from trytond.pool import Pool
 from trytond.pyson import PYSONDecoder
 from trytond.tools import grouped_slice
+from trytond.tools import timezone as tz
 from trytond.transaction import Transaction
 
 from crm_kit.pipeline import OPEN_STATES
@@ -214,6 +215,14 @@ class Batch:
                 for id_, l in links.items()}
         return self._linked_instances[name]
 
+    def timezone(self, company_id):
+        "The time zone of company company_id (a link), or None"
+        zones = self._linked_instances.setdefault('timezone', {})
+        if company_id not in zones:
+            Company = Pool().get('company.company')
+            zones[company_id] = Company(company_id).timezone
+        return zones[company_id]
+
     def texts(self, holder, language, names=('subject', 'message')):
         """{record id: (filled text of each of names)} of holder (an action,
         an alert rule), in language; the first text cut to 250 characters"""
@@ -241,6 +250,20 @@ def add_days(moment, days, working_days=False):
         if moment.weekday() < 5:
             days -= 1
     return moment
+
+
+def due_after(moment, days, working_days=False, zone=None):
+    """When an activity planned at moment (UTC, as stored) for days later
+    is due: the same time days (working) days later, and for 0 days the
+    end of moment's day in time zone zone, so that a task planned for
+    today is not overdue the minute it is made"""
+    if days:
+        return add_days(moment, days, working_days)
+    tzinfo = tz.get_tzinfo(zone) if zone else tz.UTC
+    local = moment.replace(tzinfo=tz.UTC).astimezone(tzinfo)
+    day = add_days(local.replace(tzinfo=None), 0, working_days).date()
+    end = dt.datetime.combine(day, dt.time(23, 59), tzinfo=tzinfo)
+    return end.astimezone(tz.UTC).replace(tzinfo=None)
 
 
 class _Formatter(string.Formatter):

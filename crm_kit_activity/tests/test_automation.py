@@ -15,7 +15,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
-from crm_kit_activity.rule import add_days, fill_texts
+from crm_kit_activity.rule import add_days, due_after, fill_texts
 
 from .tools import (
     ActivityTestCase, activity_type, create_activity, create_opportunity,
@@ -133,6 +133,21 @@ class AutomationTestCase(ActivityTestCase):
         self.assertEqual(add_days(saturday, 1, True),
             dt.datetime(2026, 12, 8, 10, 0))
         self.assertEqual(add_days(saturday, 2), dt.datetime(2026, 12, 7, 10))
+
+    def test_due_today_at_the_end_of_the_day(self):
+        """Due in 0 days: the end of the day in the company's time zone,
+        not the minute the task is made (it would be overdue at once); in
+        more days: the same time"""
+        moment = dt.datetime(2026, 12, 4, 16, 30)  # UTC, a Friday
+        self.assertEqual(due_after(moment, 0), dt.datetime(2026, 12, 4, 23, 59))
+        # 17:30 in Madrid: its day ends at 22:59 UTC.
+        self.assertEqual(due_after(moment, 0, zone='Europe/Madrid'),
+            dt.datetime(2026, 12, 4, 22, 59))
+        # Already Saturday in Tokyo: with working days, Monday's end.
+        self.assertEqual(due_after(moment, 0, True, 'Asia/Tokyo'),
+            dt.datetime(2026, 12, 7, 14, 59))
+        self.assertEqual(due_after(moment, 2, zone='Europe/Madrid'),
+            dt.datetime(2026, 12, 6, 16, 30))
 
     @with_transaction()
     def test_offer_submitted_follow_up(self):
@@ -366,7 +381,9 @@ class AutomationTestCase(ActivityTestCase):
         past = create_opportunity(crm,
             expected_close_date=today - dt.timedelta(days=1))
         Rule.run([rule])
-        self.assertEqual(len(activities_of(due)), 1)
+        call, = activities_of(due)
+        # For today: not overdue once made
+        self.assertGreater(call.due, dt.datetime.now())
         self.assertEqual(activities_of(later) + activities_of(past), [])
         self.assertIsNotNone(Rule(rule.id).last_run)
 
