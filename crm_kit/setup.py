@@ -138,14 +138,29 @@ def set_company(company, values):
     company.save()
 
 
+def employment(company, names):
+    """Make an employee of company (and its party) for each of names, at
+    once; return for each the values that have a user work for company as
+    that employee"""
+    pool = Pool()
+    Employee = pool.get('company.employee')
+    Party = pool.get('party.party')
+    parties = Party.create([{'name': n} for n in names])
+    employees = Employee.create([
+            {'party': p.id, 'company': company.id} for p in parties])
+    return [{
+            'companies': [('add', [company.id])],
+            'company': company.id,
+            'employees': [('add', [e.id])],
+            'employee': e.id,
+            } for e in employees]
+
+
 def set_users(company, users):
     """Create or change the users: dicts of name, login, role, maybe email
     (left as it is when missing) and, to change a user's login, user (the
     record); return the new users' passwords {login: password}"""
-    pool = Pool()
-    User = pool.get('res.user')
-    Employee = pool.get('company.employee')
-    Party = pool.get('party.party')
+    User = Pool().get('res.user')
     existing = {u.login: u for u in User.search([
                 ('login', 'in', [u['login'] for u in users]),
                 ])}
@@ -154,21 +169,15 @@ def set_users(company, users):
     for values in users:
         user = values.get('user') or existing.get(values['login'])
         if user is None:
-            employee = Employee(party=Party(name=values['name']),
-                company=company)
-            employee.party.save()
-            employee.save()
             password = secrets.token_urlsafe(12)
+            employed, = employment(company, [values['name']])
             user, = User.create([{
                         'login': values['login'],
                         'name': values['name'],
                         'password': password,
-                        'companies': [('add', [company.id])],
-                        'company': company.id,
-                        'employees': [('add', [employee.id])],
-                        'employee': employee.id,
                         'language': lang.id if lang and lang.translatable
                         else None,
+                        **employed,
                         }])
             passwords[user.login] = password
         changes = {

@@ -5,7 +5,7 @@ Everything is created once (the function returns early when a company
 exists) and stays editable in sao afterwards."""
 from decimal import Decimal
 
-from crm_kit.setup import add_tax_identifier, get_currency
+from crm_kit.setup import add_tax_identifier, employment, get_currency
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
@@ -123,21 +123,9 @@ def _party(name, country, tax_identifier):
 
 
 def _attach_admin(company):
-    pool = Pool()
-    User = pool.get('res.user')
-    Employee = pool.get('company.employee')
-    Party = pool.get('party.party')
+    User = Pool().get('res.user')
     admin, = User.search([('login', '=', 'admin')])
-    employee = Employee(
-        party=Party(name=admin.name or "Administrator"), company=company)
-    employee.party.save()
-    employee.save()
-    User.write([admin], {
-            'companies': [('add', [company.id])],
-            'company': company.id,
-            'employees': [('add', [employee.id])],
-            'employee': employee.id,
-            })
+    User.write([admin], *employment(company, [admin.name or "Administrator"]))
 
 
 def _chart_language():

@@ -41,6 +41,7 @@ from stdnum.es import cif as es_cif
 from stdnum.es import dni as es_dni
 from stdnum.es import nie as es_nie
 
+from crm_kit.setup import employment
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
@@ -1050,28 +1051,21 @@ def _demo_logo(name):
 def _create_users(company):
     pool = Pool()
     User = pool.get('res.user')
-    Employee = pool.get('company.employee')
-    Party = pool.get('party.party')
     ModelData = pool.get('ir.model.data')
     Lang = pool.get('ir.lang')
     langs = {l.code: l for l in Lang.search([
                 ('code', '=', 'es'), ('translatable', '=', True)])}
-    parties = Party.create([{'name': name} for _, name, _, _ in USERS])
-    employees = Employee.create([
-            {'party': p.id, 'company': company.id} for p in parties])
+    employed = employment(company, [name for _, name, _, _ in USERS])
     values = []
-    for (login, name, group, lang), employee in zip(USERS, employees):
+    for (login, name, group, lang), employee in zip(USERS, employed):
         values.append({
                 'login': login,
                 'name': name,
                 'password': DEMO_PASSWORD,
                 'email': f'{login}@crm-kit.example.com',
                 'groups': [('add', [ModelData.get_id('crm_kit', group)])],
-                'companies': [('add', [company.id])],
-                'company': company.id,
-                'employees': [('add', [employee.id])],
-                'employee': employee.id,
                 'language': langs[lang].id if lang in langs else None,
+                **employee,
                 })
     users = User.create(values)
     return {u.login: u for u in users}
