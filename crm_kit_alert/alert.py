@@ -36,6 +36,7 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 from crm_kit.bulk import insert_rows
 from crm_kit.pipeline import OPEN_STATES
 from crm_kit.savepoint import savepoint
+from crm_kit.search import search_ids
 from crm_kit_activity.last_activity import ACTIVITIES, LAST_ACTIVITY
 from crm_kit_activity.rule import (
     MODELS, Batch, condition_domain, date_window, error_message,
@@ -379,18 +380,13 @@ class AlertRule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         "The ids of the records (among ids) that match the rule at now"
         pool = Pool()
         Model = pool.get(self.model)
-        cursor = Transaction().connection.cursor()
         domain = self.get_domain(now)
-        result = set()
         if ids is None:
-            cursor.execute(*Model.search(domain, query=True, order=[]))
-            result.update(i for i, in cursor)
-        else:
-            for sub in grouped_slice(ids, 1000):
-                cursor.execute(*Model.search(
-                        domain + [('id', 'in', list(sub))],
-                        query=True, order=[]))
-                result.update(i for i, in cursor)
+            return set(search_ids(Model, domain, order=[]))
+        result = set()
+        for sub in grouped_slice(ids, 1000):
+            result.update(search_ids(
+                    Model, domain + [('id', 'in', list(sub))], order=[]))
         return result
 
     # Starting and ending the alerts
@@ -808,9 +804,10 @@ class Alert(ModelSQL, ModelView):
         with without_check_access():
             for model, model_alerts in by_model.items():
                 Model = pool.get(model)
-                existing = {r.id for r in Model.search([
+                # The ids alone: a search would fetch every column
+                existing = set(search_ids(Model, [
                             ('id', 'in', [a.record_id for a in model_alerts]),
-                            ])}
+                            ], order=[]))
                 # Each message filled for all its records at once
                 by_message = defaultdict(list)
                 for alert in model_alerts:
