@@ -190,6 +190,8 @@ RULE_MESSAGES = [
             "La oportunidad de {amount} de {crm_title} lleva una hora sin "
             "responsable")),
     ]
+DUE_DAYS_HELP = ("The activity is due this many days after the rule acts, "
+    "at the same time of day; with 0, at the end of that day.")
 EXPECTED_CHANGES = {
     'ir_message': {
         ('text', MAPPED_TWICE[0]): {'text': MAPPED_TWICE},
@@ -228,6 +230,9 @@ EXPECTED_CHANGES = {
     # crm_kit_activity/configuration.xml: reminders every minute.
     'ir_cron': {('method', 'crm.activity|send_reminders'): {
             'interval_number': (5, 1)}},
+    # crm_kit_activity: what "Due in (Days)" means, 0 being the end of
+    # the day.
+    'ir_model_field': {('name', 'due_days'): {'help': ('', DUE_DAYS_HELP)}},
     # crm_kit/opportunity.xml: the Opportunities list by the stored stage
     # order.
     'ir_action_act_window': {('order', OPPORTUNITIES_ORDER[0]): {
