@@ -136,6 +136,7 @@ class Batch:
         self._texts = {}
         self._links = None
         self._linked_instances = {}
+        self._timezones = {}
 
     def links(self):
         """{record id: {'owner', 'team', 'company', 'party', 'opportunity':
@@ -217,11 +218,10 @@ class Batch:
 
     def timezone(self, company_id):
         "The time zone of company company_id (a link), or None"
-        zones = self._linked_instances.setdefault('timezone', {})
-        if company_id not in zones:
+        if company_id not in self._timezones:
             Company = Pool().get('company.company')
-            zones[company_id] = Company(company_id).timezone
-        return zones[company_id]
+            self._timezones[company_id] = Company(company_id).timezone
+        return self._timezones[company_id]
 
     def texts(self, holder, language, names=('subject', 'message')):
         """{record id: (filled text of each of names)} of holder (an action,
