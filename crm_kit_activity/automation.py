@@ -677,7 +677,7 @@ class AutomationAction(sequence_ordered(), ModelSQL, ModelView):
         owner = self.get_assignee(record, batch)
         links = batch.links()[record.id]
         due = due_after(now, self.due_days or 0, self.working_days,
-            batch.timezone(links['company']))
+            batch.company(record).timezone)
         due = due.replace(second=0, microsecond=0)
         subject, notes = self.texts_for(owner, record, batch)
         values = {

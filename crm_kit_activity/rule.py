@@ -136,7 +136,6 @@ class Batch:
         self._texts = {}
         self._links = None
         self._linked_instances = {}
-        self._timezones = {}
 
     def links(self):
         """{record id: {'owner', 'team', 'company', 'party', 'opportunity':
@@ -204,6 +203,10 @@ class Batch:
         "The team record belongs to, or None"
         return self._linked('team', 'crm.team')[record.id]
 
+    def company(self, record):
+        "The company record belongs to"
+        return self._linked('company', 'company.company')[record.id]
+
     def _linked(self, name, model):
         """{record id: the instance of model its link name is, or None},
         the instances browsed together so that they are read together"""
@@ -216,12 +219,6 @@ class Batch:
                 for id_, l in links.items()}
         return self._linked_instances[name]
 
-    def timezone(self, company_id):
-        "The time zone of company company_id (a link), or None"
-        if company_id not in self._timezones:
-            Company = Pool().get('company.company')
-            self._timezones[company_id] = Company(company_id).timezone
-        return self._timezones[company_id]
 
     def texts(self, holder, language, names=('subject', 'message')):
         """{record id: (filled text of each of names)} of holder (an action,

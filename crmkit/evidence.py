@@ -576,6 +576,7 @@ def sao_login(page, database, login, password):
     secret.fill(password)
     secret.press('Enter')
 
+
 class Browser:
     """sao in chromium, logged in as the evidence user, at one width"""
 
